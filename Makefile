@@ -1,0 +1,24 @@
+# Two entry points that work in a fresh clone: `make quick` and `make test`.
+# Each creates .venv (once) and installs tfml into it in editable mode.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --upgrade pip
+	$(VENV)/bin/pip install -e '.[test,bench,plot]'
+	touch $(STAMP)
+
+.PHONY: install quick test bench
+install: $(STAMP)
+
+quick: $(STAMP)
+	$(VENV)/bin/tfml train autoencoder --quick
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/knn.py

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from tfml.data import cifar10, load_cifar10, load_labelled_images, stratified_split
+
+
+def check_contract(data, n_train, n_test):
+    assert data.x_train.shape == (n_train, 32, 32, 3) and data.x_test.shape == (n_test, 32, 32, 3)
+    assert data.y_train.shape == (n_train, 1) and data.y_test.shape == (n_test, 1)
+    assert data.x_train.dtype == np.float32 and data.x_test.dtype == np.float32
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.class_names == cifar10.CLASS_NAMES
+
+
+def test_embedded_sample():
+    data = load_cifar10("sample")
+    check_contract(data, 2000, 500)
+    assert np.bincount(data.y_train[:, 0]).tolist() == [200] * 10
+    assert data.source.endswith("cifar10-sample.tar.gz")
+    # the seeded shuffle: not grouped by class, and reproducible
+    assert len(set(data.y_train[:10, 0].tolist())) > 3
+    np.testing.assert_array_equal(load_cifar10("sample").y_test, data.y_test)
+
+
+def test_full_cifar10_from_the_shared_jpeg_archive():
+    data = load_cifar10(shared_file("cifar10-jpg.tar.gz"))
+    check_contract(data, 50000, 10000)
+    assert np.bincount(data.y_test[:, 0]).tolist() == [1000] * 10
+
+
+def test_download_source_through_tfds_is_mocked_offline():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=12):
+        data = load_cifar10("cifar10")
+    assert data.source == "tfds:cifar10"
+    check_contract(data, 12, 12)
+
+
+def test_keras_datasets_is_the_second_download_route(monkeypatch):
+    import keras
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(tfds, "load", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
+    fake = np.zeros((4, 32, 32, 3), np.uint8), np.arange(4).reshape(4, 1)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: (fake, fake))
+    data = load_cifar10("cifar10")
+    assert data.source == "keras.datasets:cifar10"
+    check_contract(data, 4, 4)
+
+
+def test_offline_download_is_a_clear_error_suggesting_the_other_sources(monkeypatch):
+    import keras
+    import tensorflow_datasets as tfds
+
+    def offline(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    with pytest.raises(RuntimeError, match="(?s)could not download CIFAR-10.*--data sample.*--data PATH"):
+        load_cifar10("cifar10")
+
+
+def test_missing_source_names_the_path():
+    with pytest.raises(FileNotFoundError, match="no/such.tar.gz does not exist"):
+        load_cifar10("no/such.tar.gz")
+
+
+def test_labelled_images_concatenate_train_then_test_with_ids():
+    data = load_labelled_images("sample")
+    assert data.images.shape == (2500, 32, 32, 3) and data.images.dtype == np.uint8
+    assert data.ids[0] == "train/0" and data.ids[2000] == "test/0"
+    np.testing.assert_array_equal(data.images[:2000], np.rint(load_cifar10("sample").x_train * 255))
+
+
+@pytest.mark.parametrize("holdout", [0.1, 30])
+def test_stratified_split_is_seeded_disjoint_and_keeps_class_shares(holdout):
+    labels = np.repeat(np.arange(3), 100)
+    kept, held = stratified_split(labels, holdout, seed=5)
+    assert len(held) == 30 and len(kept) == 270
+    assert set(kept).isdisjoint(held) and len(set(kept) | set(held)) == 300
+    assert np.bincount(labels[held]).tolist() == [10, 10, 10]
+    np.testing.assert_array_equal(stratified_split(labels, holdout, seed=5)[1], held)
+    assert not np.array_equal(stratified_split(labels, holdout, seed=6)[1], held)

@@ -1,0 +1,9 @@
+"""tfml: Keras 3 toolkit and model zoo for representation learning, metric learning and retrieval.
+
+Importing tfml registers its custom Keras objects, so its models load with
+``keras.models.load_model(path)``.
+"""
+
+__version__ = "0.1.0"
+
+from tfml import training  # noqa: E402,F401  (registers tfml metrics for model loading)

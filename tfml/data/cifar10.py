@@ -1,0 +1,103 @@
+"""CIFAR-10 as numpy arrays from a named source; never a silent fallback between sources.
+
+Sources (``--data``):
+- ``"cifar10"``: the real data set, from tensorflow-datasets, else ``keras.datasets.cifar10``;
+  downloads and caches when online, and fails with a clear error offline.
+- ``"sample"``: the 2,500-image sample embedded in the project (``data/cifar10-sample.tar.gz``:
+  the first 200 training and 50 test images of each class of the JPEG copy of CIFAR-10).
+- a path: a folder or ``.tar.gz`` with ``train/<class>/*`` and ``test/<class>/*``, ordered by the
+  seeded shuffle of ``tfml.data.images``.
+
+Contract: x_* are float32 in [0, 1], shape (N, 32, 32, 3); y_* are int64, shape (N, 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tfml.data.images import load_image_folder
+
+log = logging.getLogger(__name__)
+
+CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_PATH = PROJECT_ROOT / "data" / "cifar10-sample.tar.gz"
+CACHE_DIR = PROJECT_ROOT / "data" / "cache"
+
+
+@dataclasses.dataclass
+class Cifar10:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    source: str  # what was loaded, e.g. "tfds:cifar10" or the resolved path
+
+
+def to_unit_float(images: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [0, 1]."""
+    return np.asarray(images, dtype=np.float32) / np.float32(255.0)
+
+
+def _from_uint8(x_train, y_train, x_test, y_test, class_names, source) -> Cifar10:
+    return Cifar10(
+        to_unit_float(x_train),
+        np.asarray(y_train, dtype=np.int64).reshape(-1, 1),
+        to_unit_float(x_test),
+        np.asarray(y_test, dtype=np.int64).reshape(-1, 1),
+        list(class_names),
+        source,
+    )
+
+
+def _download(cache_dir: Path) -> Cifar10:
+    errors = []
+    try:
+        import tensorflow_datasets as tfds
+
+        splits = tfds.load("cifar10", split=["train", "test"], as_supervised=True, data_dir=str(cache_dir / "tfds"))
+        arrays = []
+        for split in splits:
+            batches = list(tfds.as_numpy(split.batch(10_000)))
+            arrays += [np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])]
+        return _from_uint8(*arrays, CLASS_NAMES, "tfds:cifar10")
+    except Exception as error:  # tfds raises many types offline (DownloadError, OSError, ...)
+        errors.append(f"tensorflow-datasets: {type(error).__name__}: {error}")
+        log.warning("tfds could not load cifar10 (%s); trying keras.datasets", error)
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+        return _from_uint8(x_train, y_train, x_test, y_test, CLASS_NAMES, "keras.datasets:cifar10")
+    except Exception as error:
+        errors.append(f"keras.datasets: {type(error).__name__}: {error}")
+    raise RuntimeError(
+        "could not download CIFAR-10 (offline?):\n  " + "\n  ".join(errors)
+        + "\nUse --data sample (the embedded sample) or --data PATH to a folder or .tar.gz with "
+        "train/<class>/ and test/<class>/ (e.g. ../shared/data/cifar10-jpg.tar.gz)."
+    )
+
+
+def load_cifar10(source: str | os.PathLike = "sample", seed: int = 0, progress: bool = False) -> Cifar10:
+    """Loads CIFAR-10 from ``source`` ("cifar10", "sample" or a path); see the module docstring."""
+    if str(source) == "cifar10":
+        data = _download(CACHE_DIR)
+    else:
+        path = SAMPLE_PATH if str(source) == "sample" else Path(source)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"CIFAR-10 source {path} does not exist; --data takes 'cifar10', 'sample' or a path"
+            )
+        train = load_image_folder(path, (32, 32), subdir="train", seed=seed, progress=progress)
+        test = load_image_folder(path, (32, 32), subdir="test", seed=seed, progress=progress)
+        if train.class_names != test.class_names:
+            raise ValueError(f"{path}: train classes {train.class_names} differ from test classes {test.class_names}")
+        data = _from_uint8(train.images, train.labels, test.images, test.labels, train.class_names, str(path.resolve()))
+    log.info("CIFAR-10 source: %s (%d train, %d test)", data.source, len(data.x_train), len(data.x_test))
+    return data

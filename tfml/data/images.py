@@ -1,0 +1,153 @@
+"""Image folders: a directory (or a .tar.gz of one) with one subfolder per class.
+
+Layout: ``ROOT/[SUBDIR/]<class>/<image>``. Class names are the subfolder names, sorted; label i is
+the i-th name. Every readable image is converted to RGB (grayscale is replicated, the alpha channel
+of RGBA/LA/P images is dropped) and, when ``image_size`` is given, resized with bilinear
+interpolation. Unreadable files (zero bytes, corrupt data, not an image) are skipped: each skip is
+counted, named in one warning and kept in ``ImageFolder.skipped``.
+
+Order: folders have no natural order, so files are sorted by their relative path and then permuted
+with ``numpy.random.default_rng(seed).permutation``; the same folder and seed always give the same
+order, whatever the file system or the archive's member order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import os
+import tarfile
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".tif", ".tiff", ".webp")
+
+
+@dataclasses.dataclass
+class ImageFolder:
+    images: np.ndarray  # uint8, (N, H, W, 3)
+    labels: np.ndarray  # int64, (N,)
+    class_names: list[str]
+    paths: list[str]  # relative to the root, in the same order as images
+    skipped: list[tuple[str, str]]  # (relative path, reason)
+
+
+def is_archive(path: str | os.PathLike) -> bool:
+    return str(path).endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def _iter_files(root: Path, subdir: str | None) -> Iterator[tuple[str, bytes]]:
+    """Yields (path relative to root/subdir, file bytes) of every image file."""
+    prefix = f"{subdir.strip('/')}/" if subdir else ""
+    if is_archive(root):
+        with tarfile.open(root) as archive:
+            for member in archive:
+                name = member.name.lstrip("./")
+                if member.isfile() and name.startswith(prefix) and name.lower().endswith(IMAGE_EXTENSIONS):
+                    yield name[len(prefix):], archive.extractfile(member).read()
+    else:
+        base = root / subdir if subdir else root
+        if not base.is_dir():
+            raise FileNotFoundError(f"image folder {base} does not exist or is not a directory")
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and path.name.lower().endswith(IMAGE_EXTENSIONS):
+                yield path.relative_to(base).as_posix(), path.read_bytes()
+
+
+def decode_image(data: bytes, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Bytes of an image file -> uint8 RGB array (H, W, 3), resized to image_size=(H, W) if given.
+
+    Raises ValueError when the bytes are not a readable image.
+    """
+    if not data:
+        raise ValueError("empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            rgb = image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"not a readable image ({error})") from error
+    if image_size is not None and rgb.size != (image_size[1], image_size[0]):
+        rgb = rgb.resize((image_size[1], image_size[0]), Image.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def load_image_folder(
+    path: str | os.PathLike,
+    image_size: tuple[int, int] | None = None,
+    subdir: str | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> ImageFolder:
+    """Loads ``path[/subdir]/<class>/<image>`` (a folder or a .tar.gz) into memory.
+
+    image_size: (height, width) to resize to; None requires all images to share one size.
+    seed: the seeded permutation applied after sorting by relative path (see module docstring).
+    Raises FileNotFoundError for a missing path and ValueError for a folder without images or
+    images of different sizes when image_size is None.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise FileNotFoundError(f"image folder or archive {root} does not exist")
+    where = f"{root}{'/' + subdir if subdir else ''}"
+    records: list[tuple[str, np.ndarray]] = []
+    skipped: list[tuple[str, str]] = []
+    files = _iter_files(root, subdir)
+    for relative, data in tqdm(files, desc=f"reading {where}", unit="img", disable=not progress):
+        if "/" not in relative:
+            skipped.append((relative, "not inside a class subfolder"))
+            continue
+        try:
+            records.append((relative, decode_image(data, image_size)))
+        except ValueError as error:
+            skipped.append((relative, str(error)))
+    if skipped:
+        names = ", ".join(f"{p} ({why})" for p, why in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        message = f"{where}: skipped {len(skipped)} unreadable file(s): {names}{more}"
+        log.warning(message)
+        warnings.warn(message, stacklevel=2)
+    if not records:
+        raise ValueError(f"{where} holds no readable images in class subfolders")
+    records.sort(key=lambda record: record[0])
+    shapes = {image.shape for _, image in records}
+    if len(shapes) > 1:
+        first = records[0]
+        other = next(r for r in records if r[1].shape != first[1].shape)
+        raise ValueError(
+            f"{where}: images differ in size ({first[0]} is {first[1].shape[:2]}, {other[0]} is "
+            f"{other[1].shape[:2]}); pass image_size to resize them"
+        )
+    order = np.random.default_rng(seed).permutation(len(records))
+    paths = [records[i][0] for i in order]
+    class_names = sorted({p.split("/", 1)[0] for p in paths})
+    class_index = {name: i for i, name in enumerate(class_names)}
+    labels = np.array([class_index[p.split("/", 1)[0]] for p in paths], dtype=np.int64)
+    images = np.stack([records[i][1] for i in order])
+    return ImageFolder(images, labels, class_names, paths, skipped)
+
+
+def load_image_files(paths: list[str | os.PathLike], image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Loads single image files (RGB, resized) into a uint8 array; a bad file is a ValueError naming it."""
+    images = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"image file {path} does not exist")
+        try:
+            images.append(decode_image(path.read_bytes(), image_size))
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from error
+    if not images:
+        raise ValueError("no image files given")
+    if len({image.shape for image in images}) > 1:
+        raise ValueError("query images differ in size; pass image_size to resize them")
+    return np.stack(images)

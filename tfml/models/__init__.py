@@ -1,0 +1,3 @@
+"""Keras functional model builders."""
+
+from tfml.models.autoencoder import build_autoencoder, build_decoder, build_encoder

@@ -1,0 +1,200 @@
+"""Exact k-nearest-neighbour search over any embeddings, in bounded memory.
+
+Distances: "euclidean", "sqeuclidean", "cosine" (1 - cosine similarity; a zero vector has
+similarity 0 with everything), "manhattan", "chebyshev".
+
+Results are sorted by ascending distance; ties go to the lower base index. Queries are processed in
+chunks and each chunk's scores against the base (in base chunks for the element-wise distances) are
+reduced to k candidates at once, so memory stays near the size of the base plus ``memory_bytes``.
+
+Selection of the k best of n scores is exact and cheap: scores are cut into blocks of ``block``
+columns; the blocks holding the k best scores are among the k blocks with the largest maxima (a
+block ranked above the block of a top-k score holds a score that beats it), so only those k blocks
+are searched. Euclidean and cosine scores come from one matrix product with augmented vectors,
+q' = [2q, -1], b' = [b, |b|^2] (score = 2 q.b - |b|^2 = |q|^2 - |q - b|^2); the distances of the k
+winners are then recomputed exactly from the vectors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "chebyshev")
+_MATMUL_METRICS = ("euclidean", "sqeuclidean", "cosine")
+
+
+def check_embeddings(x, name: str, dim: int | None = None) -> np.ndarray:
+    """A finite 2-D float array (float32 unless float64), or a ValueError naming ``name``."""
+    x = np.asarray(x)
+    if x.dtype != np.float64:
+        x = x.astype(np.float32, copy=False)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n, dim), got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} have dimension {x.shape[1]}, the index holds dimension {dim}")
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"{name} contain NaN or inf in {len(rows)} row(s), first row {rows[0]}")
+    return x
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    """Unit vectors along the last axis; zero vectors stay zero."""
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1)
+
+
+@tf.function(reduce_retracing=True)
+def _select(scores, k, block):
+    """Exact top-k (values, column indices) of each row of ``scores`` (c, n) with n % block == 0;
+    equal scores keep the lower column first."""
+    c = tf.shape(scores)[0]
+    blocks = tf.reshape(scores, [c, -1, block])
+    n_blocks = tf.shape(blocks)[1]
+    _, best_blocks = tf.math.top_k(tf.reduce_max(blocks, axis=2), k=tf.minimum(k, n_blocks))
+    best_blocks = tf.sort(best_blocks, axis=1)  # keep index order so ties stay lower-index first
+    candidates = tf.gather(blocks, best_blocks, batch_dims=1)  # (c, kb, block)
+    columns = best_blocks[:, :, None] * block + tf.range(block)[None, None, :]
+    values, positions = tf.math.top_k(tf.reshape(candidates, [c, -1]), k=k)
+    return values, tf.gather(tf.reshape(columns, [c, -1]), positions, batch_dims=1)
+
+
+@tf.function(reduce_retracing=True)
+def _matmul_topk(queries, base, k, block, exclude):
+    scores = tf.matmul(queries, base, transpose_b=True)
+    return _mask_and_select(scores, k, block, exclude, 0)
+
+
+@tf.function(reduce_retracing=True)
+def _elementwise_topk(queries, base, k, block, exclude, offset, chebyshev):
+    differences = tf.abs(queries[:, None, :] - base[None, :, :])
+    if chebyshev:
+        scores = -tf.reduce_max(differences, axis=2)
+    else:
+        scores = -tf.reduce_sum(differences, axis=2)
+    return _mask_and_select(scores, k, block, exclude, offset)
+
+
+def _mask_and_select(scores, k, block, exclude, offset):
+    """Sets each row's excluded column (exclude[i] - offset, if inside this chunk) to -inf, then
+    selects; returned columns are shifted by offset."""
+    local = exclude - offset
+    inside = (local >= 0) & (local < tf.shape(scores, out_type=exclude.dtype)[1])
+    rows = tf.cast(tf.where(inside)[:, 0], exclude.dtype)
+    coordinates = tf.stack([rows, tf.boolean_mask(local, inside)], axis=1)
+    minus_inf = tf.fill(tf.shape(rows), tf.constant(-np.inf, scores.dtype))
+    scores = tf.tensor_scatter_nd_update(scores, coordinates, minus_inf)
+    values, columns = _select(scores, k, block)
+    return values, tf.cast(columns, exclude.dtype) + offset
+
+
+class ExactIndex:
+    """Exact k-NN index over ``base`` (n, dim) with one of ``METRICS``.
+
+    >>> index = ExactIndex(np.eye(3), metric="euclidean")
+    >>> distances, indices = index.search(np.eye(3)[:1], k=2)   # indices [[0, 1]]
+
+    memory_bytes bounds the score buffer of one chunk (queries x base columns [x dim for the
+    element-wise distances]); block is the selection block size (see the module docstring).
+    """
+
+    def __init__(self, base, metric: str = "euclidean", memory_bytes: int = 256 << 20, block: int = 256):
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        self.base = check_embeddings(base, "base embeddings")
+        self.metric, self.memory_bytes, self.block = metric, int(memory_bytes), int(block)
+        self.size, self.dim = self.base.shape
+        self._padded = self._prepare_base()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _prepare_base(self) -> tf.Tensor:
+        n_padded = math.ceil(self.size / self.block) * self.block
+        if self.metric in _MATMUL_METRICS:
+            vectors = _normalise(self.base) if self.metric == "cosine" else self.base
+            extra = np.zeros((self.size, 1), self.base.dtype) if self.metric == "cosine" else (vectors**2).sum(1, keepdims=True)
+            augmented = np.zeros((n_padded, self.dim + 1), self.base.dtype)
+            augmented[: self.size] = np.concatenate([vectors, extra], axis=1)
+            augmented[self.size :, -1] = np.inf  # padded rows score -inf
+            return tf.constant(augmented)
+        padded = np.full((n_padded, self.dim), np.inf, self.base.dtype)  # padded rows are infinitely far
+        padded[: self.size] = self.base
+        return tf.constant(padded)
+
+    def _augment_queries(self, queries: np.ndarray) -> np.ndarray:
+        if self.metric == "cosine":
+            return np.concatenate([_normalise(queries), -np.ones((len(queries), 1), queries.dtype)], axis=1)
+        return np.concatenate([2 * queries, -np.ones((len(queries), 1), queries.dtype)], axis=1)
+
+    def _exact_distances(self, queries: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        neighbours = self.base[indices]  # (q, k, dim)
+        if self.metric == "cosine":
+            return 1 - np.einsum("qd,qkd->qk", _normalise(queries), _normalise(neighbours))
+        squared = ((queries[:, None, :] - neighbours) ** 2).sum(axis=2)
+        return squared if self.metric == "sqeuclidean" else np.sqrt(squared)
+
+    def search(self, queries, k: int, exclude=None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (distances, indices), each (n_queries, k), sorted ascending, ties lower index first.
+
+        exclude: optional (n_queries,) base indices, one per query, left out of its results
+        (e.g. the query itself); -1 excludes nothing.
+        """
+        queries = check_embeddings(queries, "queries", self.dim).astype(self.base.dtype, copy=False)
+        n_excluded = 0 if exclude is None else 1
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if k > self.size - n_excluded:
+            raise ValueError(f"k={k} is larger than the {self.size - n_excluded} base items available per query")
+        exclude = np.full(len(queries), -1, np.int64) if exclude is None else np.asarray(exclude, np.int64).reshape(-1)
+        if exclude.shape != (len(queries),):
+            raise ValueError(f"exclude must hold one base index per query ({len(queries)}), got {exclude.shape[0]}")
+        itemsize = self.base.dtype.itemsize
+        n_padded = self._padded.shape[0]
+        if self.metric in _MATMUL_METRICS:
+            query_chunk = max(1, min(len(queries), self.memory_bytes // (n_padded * itemsize)))
+            base_chunk = n_padded
+        else:
+            query_chunk = max(1, min(len(queries), 64))
+            base_chunk = max(self.block, self.memory_bytes // (query_chunk * self.dim * itemsize) // self.block * self.block)
+        distances = np.empty((len(queries), k), self.base.dtype)
+        indices = np.empty((len(queries), k), np.int64)
+        kept = tf.constant(k + n_excluded)
+        steps = range(0, len(queries), query_chunk)
+        for start in tqdm(steps, desc=f"{self.metric} k-NN", unit="chunk", disable=not progress):
+            q = queries[start : start + query_chunk]
+            e = tf.constant(exclude[start : start + query_chunk])
+            if self.metric in _MATMUL_METRICS:
+                _, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, e)
+                columns = columns.numpy()[:, :k]
+                found = self._exact_distances(q, columns)
+            else:
+                values, columns = self._elementwise_chunks(q, e, kept, base_chunk)
+                found, columns = -values[:, :k], columns[:, :k]
+            order = np.lexsort((columns, found), axis=1)
+            distances[start : start + len(q)] = np.take_along_axis(found, order, axis=1)
+            indices[start : start + len(q)] = np.take_along_axis(columns, order, axis=1)
+        return distances, indices
+
+    def _elementwise_chunks(self, q, exclude, kept, base_chunk):
+        best_values = best_columns = None
+        q = tf.constant(q)
+        for offset in range(0, self._padded.shape[0], base_chunk):
+            base = self._padded[offset : offset + base_chunk]
+            values, columns = _elementwise_topk(
+                q, base, tf.minimum(kept, base.shape[0]), self.block, exclude, tf.constant(offset, tf.int64), self.metric == "chebyshev"
+            )
+            if best_values is not None:  # earlier chunks first, so equal scores keep the lower index
+                values = tf.concat([best_values, values], axis=1)
+                columns = tf.concat([best_columns, columns], axis=1)
+                values, positions = tf.math.top_k(values, k=tf.minimum(kept, tf.shape(values)[1]))
+                columns = tf.gather(columns, positions, batch_dims=1)
+            best_values, best_columns = values, columns
+        return best_values.numpy(), best_columns.numpy()

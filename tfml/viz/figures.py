@@ -1,0 +1,149 @@
+"""Figures written as PNG files; each function saves to ``path`` and returns it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(figure, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def _show(axis, image, title=None, colour=None):
+    axis.imshow(np.clip(image, 0, 1) if image.dtype.kind == "f" else image, interpolation="nearest")
+    axis.set_xticks([])
+    axis.set_yticks([])
+    if title is not None:
+        axis.set_title(title, fontsize=7, color=colour or "black")
+    if colour is not None:
+        for spine in axis.spines.values():
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(2)
+
+
+def image_rows(rows: Sequence[np.ndarray], path, row_names: Sequence[str] = (), titles: Sequence[str] | None = None, title: str = "") -> Path:
+    """Rows of images (each (n, H, W, 3), same n), e.g. originals over reconstructions."""
+    n = len(rows[0])
+    figure, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.2 * len(rows)), squeeze=False)
+    for r, images in enumerate(rows):
+        for c in range(n):
+            _show(axes[r, c], images[c], titles[c] if titles is not None and r == 0 else None)
+        if r < len(row_names):
+            axes[r, 0].set_ylabel(row_names[r], fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
+
+
+def neighbour_grid(
+    query_images: np.ndarray,
+    neighbour_images: np.ndarray,
+    path,
+    query_labels: Sequence[str] | None = None,
+    neighbour_labels: Sequence[Sequence[str]] | None = None,
+    distances: np.ndarray | None = None,
+    title: str = "",
+) -> Path:
+    """One row per query: the query, then its neighbours in rank order (neighbour_images (Q, k, H, W, 3)).
+    With labels, a neighbour's frame is green when its label matches the query's, red otherwise."""
+    n_queries, k = neighbour_images.shape[:2]
+    figure, axes = plt.subplots(n_queries, k + 1, figsize=(1.0 * (k + 1), 1.15 * n_queries), squeeze=False)
+    for q in range(n_queries):
+        _show(axes[q, 0], query_images[q], f"query: {query_labels[q]}" if query_labels is not None else "query", "blue")
+        for j in range(k):
+            caption, colour = [], None
+            if neighbour_labels is not None:
+                caption.append(str(neighbour_labels[q][j]))
+                if query_labels is not None:
+                    colour = "green" if neighbour_labels[q][j] == query_labels[q] else "red"
+            if distances is not None:
+                caption.append(f"{distances[q, j]:.3g}")
+            _show(axes[q, j + 1], neighbour_images[q, j], " ".join(caption) or None, colour)
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
+
+
+def pairplot(codes: np.ndarray, labels: Sequence[str], path, title: str = "") -> Path:
+    """Seaborn pairplot of every pair of code dimensions, coloured by label."""
+    import seaborn as sns
+
+    frame = pd.DataFrame(codes, columns=[f"z{i}" for i in range(codes.shape[1])])
+    frame["class"] = list(labels)
+    grid = sns.pairplot(frame, hue="class", hue_order=sorted(set(labels)), corner=True, height=1.2, plot_kws={"s": 12})
+    grid.figure.suptitle(title, fontsize=12)
+    return _save(grid.figure, path)
+
+
+def scatter_2d(points: np.ndarray, labels: Sequence[str], path, title: str = "", class_order: Sequence[str] | None = None) -> Path:
+    """2-D scatter of a projection, one colour per label."""
+    labels = np.asarray(labels)
+    classes = list(class_order) if class_order is not None else sorted(set(labels.tolist()))
+    colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "gist_ncar")
+    figure, axis = plt.subplots(figsize=(7, 6))
+    for i, name in enumerate(classes):
+        mask = labels == name
+        axis.scatter(points[mask, 0], points[mask, 1], s=3 if len(points) > 2000 else 10, alpha=0.7,
+                     color=colours(i / max(len(classes) - 1, 1) if len(classes) > 20 else i), label=name)
+    axis.legend(markerscale=3, fontsize=7, loc="best", ncol=1 + len(classes) // 15)
+    axis.set_title(title)
+    return _save(figure, path)
+
+
+def training_curves(history: pd.DataFrame, path, title: str = "") -> Path:
+    """One panel per metric logged in ``history`` (a CSV log), train and validation together."""
+    names = [c for c in history.columns if c != "epoch" and not c.startswith("val_") and c != "learning_rate"]
+    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    epochs = history["epoch"] + 1
+    for axis, name in zip(axes[0], names):
+        axis.plot(epochs, history[name], marker="o", ms=3, label="train")
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], marker="o", ms=3, label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        axis.legend()
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def model_diagram(model, path) -> Path:
+    """``keras.utils.plot_model`` when pydot and graphviz are installed, else a matplotlib drawing of
+    the layers (name, type, output shape) from input to output."""
+    import keras
+
+    path = Path(path)
+    try:
+        keras.utils.plot_model(model, to_file=str(path), show_shapes=True, expand_nested=True, dpi=80)
+        if path.exists():
+            return path
+    except (ImportError, OSError, FileNotFoundError):
+        pass
+    boxes = []
+    for sub in model.layers:
+        if isinstance(sub, keras.Model):
+            boxes += [(f"{sub.name}/{layer.name}", type(layer).__name__, layer.output.shape) for layer in sub.layers]
+        else:
+            boxes.append((sub.name, type(sub).__name__, sub.output.shape))
+    figure, axis = plt.subplots(figsize=(5.5, 0.55 * len(boxes) + 0.5))
+    for i, (name, kind, shape) in enumerate(boxes):
+        y = len(boxes) - 1 - i
+        axis.add_patch(plt.Rectangle((0.05, y + 0.1), 0.9, 0.7, facecolor="#dde8f5", edgecolor="#2a4d7a"))
+        axis.text(0.5, y + 0.45, f"{name} ({kind})  {tuple(shape)}", ha="center", va="center", fontsize=8)
+        if i:
+            axis.annotate("", xy=(0.5, y + 0.8), xytext=(0.5, y + 1.1), arrowprops={"arrowstyle": "->"})
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, len(boxes))
+    axis.axis("off")
+    axis.set_title(f"{model.name}: {model.count_params():,} parameters", fontsize=9)
+    return _save(figure, path)

@@ -1,0 +1,1 @@
+"""One module per study, composing the library's parts."""
