@@ -67,24 +67,27 @@ def _select(scores, k, block):
 
 
 @tf.function(reduce_retracing=True)
-def _matmul_topk(queries, base, k, block, exclude):
+def _matmul_topk(queries, base, k, block, exclude, any_excluded):
     scores = tf.matmul(queries, base, transpose_b=True)
-    return _mask_and_select(scores, k, block, exclude, 0)
+    return _mask_and_select(scores, k, block, exclude, tf.constant(0, exclude.dtype), any_excluded)
 
 
 @tf.function(reduce_retracing=True)
-def _elementwise_topk(queries, base, k, block, exclude, offset, chebyshev):
+def _elementwise_topk(queries, base, k, block, exclude, offset, chebyshev, any_excluded):
     differences = tf.abs(queries[:, None, :] - base[None, :, :])
     if chebyshev:
         scores = -tf.reduce_max(differences, axis=2)
     else:
         scores = -tf.reduce_sum(differences, axis=2)
-    return _mask_and_select(scores, k, block, exclude, offset)
+    return _mask_and_select(scores, k, block, exclude, offset, any_excluded)
 
 
-def _mask_and_select(scores, k, block, exclude, offset):
+def _mask_and_select(scores, k, block, exclude, offset, any_excluded):
     """Sets each row's excluded column (exclude[i] - offset, if inside this chunk) to -inf, then
-    selects; returned columns are shifted by offset."""
+    selects; returned columns are shifted by offset. any_excluded=False skips the masking pass."""
+    if not any_excluded:
+        values, columns = _select(scores, k, block)
+        return values, tf.cast(columns, exclude.dtype) + offset
     local = exclude - offset
     inside = (local >= 0) & (local < tf.shape(scores, out_type=exclude.dtype)[1])
     rows = tf.cast(tf.where(inside)[:, 0], exclude.dtype)
@@ -156,6 +159,7 @@ class ExactIndex:
         exclude = np.full(len(queries), -1, np.int64) if exclude is None else np.asarray(exclude, np.int64).reshape(-1)
         if exclude.shape != (len(queries),):
             raise ValueError(f"exclude must hold one base index per query ({len(queries)}), got {exclude.shape[0]}")
+        any_excluded = bool((exclude >= 0).any())
         itemsize = self.base.dtype.itemsize
         n_padded = self._padded.shape[0]
         if self.metric in _MATMUL_METRICS:
@@ -172,24 +176,25 @@ class ExactIndex:
             q = queries[start : start + query_chunk]
             e = tf.constant(exclude[start : start + query_chunk])
             if self.metric in _MATMUL_METRICS:
-                _, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, e)
+                _, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, e, any_excluded)
                 columns = columns.numpy()[:, :k]
                 found = self._exact_distances(q, columns)
             else:
-                values, columns = self._elementwise_chunks(q, e, kept, base_chunk)
+                values, columns = self._elementwise_chunks(q, e, kept, base_chunk, any_excluded)
                 found, columns = -values[:, :k], columns[:, :k]
             order = np.lexsort((columns, found), axis=1)
             distances[start : start + len(q)] = np.take_along_axis(found, order, axis=1)
             indices[start : start + len(q)] = np.take_along_axis(columns, order, axis=1)
         return distances, indices
 
-    def _elementwise_chunks(self, q, exclude, kept, base_chunk):
+    def _elementwise_chunks(self, q, exclude, kept, base_chunk, any_excluded):
         best_values = best_columns = None
         q = tf.constant(q)
         for offset in range(0, self._padded.shape[0], base_chunk):
             base = self._padded[offset : offset + base_chunk]
             values, columns = _elementwise_topk(
-                q, base, tf.minimum(kept, base.shape[0]), self.block, exclude, tf.constant(offset, tf.int64), self.metric == "chebyshev"
+                q, base, tf.minimum(kept, base.shape[0]), self.block, exclude, tf.constant(offset, tf.int64),
+                self.metric == "chebyshev", any_excluded,
             )
             if best_values is not None:  # earlier chunks first, so equal scores keep the lower index
                 values = tf.concat([best_values, values], axis=1)

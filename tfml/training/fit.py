@@ -49,5 +49,5 @@ def fit(
         *callbacks,
         ResumableBackup(run_dir / "backup"),
     ]
-    model.fit(train, validation_data=validation, epochs=epochs, callbacks=all_callbacks, verbose=verbose)
+    model.fit(train, validation_data=validation, epochs=epochs, callbacks=all_callbacks, verbose=verbose, shuffle=False)
     return read_history(run_dir)

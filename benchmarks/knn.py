@@ -1,0 +1,148 @@
+"""Exact k-NN: tfml.retrieval.ExactIndex against faiss-cpu IndexFlatL2 and scikit-learn brute force.
+
+Each contender runs in its own subprocess on the same seeded data (base N x D float32, Q queries)
+and reports build time, search time, queries per second and peak resident memory; the parent
+prints the ratios and checks that the neighbours agree: for every query, the float64 distances of
+each contender's k neighbours, sorted, must match the reference's within a relative 1e-5 (so ties
+may be broken differently). ``matmul-floor`` is the query-chunked matrix product alone, no selection.
+
+    python benchmarks/knn.py                          # 1,000,000 x 64, 10,000 queries, k = 10
+    python benchmarks/knn.py --n 100000 --queries 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+CONTENDERS = ("tfml", "faiss", "sklearn", "matmul-floor")
+
+
+def run_contender(name: str, folder: Path, k: int) -> dict:
+    base = np.load(folder / "base.npy")
+    queries = np.load(folder / "queries.npy")
+    start = time.perf_counter()
+    if name == "tfml":
+        from tfml.retrieval import ExactIndex
+
+        index = ExactIndex(base, "euclidean")
+        built = time.perf_counter()
+        index.search(queries[:64], k)  # trace the tf.functions once, as any long-lived index would
+        built_and_warm = time.perf_counter()
+        distances, indices = index.search(queries, k)
+    elif name == "faiss":
+        import faiss
+
+        index = faiss.IndexFlatL2(base.shape[1])
+        index.add(base)
+        built = built_and_warm = time.perf_counter()
+        distances, indices = index.search(queries, k)
+        distances = np.sqrt(np.maximum(distances, 0))
+    elif name == "sklearn":
+        from sklearn.neighbors import NearestNeighbors
+
+        index = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="euclidean", n_jobs=-1).fit(base)
+        built = built_and_warm = time.perf_counter()
+        distances, indices = index.kneighbors(queries)
+    elif name == "matmul-floor":
+        import tensorflow as tf
+
+        from tfml.retrieval.index import ExactIndex
+
+        chunk = max(1, (256 << 20) // (len(base) * 4))  # the same chunk as ExactIndex's default
+        base_tensor = tf.constant(base)
+        product = tf.function(lambda q: tf.reduce_max(tf.matmul(q, base_tensor, transpose_b=True)))
+        built = time.perf_counter()
+        product(tf.constant(queries[:chunk]))
+        built_and_warm = time.perf_counter()
+        for s in range(0, len(queries), chunk):
+            product(tf.constant(queries[s : s + chunk]))
+        distances = indices = None
+    else:
+        raise ValueError(name)
+    searched = time.perf_counter()
+    if indices is not None:
+        np.save(folder / f"{name}-indices.npy", np.asarray(indices, np.int64))
+    return {
+        "build_s": built - start,
+        "warmup_s": built_and_warm - built,
+        "search_s": searched - built_and_warm,
+        "queries_per_s": len(queries) / (searched - built_and_warm),
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+
+
+def agreement(base, queries, indices, reference, k) -> float:
+    """Share of queries whose neighbours' sorted float64 distances match the reference's (rel 1e-5)."""
+    def sorted_distances(ids):
+        diff = queries[:, None, :].astype(np.float64) - base[ids].astype(np.float64)
+        return np.sort(np.sqrt((diff**2).sum(-1)), axis=1)
+
+    a, b = sorted_distances(indices), sorted_distances(reference)
+    return float(np.mean(np.all(np.abs(a - b) <= 1e-5 * np.maximum(b, 1e-12), axis=1)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--queries", type=int, default=10_000)
+    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run-one", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_one:
+        print(json.dumps(run_contender(args.run_one, Path(args.folder), args.k)))
+        return
+
+    rng = np.random.default_rng(args.seed)
+    print(f"exact k-NN, euclidean: base {args.n:,} x {args.dim} float32, {args.queries:,} queries, k = {args.k}")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        base = rng.standard_normal((args.n, args.dim), dtype=np.float32)
+        queries = rng.standard_normal((args.queries, args.dim), dtype=np.float32)
+        np.save(folder / "base.npy", base)
+        np.save(folder / "queries.npy", queries)
+        results = {}
+        for name in args.contenders.split(","):
+            command = [sys.executable, __file__, "--run-one", name, "--folder", tmp, "-k", str(args.k)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"{name}: failed\n{done.stderr[-2000:]}")
+                continue
+            results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{name:>13}: {results[name]['queries_per_s']:9.1f} queries/s  search {results[name]['search_s']:7.2f} s  "
+                  f"build {results[name]['build_s']:5.2f} s  warm-up {results[name]['warmup_s']:5.2f} s  "
+                  f"peak RSS {results[name]['peak_rss_gb']:5.2f} GB", flush=True)
+        print(f"base size: {base.nbytes / 2**30:.2f} GB")
+        if "tfml" in results:
+            for peer in ("faiss", "sklearn", "matmul-floor"):
+                if peer in results:
+                    print(f"tfml / {peer} throughput: {results['tfml']['queries_per_s'] / results[peer]['queries_per_s']:.2f}x")
+            reference = next((p for p in ("faiss", "sklearn") if p in results), None)
+            if reference:
+                tfml_ids = np.load(folder / "tfml-indices.npy")
+                for peer in ("faiss", "sklearn"):
+                    if peer in results:
+                        peer_ids = np.load(folder / f"{peer}-indices.npy")
+                        same = np.mean(np.all(np.sort(tfml_ids, 1) == np.sort(peer_ids, 1), axis=1))
+                        print(f"agreement with {peer}: {agreement(base, queries, tfml_ids, peer_ids, args.k):.4%} of queries "
+                              f"(same ids: {same:.4%})")
+
+
+if __name__ == "__main__":
+    main()
