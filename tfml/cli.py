@@ -37,12 +37,15 @@ def _encode(args) -> None:
     import numpy as np
 
     from tfml.data import load_labelled_images
+    from tfml.training import atomic_write
 
+    if not str(args.output).endswith(".npz"):
+        raise ValueError(f"--output {args.output} must end with .npz")
     encoder = _load_encoder(args.model)
     data = load_labelled_images(args.data, tuple(encoder.input_shape[1:3]), seed=args.seed, progress=True)
     codes = encoder.predict(data.images.astype("float32") / 255.0, batch_size=512, verbose=1)
-    np.savez_compressed(args.output, codes=codes, labels=data.labels, class_names=data.class_names, ids=data.ids,
-                        source=str(args.data), seed=args.seed)
+    atomic_write(args.output, lambda path: np.savez_compressed(
+        path, codes=codes, labels=data.labels, class_names=data.class_names, ids=data.ids, source=str(args.data), seed=args.seed))
     print(f"{len(codes):,} codes of dimension {codes.shape[1]} from {args.data} -> {args.output}")
 
 
@@ -71,7 +74,7 @@ def _retrieve(args) -> None:
     else:
         print(text)
     if args.figure:
-        images = load_labelled_images(str(base["source"]), tuple(encoder.input_shape[1:3]), seed=int(base["seed"]) if "seed" in base else 0).images
+        images = load_labelled_images(str(base["source"]), tuple(encoder.input_shape[1:3]), seed=int(base["seed"])).images
         neighbour_grid(queries, images[indices], args.figure, [Path(p).name for p in args.images],
                        [[class_names[int(base["labels"][i])] for i in row] for row in indices], distances,
                        f"{args.metric} distance, {args.k} nearest")

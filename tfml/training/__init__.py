@@ -4,4 +4,4 @@ from tfml.training.callbacks import AtomicCheckpoint, ImageSummary, ResumableBac
 from tfml.training.fit import fit, read_history
 from tfml.training.metrics import PSNR, psnr
 from tfml.training.runs import get_strategy, prepare_run_dir, set_seed, versions
-from tfml.training.saving import save_model, save_weights, write_text
+from tfml.training.saving import atomic_write, save_model, save_weights, write_text

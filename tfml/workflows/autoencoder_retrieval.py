@@ -21,7 +21,7 @@ from tfml.data import load_cifar10, stratified_split
 from tfml.models import build_autoencoder
 from tfml.pipelines import reconstruction_dataset
 from tfml.retrieval import ExactIndex, precision_at_k
-from tfml.training import PSNR, ImageSummary, fit, get_strategy, prepare_run_dir, save_model, set_seed, write_text
+from tfml.training import PSNR, ImageSummary, atomic_write, fit, get_strategy, prepare_run_dir, save_model, set_seed, write_text
 from tfml.viz import image_rows, model_diagram, neighbour_grid, pairplot, project_2d, scatter_2d, training_curves, write_report
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def run(config: Config) -> Path:
 
     with get_strategy(config.strategy).scope():
         encoder, decoder, autoencoder = build_autoencoder(data.x_train.shape[1:], config.latent_dim)
-        autoencoder.compile(keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(), metrics=[PSNR()])
+        autoencoder.compile(keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(),
+                            metrics=[keras.metrics.MeanSquaredError(name="mse"), PSNR()])
     model_diagram(autoencoder, figures / "architecture.png")
     history = fit(
         autoencoder,
@@ -123,9 +124,9 @@ def run(config: Config) -> Path:
         "autoencoder": float(np.mean((reconstructed - data.x_test) ** 2)),
         f"pca{config.latent_dim}": float(np.mean((pca_reconstructed - data.x_test) ** 2)),
     }
-    np.savez_compressed(run_dir / "codes.npz", codes=codes, labels=labels, class_names=data.class_names,
-                        ids=[f"train/{i}" for i in range(n_train)] + [f"test/{i}" for i in range(len(data.x_test))],
-                        source=config.data)
+    ids = [f"train/{i}" for i in range(n_train)] + [f"test/{i}" for i in range(len(data.x_test))]
+    atomic_write(run_dir / "codes.npz", lambda path: np.savez_compressed(
+        path, codes=codes, labels=labels, class_names=data.class_names, ids=ids, source=config.data, seed=config.seed))
 
     image_rows([data.x_test[:10], reconstructed[:10], pca_reconstructed[:10]], figures / "reconstructions.png",
                ["original", "autoencoder", f"PCA-{config.latent_dim}"],
