@@ -23,14 +23,13 @@ def _train_autoencoder(args) -> None:
     print(f"\nrun directory: {run_dir.resolve()}\nreport: {(run_dir / 'report.html').resolve()}")
 
 
-def _load_encoder(path: str):
+def _load_model(name_or_path: str):
+    """A model file, or a zoo model by name (sha256 checked)."""
     import keras
 
-    import tfml  # noqa: F401  (registers custom objects)
+    from tfml import zoo
 
-    if not Path(path).is_file():
-        raise SystemExit(f"tfml: model file {path} does not exist")
-    return keras.models.load_model(path, compile=False)
+    return keras.models.load_model(zoo.resolve(name_or_path), compile=False)
 
 
 def _encode(args) -> None:
@@ -41,7 +40,7 @@ def _encode(args) -> None:
 
     if not str(args.output).endswith(".npz"):
         raise ValueError(f"--output {args.output} must end with .npz")
-    encoder = _load_encoder(args.model)
+    encoder = _load_model(args.model)
     data = load_labelled_images(args.data, tuple(encoder.input_shape[1:3]), seed=args.seed, progress=True)
     codes = encoder.predict(data.images.astype("float32") / 255.0, batch_size=512, verbose=1)
     atomic_write(args.output, lambda path: np.savez_compressed(
@@ -56,9 +55,9 @@ def _retrieve(args) -> None:
     from tfml.retrieval import ExactIndex
     from tfml.viz import neighbour_grid
 
-    encoder = _load_encoder(args.model)
+    encoder = _load_model(args.model)
     if not Path(args.base).is_file():
-        raise SystemExit(f"tfml: encoded base {args.base} does not exist (make one with `tfml encode`)")
+        raise FileNotFoundError(f"encoded base {args.base} does not exist (make one with `tfml encode`)")
     base = np.load(args.base)
     queries = load_image_files(args.images, tuple(encoder.input_shape[1:3]))
     query_codes = encoder.predict(queries.astype("float32") / 255.0, verbose=0)
@@ -81,13 +80,79 @@ def _retrieve(args) -> None:
         print(f"figure -> {args.figure}")
 
 
+def _train_robust(args) -> None:
+    from tfml import zoo
+    from tfml.workflows import robust_retrieval as study
+
+    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(study.Config)
+                 if getattr(args, field.name, None) is not None and field.name != "quick"}
+    overrides["base_model"] = str(zoo.resolve(args.base_model))
+    config = study.Config.quick_mode(**overrides) if args.quick else study.Config(**overrides)
+    run_dir = study.run(config)
+    print(f"\nrun directory: {run_dir.resolve()}\nreport: {(run_dir / 'report.html').resolve()}")
+
+
+def _distort(args) -> None:
+    import numpy as np
+
+    from tfml.data import load_image_files
+    from tfml.pipelines.distortions import distort_batch
+    from tfml.viz import image_rows
+
+    size = tuple(args.size) if args.size else None
+    images = load_image_files(args.images, size).astype("float32") / 255.0
+    rows = [images] + [distort_batch(images, args.kind, strength, args.seed) for strength in args.strength]
+    image_rows(rows, args.output, ["original"] + [f"{args.kind} {s:g}" for s in args.strength], [Path(p).name for p in args.images])
+    print(f"figure -> {args.output}")
+    if args.save_dir:
+        from PIL import Image
+
+        out = Path(args.save_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for strength, row in zip(args.strength, rows[1:]):
+            for path, image in zip(args.images, row):
+                Image.fromarray(np.rint(image * 255).astype("uint8")).save(out / f"{Path(path).stem}_{args.kind}_{strength:g}.png")
+        print(f"distorted images -> {out}")
+
+
+def _zoo_list(args) -> None:
+    from tfml import zoo
+
+    items = zoo.entries()
+    if not items:
+        print(f"the zoo ({zoo.ZOO_DIR}) is empty")
+    for item in items:
+        print(f"{item['name']:<28} {item['study']:<22} {item['size_bytes'] / 2**20:6.2f} MB  {item['description']}")
+
+
+def _zoo_show(args) -> None:
+    from tfml import zoo
+
+    print(json.dumps(zoo.entry(args.name), indent=2))
+
+
+def _zoo_add(args) -> None:
+    from tfml import zoo
+
+    model = _load_model(args.model)
+    if args.part:
+        model = model.get_layer(args.part)
+    run_dir = Path(args.run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    selected = {key: metrics[key] for key in (args.metrics or metrics)}
+    item = zoo.add(args.name, model, study=args.study, data=config.get("data_source", ""), command=config["command"],
+                   metrics=selected, description=args.description)
+    print(json.dumps(item, indent=2))
+
+
 def _project(args) -> None:
     import numpy as np
 
     from tfml.viz import project_2d, scatter_2d
 
     if not Path(args.codes).is_file():
-        raise SystemExit(f"tfml: codes file {args.codes} does not exist")
+        raise FileNotFoundError(f"codes file {args.codes} does not exist")
     codes = np.load(args.codes)
     names = np.asarray(codes["class_names"])
     points = project_2d(codes["codes"], args.method, seed=args.seed)
@@ -119,8 +184,55 @@ def build_parser() -> argparse.ArgumentParser:
     ae.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first instead of resuming")
     ae.set_defaults(handler=_train_autoencoder)
 
+    robust = studies.add_parser("robust", help="continue training an autoencoder on distorted inputs; compare on distorted queries",
+                                description="Retrain an autoencoder with noisy / warped inputs mixed into its batches and "
+                                            "compare old and new on distorted queries.")
+    robust.add_argument("--base-model", dest="base_model", default="cifar10-autoencoder",
+                        help="autoencoder .h5 or zoo name to continue from (default: cifar10-autoencoder)")
+    robust.add_argument("--quick", action="store_true", help="the embedded sample, 3 epochs, fewer strengths")
+    robust.add_argument("--data", help="as for `tfml train autoencoder`")
+    robust.add_argument("--epochs", type=int)
+    robust.add_argument("--batch-size", dest="batch_size", type=int)
+    robust.add_argument("--learning-rate", dest="learning_rate", type=float)
+    robust.add_argument("--seed", type=int)
+    robust.add_argument("--share", type=float, nargs=2, metavar=("FIRST", "LAST"), help="share of distorted inputs, ramped")
+    robust.add_argument("--noise", type=float, nargs=2, metavar=("FIRST", "LAST"), help="largest noise std, ramped")
+    robust.add_argument("--projective", type=float, nargs=2, metavar=("FIRST", "LAST"), help="largest corner shift (share of size), ramped")
+    robust.add_argument("--eval-noise", dest="eval_noise", type=float, nargs="+", help="noise strengths of the evaluation queries")
+    robust.add_argument("--eval-projective", dest="eval_projective", type=float, nargs="+", help="projective strengths of the evaluation queries")
+    robust.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/robust[-quick]); an existing one is resumed")
+    robust.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first")
+    robust.set_defaults(handler=_train_robust)
+
+    distort = commands.add_parser("distort", help="distort images (noise or projective) for a quick look")
+    distort.add_argument("images", nargs="+", help="image files")
+    distort.add_argument("--kind", choices=("noise", "projective"), required=True)
+    distort.add_argument("--strength", type=float, nargs="+", default=[0.1, 0.2, 0.3],
+                         help="noise standard deviation, or largest corner shift as a share of the size")
+    distort.add_argument("--seed", type=int, default=0)
+    distort.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize first (needed when sizes differ)")
+    distort.add_argument("-o", "--output", required=True, help="figure (.png): originals over each strength")
+    distort.add_argument("--save-dir", help="also write each distorted image here")
+    distort.set_defaults(handler=_distort)
+
+    zoo_command = commands.add_parser("zoo", help="the model zoo (saved_models/zoo.json)")
+    zoo_commands = zoo_command.add_subparsers(dest="zoo_command", required=True)
+    zoo_commands.add_parser("list", help="list the zoo's models").set_defaults(handler=_zoo_list)
+    show = zoo_commands.add_parser("show", help="everything zoo.json says of one model")
+    show.add_argument("name")
+    show.set_defaults(handler=_zoo_show)
+    add = zoo_commands.add_parser("add", help="add (or replace) a model from a run directory")
+    add.add_argument("name")
+    add.add_argument("--model", required=True, help="the .h5 to add")
+    add.add_argument("--part", help="a sub-model of it to add instead, e.g. encoder")
+    add.add_argument("--run-dir", dest="run_dir", required=True, help="the run that made it (config.json, metrics.json)")
+    add.add_argument("--study", required=True)
+    add.add_argument("--description", required=True)
+    add.add_argument("--metrics", nargs="*", help="keys of metrics.json to record (default all)")
+    add.set_defaults(handler=_zoo_add)
+
     encode = commands.add_parser("encode", help="encode images with a saved encoder into an .npz")
-    encode.add_argument("--model", required=True, help="encoder .h5")
+    encode.add_argument("--model", required=True, help="encoder .h5 or zoo name")
     encode.add_argument("--data", required=True, help="'cifar10', 'sample', or a class-folder tree / .tar.gz")
     encode.add_argument("--seed", type=int, default=0, help="seed of the folder order (default 0)")
     encode.add_argument("-o", "--output", required=True, help="output .npz (codes, labels, class_names, ids, source)")
@@ -128,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     retrieve = commands.add_parser("retrieve", help="nearest neighbours of query images in an encoded base")
     retrieve.add_argument("images", nargs="+", help="query image files")
-    retrieve.add_argument("--model", required=True, help="encoder .h5 (the one that encoded the base)")
+    retrieve.add_argument("--model", required=True, help="encoder .h5 or zoo name (the one that encoded the base)")
     retrieve.add_argument("--base", required=True, help=".npz written by `tfml encode` or a training run (codes.npz)")
     retrieve.add_argument("-k", type=int, default=10)
     retrieve.add_argument("--metric", choices=METRICS, default="euclidean")
@@ -150,8 +262,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"tfml: error: {error}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as error:
+        print(f"tfml: error: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
         return 2
     return 0
 

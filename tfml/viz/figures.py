@@ -55,13 +55,16 @@ def neighbour_grid(
     neighbour_labels: Sequence[Sequence[str]] | None = None,
     distances: np.ndarray | None = None,
     title: str = "",
+    query_titles: Sequence[str] | None = None,
 ) -> Path:
     """One row per query: the query, then its neighbours in rank order (neighbour_images (Q, k, H, W, 3)).
-    With labels, a neighbour's frame is green when its label matches the query's, red otherwise."""
+    With labels, a neighbour's frame is green when its label matches the query's, red otherwise.
+    query_titles replace the default "query: <label>" captions."""
     n_queries, k = neighbour_images.shape[:2]
     figure, axes = plt.subplots(n_queries, k + 1, figsize=(1.0 * (k + 1), 1.15 * n_queries), squeeze=False)
     for q in range(n_queries):
-        _show(axes[q, 0], query_images[q], f"query: {query_labels[q]}" if query_labels is not None else "query", "blue")
+        caption = query_titles[q] if query_titles is not None else f"query: {query_labels[q]}" if query_labels is not None else "query"
+        _show(axes[q, 0], query_images[q], caption, "blue")
         for j in range(k):
             caption, colour = [], None
             if neighbour_labels is not None:

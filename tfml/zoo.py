@@ -1,0 +1,87 @@
+"""The model zoo: trained models in ``saved_models/`` listed in ``saved_models/zoo.json``.
+
+Each entry: name, file, study, data, command (reproduces the model), metrics, size_bytes, sha256,
+input_shape, output_shape, description. ``load(name)`` checks the file's sha256 before loading:
+a mismatch is an error, never a silent load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from tfml.training.saving import atomic_write, write_text
+
+ZOO_DIR = Path(__file__).resolve().parents[1] / "saved_models"
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def entries(zoo_dir: str | os.PathLike = ZOO_DIR) -> list[dict]:
+    """All entries of zoo.json (empty when there is none)."""
+    path = Path(zoo_dir) / "zoo.json"
+    return json.loads(path.read_text())["models"] if path.exists() else []
+
+
+def entry(name: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> dict:
+    for item in entries(zoo_dir):
+        if item["name"] == name:
+            return item
+    names = ", ".join(item["name"] for item in entries(zoo_dir)) or "none"
+    raise KeyError(f"no model named {name!r} in the zoo ({Path(zoo_dir) / 'zoo.json'}); available: {names}")
+
+
+def verified_path(name: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> Path:
+    """The file of zoo model ``name`` after checking that it exists and its sha256 matches."""
+    item = entry(name, zoo_dir)
+    path = Path(zoo_dir) / item["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"zoo model {name!r}: file {path} is missing")
+    actual = sha256(path)
+    if actual != item["sha256"]:
+        raise ValueError(f"zoo model {name!r}: {path} has sha256 {actual}, zoo.json expects {item['sha256']}; "
+                         "the file is damaged or was replaced")
+    return path
+
+
+def load(name: str, zoo_dir: str | os.PathLike = ZOO_DIR, compile: bool = False) -> keras.Model:
+    """Loads zoo model ``name`` (sha256 checked)."""
+    import tfml  # noqa: F401  (custom objects)
+
+    return keras.models.load_model(verified_path(name, zoo_dir), compile=compile)
+
+
+def resolve(name_or_path: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> Path:
+    """A model file path: ``name_or_path`` itself if it is a file, else the verified zoo file."""
+    if Path(name_or_path).is_file():
+        return Path(name_or_path)
+    try:
+        return verified_path(name_or_path, zoo_dir)
+    except KeyError as error:
+        raise FileNotFoundError(f"{name_or_path!r} is neither a model file nor a zoo model: {error.args[0]}") from None
+
+
+def add(name: str, model: keras.Model, *, study: str, data: str, command: str, metrics: dict, description: str,
+        zoo_dir: str | os.PathLike = ZOO_DIR) -> dict:
+    """Saves ``model`` (without optimizer state) as ``<name>.h5`` and adds or replaces its entry."""
+    zoo_dir = Path(zoo_dir)
+    path = atomic_write(zoo_dir / f"{name}.h5", lambda p: model.save(p, include_optimizer=False))
+    item = {
+        "name": name, "file": path.name, "study": study, "data": data, "command": command, "metrics": metrics,
+        "size_bytes": path.stat().st_size, "sha256": sha256(path),
+        "input_shape": list(model.input_shape[1:]), "output_shape": list(model.output_shape[1:]),
+        "description": description,
+    }
+    others = [other for other in entries(zoo_dir) if other["name"] != name]
+    write_text(zoo_dir / "zoo.json", json.dumps({"models": sorted(others + [item], key=lambda e: e["name"])}, indent=2) + "\n")
+    return item
