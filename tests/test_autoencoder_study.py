@@ -4,6 +4,7 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -12,6 +13,7 @@ from tfml import cli
 from tfml.data import load_cifar10
 from tfml.models import build_autoencoder
 from tfml.workflows import autoencoder_retrieval as study
+from tfml.workflows import robust_retrieval as robust_study
 
 
 def test_model_shapes_and_composition():
@@ -110,5 +112,38 @@ def test_cli_encode_retrieve_and_project(run_dir, tmp_path, capsys):
 def test_cli_errors_are_clear(tmp_path, capsys):
     assert cli.main(["train", "autoencoder", "--data", str(tmp_path / "none.tar.gz"), "--run-dir", str(tmp_path / "r")]) == 2
     assert "none.tar.gz does not exist" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="model file .*missing.h5 does not exist"):
-        cli.main(["encode", "--model", str(tmp_path / "missing.h5"), "--data", "sample", "-o", str(tmp_path / "x.npz")])
+    assert cli.main(["encode", "--model", str(tmp_path / "missing.h5"), "--data", "sample", "-o", str(tmp_path / "x.npz")]) == 2
+    assert "missing.h5' is neither a model file nor a zoo model" in capsys.readouterr().err
+    assert cli.main(["zoo", "show", "no-such-model"]) == 2
+    assert "no model named 'no-such-model'" in capsys.readouterr().err
+
+
+def test_robust_study_continues_from_a_trained_model(run_dir, tmp_path):
+    robust_dir = tmp_path / "robust"
+    config = robust_study.Config.quick_mode(base_model=str(run_dir / "autoencoder.h5"), epochs=2, run_dir=str(robust_dir))
+    robust_study.run(config)
+    history = pd.read_csv(robust_dir / "training_log.csv")
+    assert history["schedule_share"].tolist() == pytest.approx([0.25, 0.75])
+    assert history["schedule_noise"].is_monotonic_increasing
+    metrics = json.loads((robust_dir / "metrics.json").read_text())
+    for model in ("original", "robust"):
+        for setting in ("clean/0", "noise/0.3", "projective/0.25"):
+            for name in ("reconstruction_mse", "precision@10", "own_source_at_1", "own_source_in_top10"):
+                assert 0 <= metrics[f"{model}/{setting}/{name}"] <= 1
+    assert metrics["original/clean/0/own_source_at_1"] == 1.0  # a clean query finds itself first
+    # the original model's numbers are those of the trained autoencoder it started from
+    assert metrics["original/clean/0/reconstruction_mse"] == pytest.approx(
+        json.loads((run_dir / "metrics.json").read_text())["reconstruction_mse/autoencoder"], rel=1e-4)
+    for name in ("distortion_examples.png", "neighbours_noise.png", "neighbours_projective.png", "training_curves.png"):
+        assert (robust_dir / "figures" / name).stat().st_size > 1000
+    keras.models.load_model(robust_dir / "robust_encoder.h5")
+
+
+def test_cli_distort(tmp_path):
+    image = tmp_path / "a.png"
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(image)
+    assert cli.main(["distort", str(image), "--kind", "projective", "--strength", "0.1", "0.3", "-o", str(tmp_path / "d.png"),
+                     "--save-dir", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "d.png").is_file()
+    warped = np.asarray(Image.open(tmp_path / "out" / "a_projective_0.3.png"))
+    assert warped.shape == (32, 32, 3) and (warped == 0).any()
