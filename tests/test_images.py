@@ -89,7 +89,7 @@ def test_corrupt_and_zero_byte_files_are_skipped_counted_and_named(folder):
     png = io.BytesIO()
     Image.new("RGB", (8, 6)).save(png, format="PNG")
     (folder / "dog" / "truncated.png").write_bytes(png.getvalue()[:40])
-    with pytest.warns(UserWarning, match=r"skipped 3 unreadable file\(s\).*cat/empty.jpg \(empty file"):
+    with pytest.warns(UserWarning, match=r"skipped 3 file\(s\).*cat/empty.jpg \(empty file"):
         data = load_image_folder(folder)
     assert len(data.images) == 6
     assert sorted(p for p, _ in data.skipped) == ["cat/empty.jpg", "dog/broken.jpg", "dog/truncated.png"]

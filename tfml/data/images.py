@@ -3,7 +3,8 @@
 Layout: ``ROOT/[SUBDIR/]<class>/<image>``. Class names are the subfolder names, sorted; label i is
 the i-th name. Every readable image is converted to RGB (grayscale is replicated, the alpha channel
 of RGBA/LA/P images is dropped) and, when ``image_size`` is given, resized with bilinear
-interpolation. Unreadable files (zero bytes, corrupt data, not an image) are skipped: each skip is
+interpolation (optionally after padding to a square). Unreadable files (zero bytes, corrupt data,
+not an image) and images whose shorter side is below ``min_side`` pixels are skipped: each skip is
 counted, named in one warning and kept in ``ImageFolder.skipped``.
 
 Order: folders have no natural order, so files are sorted by their relative path and then permuted
@@ -62,9 +63,10 @@ def _iter_files(root: Path, subdir: str | None) -> Iterator[tuple[str, bytes]]:
                 yield path.relative_to(base).as_posix(), path.read_bytes()
 
 
-def decode_image(data: bytes, image_size: tuple[int, int] | None = None) -> np.ndarray:
+def decode_image(data: bytes, image_size: tuple[int, int] | None = None, pad_to_square: bool = False) -> np.ndarray:
     """Bytes of an image file -> uint8 RGB array (H, W, 3), resized to image_size=(H, W) if given.
 
+    pad_to_square: first pad the shorter side with black, centred, so resizing keeps the aspect ratio.
     Raises ValueError when the bytes are not a readable image.
     """
     if not data:
@@ -75,6 +77,11 @@ def decode_image(data: bytes, image_size: tuple[int, int] | None = None) -> np.n
             rgb = image.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"not a readable image ({error})") from error
+    if pad_to_square and rgb.size[0] != rgb.size[1]:
+        side = max(rgb.size)
+        square = Image.new("RGB", (side, side))
+        square.paste(rgb, ((side - rgb.size[0]) // 2, (side - rgb.size[1]) // 2))
+        rgb = square
     if image_size is not None and rgb.size != (image_size[1], image_size[0]):
         rgb = rgb.resize((image_size[1], image_size[0]), Image.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
@@ -86,10 +93,14 @@ def load_image_folder(
     subdir: str | None = None,
     seed: int = 0,
     progress: bool = False,
+    pad_to_square: bool = False,
+    min_side: int = 1,
 ) -> ImageFolder:
     """Loads ``path[/subdir]/<class>/<image>`` (a folder or a .tar.gz) into memory.
 
     image_size: (height, width) to resize to; None requires all images to share one size.
+    pad_to_square: keep the aspect ratio when resizing (see decode_image).
+    min_side: images whose shorter side is below this many pixels are skipped (and counted).
     seed: the seeded permutation applied after sorting by relative path (see module docstring).
     Raises FileNotFoundError for a missing path and ValueError for a folder without images or
     images of different sizes when image_size is None.
@@ -106,13 +117,17 @@ def load_image_folder(
             skipped.append((relative, "not inside a class subfolder"))
             continue
         try:
-            records.append((relative, decode_image(data, image_size)))
-        except ValueError as error:
-            skipped.append((relative, str(error)))
+            if min_side > 1:
+                with Image.open(io.BytesIO(data)) as probe:
+                    if min(probe.size) < min_side:
+                        raise ValueError(f"too small ({probe.size[0]}x{probe.size[1]} px, minimum side {min_side})")
+            records.append((relative, decode_image(data, image_size, pad_to_square)))
+        except (ValueError, UnidentifiedImageError, OSError) as error:
+            skipped.append((relative, str(error) if isinstance(error, ValueError) else f"not a readable image ({error})"))
     if skipped:
         names = ", ".join(f"{p} ({why})" for p, why in skipped[:10])
         more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-        message = f"{where}: skipped {len(skipped)} unreadable file(s): {names}{more}"
+        message = f"{where}: skipped {len(skipped)} file(s): {names}{more}"
         log.warning(message)
         warnings.warn(message, stacklevel=2)
     if not records:

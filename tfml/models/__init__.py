@@ -1,3 +1,4 @@
 """Keras functional model builders."""
 
 from tfml.models.autoencoder import build_autoencoder, build_decoder, build_encoder
+from tfml.models.embedding import build_embedding_net, build_siamese

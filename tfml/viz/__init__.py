@@ -4,3 +4,4 @@ from tfml.viz.figures import image_rows, model_diagram, neighbour_grid, pairplot
 from tfml.viz.projection import METHODS as PROJECTIONS
 from tfml.viz.projection import project_2d
 from tfml.viz.report import write_report
+from tfml.viz.figures import distance_heatmap

@@ -89,17 +89,48 @@ def pairplot(codes: np.ndarray, labels: Sequence[str], path, title: str = "") ->
     return _save(grid.figure, path)
 
 
-def scatter_2d(points: np.ndarray, labels: Sequence[str], path, title: str = "", class_order: Sequence[str] | None = None) -> Path:
-    """2-D scatter of a projection, one colour per label."""
+def scatter_2d(points: np.ndarray, labels: Sequence[str], path, title: str = "", class_order: Sequence[str] | None = None,
+               annotate: bool = False) -> Path:
+    """2-D scatter of a projection, one colour per label; with ``annotate`` each class name is written
+    at the median of its points (and the legend, unreadable for many classes, is left out)."""
     labels = np.asarray(labels)
     classes = list(class_order) if class_order is not None else sorted(set(labels.tolist()))
     colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "gist_ncar")
-    figure, axis = plt.subplots(figsize=(7, 6))
+    figure, axis = plt.subplots(figsize=(9, 8) if annotate else (7, 6))
     for i, name in enumerate(classes):
         mask = labels == name
-        axis.scatter(points[mask, 0], points[mask, 1], s=3 if len(points) > 2000 else 10, alpha=0.7,
-                     color=colours(i / max(len(classes) - 1, 1) if len(classes) > 20 else i), label=name)
-    axis.legend(markerscale=3, fontsize=7, loc="best", ncol=1 + len(classes) // 15)
+        if not mask.any():
+            continue
+        colour = colours(i / max(len(classes) - 1, 1) if len(classes) > 20 else i)
+        axis.scatter(points[mask, 0], points[mask, 1], s=3 if len(points) > 2000 else 10, alpha=0.7, color=colour, label=name)
+        if annotate:
+            x, y = np.median(points[mask], axis=0)
+            axis.text(x, y, name, fontsize=7, weight="bold", ha="center", va="center",
+                      bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.6, "linewidth": 0})
+    if not annotate:
+        axis.legend(markerscale=3, fontsize=7, loc="best", ncol=1 + len(classes) // 15)
+    axis.set_title(title)
+    return _save(figure, path)
+
+
+def distance_heatmap(distances: np.ndarray, names: Sequence[str], groups: Sequence[str], path, title: str = "") -> Path:
+    """Heat map of a square distance matrix whose rows are ordered by group; lines separate the
+    groups, whose names label the right-hand side."""
+    import seaborn as sns
+
+    size = max(6.0, 0.14 * len(names) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1.5, size))
+    sns.heatmap(distances, xticklabels=names, yticklabels=names, cmap="viridis_r", square=True, ax=axis,
+                cbar_kws={"label": "distance", "shrink": 0.6})
+    axis.tick_params(labelsize=6)
+    boundaries = [i for i in range(1, len(groups)) if groups[i] != groups[i - 1]]
+    for b in boundaries:
+        axis.axhline(b, color="white", linewidth=1.2)
+        axis.axvline(b, color="white", linewidth=1.2)
+    starts = [0] + boundaries
+    ends = boundaries + [len(groups)]
+    for start, end in zip(starts, ends):
+        axis.text(len(names) + 0.5, (start + end) / 2, groups[start], fontsize=8, va="center", ha="left")
     axis.set_title(title)
     return _save(figure, path)
 

@@ -1,0 +1,95 @@
+"""Batch sampling for metric learning: class-balanced P x K batches, and offline pairs / triplets.
+
+All index draws use ``numpy.random.default_rng([seed, epoch])``, so an epoch's batches are the same
+in any run, resumed or not.
+
+- P x K: each batch takes P distinct classes (uniformly among the classes) and K images of each,
+  without replacement inside a class that has at least K images, with replacement otherwise.
+- offline pairs: half positive (two different images of one class), half negative (images of two
+  different classes), in random order; 1 marks a positive pair.
+- offline triplets: (anchor, positive, negative) with anchor != positive of one class and the
+  negative of another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def _by_class(labels: np.ndarray) -> list[np.ndarray]:
+    labels = np.asarray(labels).reshape(-1)
+    return [np.flatnonzero(labels == c) for c in np.unique(labels)]
+
+
+def pk_indices(labels, classes_per_batch: int, images_per_class: int, n_batches: int, seed: int, epoch: int = 0) -> np.ndarray:
+    """(n_batches, P * K) image indices; each row holds K images of each of P distinct classes."""
+    groups = _by_class(labels)
+    if classes_per_batch > len(groups):
+        raise ValueError(f"P={classes_per_batch} classes per batch, but the labels hold only {len(groups)} classes")
+    rng = np.random.default_rng([seed, epoch])
+    batches = np.empty((n_batches, classes_per_batch * images_per_class), np.int64)
+    for b in range(n_batches):
+        chosen = rng.choice(len(groups), classes_per_batch, replace=False)
+        batches[b] = np.concatenate([rng.choice(groups[c], images_per_class, replace=len(groups[c]) < images_per_class)
+                                     for c in chosen])
+    return batches
+
+
+def _positive_pairs(groups, rng, count):
+    usable = [g for g in groups if len(g) >= 2]
+    if not usable:
+        raise ValueError("no class has two images: positive pairs are impossible")
+    classes = rng.integers(0, len(usable), count)
+    first = np.empty(count, np.int64)
+    second = np.empty(count, np.int64)
+    for i, c in enumerate(classes):
+        first[i], second[i] = rng.choice(usable[c], 2, replace=False)
+    return first, second
+
+
+def _negative_of(labels, groups, rng, anchors):
+    if len(groups) < 2:
+        raise ValueError("a single class: negatives are impossible")
+    labels = np.asarray(labels).reshape(-1)
+    negatives = rng.integers(0, len(labels), len(anchors))
+    clash = labels[negatives] == labels[anchors]
+    while clash.any():
+        negatives[clash] = rng.integers(0, len(labels), int(clash.sum()))
+        clash = labels[negatives] == labels[anchors]
+    return negatives
+
+
+def offline_pairs(labels, n_pairs: int, seed: int, epoch: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs (n, 2) indices, similar (n,) 1/0), half positive and half negative."""
+    rng = np.random.default_rng([seed, epoch])
+    groups = _by_class(labels)
+    n_positive = n_pairs // 2
+    first, second = _positive_pairs(groups, rng, n_positive)
+    anchors = rng.integers(0, len(np.asarray(labels).reshape(-1)), n_pairs - n_positive)
+    negatives = _negative_of(labels, groups, rng, anchors)
+    pairs = np.concatenate([np.stack([first, second], 1), np.stack([anchors, negatives], 1)])
+    similar = np.concatenate([np.ones(n_positive, np.int64), np.zeros(n_pairs - n_positive, np.int64)])
+    order = rng.permutation(n_pairs)
+    return pairs[order], similar[order]
+
+
+def offline_triplets(labels, n_triplets: int, seed: int, epoch: int = 0) -> np.ndarray:
+    """(n, 3) indices (anchor, positive, negative)."""
+    rng = np.random.default_rng([seed, epoch])
+    groups = _by_class(labels)
+    anchors, positives = _positive_pairs(groups, rng, n_triplets)
+    return np.stack([anchors, positives, _negative_of(labels, groups, rng, anchors)], 1)
+
+
+def gather_dataset(images: np.ndarray, index_batches: np.ndarray, targets: np.ndarray) -> tf.data.Dataset:
+    """A dataset of (images[index_batch] as float32 in [0, 1], target) for each batch of indices; an
+    index batch may be (B,) or (B, 2|3) for pairs and triplets (giving (B, 2|3, H, W, C) inputs)."""
+    images = tf.constant(images)
+
+    def gather(indices, target):
+        batch = tf.gather(images, indices)
+        return tf.cast(batch, tf.float32) / 255.0 if images.dtype == tf.uint8 else batch, target
+
+    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(index_batches), np.asarray(targets)))
+    return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
