@@ -80,6 +80,16 @@ def _retrieve(args) -> None:
         print(f"figure -> {args.figure}")
 
 
+def _train_traffic_signs(args) -> None:
+    from tfml.workflows import traffic_signs as study
+
+    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(study.Config)
+                 if getattr(args, field.name, None) is not None and field.name != "quick"}
+    config = study.Config.quick_mode(**overrides) if args.quick else study.Config(**overrides)
+    run_dir = study.run(config)
+    print(f"\nrun directory: {run_dir.resolve()}\nreport: {(run_dir / 'report.html').resolve()}")
+
+
 def _train_robust(args) -> None:
     from tfml import zoo
     from tfml.workflows import robust_retrieval as study
@@ -203,6 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
     robust.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/robust[-quick]); an existing one is resumed")
     robust.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first")
     robust.set_defaults(handler=_train_robust)
+
+    signs = studies.add_parser("traffic-signs", help="contrastive vs triplet metric learning on TT100K traffic-sign crops",
+                               description="Five metric-learning runs (with and without mining) and k-NN evaluation on "
+                                           "traffic-sign crops; needs the TT100K crops (--data).")
+    signs.add_argument("--data", help="folder or .tar.gz with train/<code>/ and test/<code>/ (default ../shared/data/tt100k-crops.tar.gz)")
+    signs.add_argument("--quick", action="store_true", help="the 10 largest classes, 60 images each, 2 epochs")
+    signs.add_argument("--epochs", type=int)
+    signs.add_argument("--dim", type=int, help="embedding size of the five runs (default 32)")
+    signs.add_argument("--other-dims", dest="other_dims", type=int, nargs="*", help="sizes tried for the best run (default 8 16)")
+    signs.add_argument("--no-normalize", dest="normalize", action="store_false", default=None, help="do not L2-normalise embeddings")
+    signs.add_argument("--classes-per-batch", dest="classes_per_batch", type=int, help="P of the P x K batches")
+    signs.add_argument("--images-per-class", dest="images_per_class", type=int, help="K of the P x K batches")
+    signs.add_argument("--learning-rate", dest="learning_rate", type=float)
+    signs.add_argument("--seed", type=int)
+    signs.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/traffic-signs[-quick]); resumed when it exists")
+    signs.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first")
+    signs.set_defaults(handler=_train_traffic_signs)
 
     distort = commands.add_parser("distort", help="distort images (noise or projective) for a quick look")
     distort.add_argument("images", nargs="+", help="image files")

@@ -35,12 +35,16 @@ def triplet_semihard_loss(labels, embeddings, margin: float = 1.0, distance: str
     dtype = embeddings.dtype
     d = pairwise_distances(embeddings, distance)
     positive, negative = _label_masks(labels, dtype)
-    # candidate[a, p, n]: n is a negative of a farther from a than p
-    candidate = tf.logical_and(negative[:, None, :], d[:, None, :] > d[:, :, None])
+    # Each anchor's negative distances sorted ascending (non-negatives pushed to the end): the
+    # closest negative farther than d(a, p) is found by binary search, in O(B^2 log B), not O(B^3).
     big = tf.reduce_max(d) + 1.0
-    closest_semihard = tf.reduce_min(tf.where(candidate, d[:, None, :], big), axis=2)
-    farthest_negative = tf.reduce_max(tf.where(negative, d, tf.zeros_like(d)), axis=1)
-    chosen = tf.where(tf.reduce_any(candidate, axis=2), closest_semihard, farthest_negative[:, None])
+    sorted_negatives = tf.sort(tf.where(negative, d, big), axis=1)
+    n_negatives = tf.reduce_sum(tf.cast(negative, tf.int32), axis=1, keepdims=True)
+    first_farther = tf.searchsorted(sorted_negatives, d, side="right")  # (a, p)
+    found = first_farther < n_negatives
+    closest_semihard = tf.gather(sorted_negatives, tf.minimum(first_farther, tf.shape(d)[0] - 1), batch_dims=1)
+    farthest_negative = tf.gather(sorted_negatives, tf.maximum(n_negatives - 1, 0), batch_dims=1)
+    chosen = tf.where(found, closest_semihard, farthest_negative)
     hinge = tf.maximum(margin + d - chosen, 0.0)
     positive_f = tf.cast(positive, dtype)
     count = tf.reduce_sum(positive_f)

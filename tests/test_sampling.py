@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from tfml.pipelines.sampling import gather_dataset, offline_pairs, offline_triplets, pk_indices
+
+LABELS = np.array([0] * 10 + [1] * 3 + [2] * 6 + [3] * 1)
+
+
+def test_pk_batches_hold_p_classes_with_k_images_each():
+    batches = pk_indices(LABELS, 3, 4, n_batches=50, seed=0)
+    assert batches.shape == (50, 12)
+    for row in batches:
+        groups = LABELS[row].reshape(3, 4)
+        assert len(set(groups[:, 0])) == 3 and (groups == groups[:, :1]).all()
+        for group, indices in zip(groups, row.reshape(3, 4)):
+            if (LABELS == group[0]).sum() >= 4:
+                assert len(set(indices)) == 4  # without replacement when the class is large enough
+    # class 3 has one image and class 1 three: sampled with replacement
+    small = [row for row in batches if 3 in LABELS[row]]
+    assert small and all((row[LABELS[row] == 3] == 19).all() for row in small)
+    np.testing.assert_array_equal(pk_indices(LABELS, 3, 4, 50, seed=0), batches)
+    assert not np.array_equal(pk_indices(LABELS, 3, 4, 50, seed=0, epoch=1), batches)
+    with pytest.raises(ValueError, match="P=5 classes per batch, but the labels hold only 4"):
+        pk_indices(LABELS, 5, 2, 1, seed=0)
+
+
+def test_offline_pairs_are_half_positive_and_correct():
+    pairs, similar = offline_pairs(LABELS, 101, seed=1)
+    assert pairs.shape == (101, 2) and similar.sum() == 50
+    same = LABELS[pairs[:, 0]] == LABELS[pairs[:, 1]]
+    np.testing.assert_array_equal(same, similar == 1)
+    assert (pairs[similar == 1, 0] != pairs[similar == 1, 1]).all()
+    assert 3 not in LABELS[pairs[similar == 1, 0]]  # a one-image class has no positive pair
+
+
+def test_offline_triplets_are_valid():
+    triplets = offline_triplets(LABELS, 200, seed=2)
+    a, p, n = LABELS[triplets[:, 0]], LABELS[triplets[:, 1]], LABELS[triplets[:, 2]]
+    assert (a == p).all() and (a != n).all() and (triplets[:, 0] != triplets[:, 1]).all()
+
+
+def test_degenerate_labels_are_clear_errors():
+    with pytest.raises(ValueError, match="no class has two images"):
+        offline_triplets(np.arange(5), 3, seed=0)
+    with pytest.raises(ValueError, match="a single class"):
+        offline_pairs(np.zeros(5), 4, seed=0)
+
+
+def test_gather_dataset_scales_uint8_and_keeps_pair_structure():
+    images = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * np.ones((1, 2, 2, 3), np.uint8)
+    pairs, similar = offline_pairs(LABELS, 8, seed=0)
+    (x, y), = list(gather_dataset(images, pairs.reshape(1, 8, 2), similar.reshape(1, 8)))
+    assert x.shape == (8, 2, 2, 2, 3) and x.dtype == "float32"
+    np.testing.assert_allclose(x[:, :, 0, 0, 0], pairs / 255.0)
+    np.testing.assert_array_equal(y, similar)

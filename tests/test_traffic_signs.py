@@ -1,0 +1,81 @@
+"""Traffic-sign loading and the metric-learning study; needs ../shared/data/tt100k-crops.tar.gz."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import shared_file
+from tfml.data.traffic_signs import family_order, load_traffic_signs, sign_family
+from tfml.workflows import traffic_signs as study
+
+
+def write(path, size, colour=(200, 30, 30)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+
+
+@pytest.fixture
+def small_signs(tmp_path):
+    root = tmp_path / "signs"
+    for i in range(3):
+        write(root / "train" / "pl50" / f"{i}.png", (30, 32))
+        write(root / "test" / "pl50" / f"{i}.png", (40, 40))
+    for i in range(4):
+        write(root / "test" / "w57" / f"{i}.png", (60, 6) if i == 0 else (20, 20))  # only in test, one extreme
+    write(root / "train" / "io" / "0.png", (20, 20))  # a class with one image
+    write(root / "train" / "pl50" / "tiny.png", (3, 3))  # below min_side
+    return root
+
+
+def test_merge_filter_split_pad_and_skip(small_signs):
+    with pytest.warns(UserWarning, match="tiny.png \\(too small \\(3x3 px"):
+        data = load_traffic_signs(small_signs, image_size=16, min_images=4, test_fraction=0.25, seed=0)
+    assert data.class_names == ["pl50", "w57"]  # w57 only in test before merging: kept
+    assert data.dropped_classes == {"io": 1}
+    assert data.skipped_files == 1
+    assert len(data.x_train) + len(data.x_test) == 10 and data.x_train.shape[1:] == (16, 16, 3)
+    assert np.bincount(data.y_test).tolist() == [2, 1]
+    # the 60 x 6 crop is padded to a square: a thin red band between black rows
+    all_images = np.concatenate([data.x_train, data.x_test])
+    banded = [im for im in all_images if im[0].max() == 0 and im[8, :, 0].max() > 100]
+    assert len(banded) == 1
+
+
+def test_missing_data_names_the_option(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pass --data"):
+        load_traffic_signs(tmp_path / "nowhere.tar.gz")
+    with pytest.raises(ValueError, match="min_images must be at least 2"):
+        load_traffic_signs(tmp_path, min_images=1)
+
+
+def test_families():
+    assert sign_family("pl80") == "speed limit" and sign_family("pm55") == "weight limit"
+    assert sign_family("io") == sign_family("po") == "other" and sign_family("w57") == "warning"
+    assert sign_family("i5") == "mandatory" and sign_family("p11") == "prohibitory"
+    names = ["w57", "io", "pl80", "i5", "pl5"]
+    assert [names[i] for i in family_order(names)] == ["pl5", "pl80", "i5", "w57", "io"]
+
+
+def test_real_crops_give_71_classes_and_24214_images():
+    data = load_traffic_signs(shared_file("tt100k-crops.tar.gz"))
+    assert len(data.class_names) == 71
+    assert len(data.x_train) + len(data.x_test) == 24214
+    assert data.x_train.shape[1:] == (64, 64, 3) and data.x_train.dtype == np.uint8
+    assert abs(len(data.x_test) / 24214 - 0.2) < 0.01
+
+
+def test_quick_study_end_to_end(tmp_path):
+    path = shared_file("tt100k-crops.tar.gz")
+    run_dir = study.run(study.Config.quick_mode(data=str(path), run_dir=str(tmp_path / "run"), other_dims=(8,)))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for name in study.RUNS:
+        for key in ("knn1_accuracy", "knn5_accuracy", "knn1_balanced_accuracy", "precision@1", "r_precision", "map@r"):
+            assert 0 <= metrics[f"{name}/d32/{key}"] <= 1
+    assert "raw pixels/d12288/knn1_accuracy" in metrics and "untrained network/d32/map@r" in metrics
+    best = list(study.RUNS)[metrics["best_run"]]
+    assert f"{best}/d8/map@r" in metrics
+    for name in ("tsne_train.png", "tsne_test.png", "umap_train.png", "umap_test.png", "centroid_distances.png"):
+        assert (run_dir / "figures" / name).stat().st_size > 5000
+    assert (run_dir / "report.html").stat().st_size > 50000
