@@ -61,6 +61,19 @@ def test_ties_go_to_the_lower_index(metric):
     np.testing.assert_allclose(distances, ref_d, atol=1e-6)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
+def test_large_k_times_dim_takes_distances_from_the_scores(metric, monkeypatch):
+    from tfml.retrieval import index as index_module
+
+    monkeypatch.setattr(index_module, "EXACT_RECOMPUTE_LIMIT", 10)
+    rng = np.random.default_rng(3)
+    base, queries = rng.normal(size=(300, 6)), rng.normal(size=(20, 6))
+    distances, indices = ExactIndex(base, metric).search(queries, k=40)
+    ref_d, ref_i = reference_search(queries, base, metric, 40)
+    np.testing.assert_array_equal(indices, ref_i)
+    np.testing.assert_allclose(distances, ref_d, rtol=1e-9, atol=1e-9)
+
+
 def test_hand_checked_euclidean_case():
     base = np.array([[0, 0], [3, 4], [1, 0], [0, 1]], np.float32)
     distances, indices = ExactIndex(base).search(np.array([[0, 0]], np.float32), k=4)

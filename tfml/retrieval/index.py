@@ -12,7 +12,8 @@ columns; the blocks holding the k best scores are among the k blocks with the la
 block ranked above the block of a top-k score holds a score that beats it), so only those k blocks
 are searched. Euclidean and cosine scores come from one matrix product with augmented vectors,
 q' = [2q, -1], b' = [b, |b|^2] (score = 2 q.b - |b|^2 = |q|^2 - |q - b|^2); the distances of the k
-winners are then recomputed exactly from the vectors.
+winners are then recomputed exactly from the vectors (from the scores when k x dim exceeds
+EXACT_RECOMPUTE_LIMIT, to bound memory).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "chebyshev")
+# Above this many values per query (k x dim), the winners' distances come from the scores, not the vectors.
+EXACT_RECOMPUTE_LIMIT = 1 << 16
 _MATMUL_METRICS = ("euclidean", "sqeuclidean", "cosine")
 
 
@@ -144,6 +147,12 @@ class ExactIndex:
         squared = ((queries[:, None, :] - neighbours) ** 2).sum(axis=2)
         return squared if self.metric == "sqeuclidean" else np.sqrt(squared)
 
+    def _distances_from_scores(self, queries: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.metric == "cosine":
+            return 1 - scores
+        squared = np.maximum((queries.astype(np.float64) ** 2).sum(1, keepdims=True) - scores, 0).astype(self.base.dtype)
+        return squared if self.metric == "sqeuclidean" else np.sqrt(squared)
+
     def search(self, queries, k: int, exclude=None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Returns (distances, indices), each (n_queries, k), sorted ascending, ties lower index first.
 
@@ -176,9 +185,12 @@ class ExactIndex:
             q = queries[start : start + query_chunk]
             e = tf.constant(exclude[start : start + query_chunk])
             if self.metric in _MATMUL_METRICS:
-                _, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, e, any_excluded)
+                values, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, e, any_excluded)
                 columns = columns.numpy()[:, :k]
-                found = self._exact_distances(q, columns)
+                if k * self.dim <= EXACT_RECOMPUTE_LIMIT:
+                    found = self._exact_distances(q, columns)
+                else:
+                    found = self._distances_from_scores(q, values.numpy()[:, :k])
             else:
                 values, columns = self._elementwise_chunks(q, e, kept, base_chunk, any_excluded)
                 found, columns = -values[:, :k], columns[:, :k]
