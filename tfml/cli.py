@@ -13,11 +13,20 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _train_autoencoder(args) -> None:
-    from tfml.workflows import autoencoder_retrieval as study
+STUDIES = {"autoencoder": "autoencoder_retrieval", "robust": "robust_retrieval", "traffic-signs": "traffic_signs"}
 
+
+def _train(args) -> None:
+    """Builds the study's Config from the options given (quick mode as the base with --quick) and runs it."""
+    import importlib
+
+    study = importlib.import_module(f"tfml.workflows.{STUDIES[args.study]}")
     overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(study.Config)
                  if getattr(args, field.name, None) is not None and field.name != "quick"}
+    if "base_model" in overrides:
+        from tfml import zoo
+
+        overrides["base_model"] = str(zoo.resolve(overrides["base_model"]))
     config = study.Config.quick_mode(**overrides) if args.quick else study.Config(**overrides)
     run_dir = study.run(config)
     print(f"\nrun directory: {run_dir.resolve()}\nreport: {(run_dir / 'report.html').resolve()}")
@@ -78,28 +87,6 @@ def _retrieve(args) -> None:
                        [[class_names[int(base["labels"][i])] for i in row] for row in indices], distances,
                        f"{args.metric} distance, {args.k} nearest")
         print(f"figure -> {args.figure}")
-
-
-def _train_traffic_signs(args) -> None:
-    from tfml.workflows import traffic_signs as study
-
-    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(study.Config)
-                 if getattr(args, field.name, None) is not None and field.name != "quick"}
-    config = study.Config.quick_mode(**overrides) if args.quick else study.Config(**overrides)
-    run_dir = study.run(config)
-    print(f"\nrun directory: {run_dir.resolve()}\nreport: {(run_dir / 'report.html').resolve()}")
-
-
-def _train_robust(args) -> None:
-    from tfml import zoo
-    from tfml.workflows import robust_retrieval as study
-
-    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(study.Config)
-                 if getattr(args, field.name, None) is not None and field.name != "quick"}
-    overrides["base_model"] = str(zoo.resolve(args.base_model))
-    config = study.Config.quick_mode(**overrides) if args.quick else study.Config(**overrides)
-    run_dir = study.run(config)
-    print(f"\nrun directory: {run_dir.resolve()}\nreport: {(run_dir / 'report.html').resolve()}")
 
 
 def _distort(args) -> None:
@@ -192,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     ae.add_argument("--strategy", choices=("default", "mirrored"))
     ae.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/autoencoder[-quick]); an existing one is resumed")
     ae.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first instead of resuming")
-    ae.set_defaults(handler=_train_autoencoder)
+    ae.set_defaults(handler=_train)
 
     robust = studies.add_parser("robust", help="continue training an autoencoder on distorted inputs; compare on distorted queries",
                                 description="Retrain an autoencoder with noisy / warped inputs mixed into its batches and "
@@ -212,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     robust.add_argument("--eval-projective", dest="eval_projective", type=float, nargs="+", help="projective strengths of the evaluation queries")
     robust.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/robust[-quick]); an existing one is resumed")
     robust.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first")
-    robust.set_defaults(handler=_train_robust)
+    robust.set_defaults(handler=_train)
 
     signs = studies.add_parser("traffic-signs", help="contrastive vs triplet metric learning on TT100K traffic-sign crops",
                                description="Five metric-learning runs (with and without mining) and k-NN evaluation on "
@@ -229,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     signs.add_argument("--seed", type=int)
     signs.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/traffic-signs[-quick]); resumed when it exists")
     signs.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first")
-    signs.set_defaults(handler=_train_traffic_signs)
+    signs.set_defaults(handler=_train)
 
     distort = commands.add_parser("distort", help="distort images (noise or projective) for a quick look")
     distort.add_argument("images", nargs="+", help="image files")

@@ -23,37 +23,28 @@ from tfml.pipelines import reconstruction_dataset
 from tfml.retrieval import ExactIndex, precision_at_k
 from tfml.training import PSNR, ImageSummary, atomic_write, fit, get_strategy, prepare_run_dir, save_model, set_seed, write_text
 from tfml.viz import image_rows, model_diagram, neighbour_grid, pairplot, project_2d, scatter_2d, training_curves, write_report
+from tfml.workflows.study import StudyConfig
 
 log = logging.getLogger(__name__)
 
 DISTANCES = ("euclidean", "cosine", "manhattan", "chebyshev")
 
 
-@dataclasses.dataclass
-class Config:
+@dataclasses.dataclass(kw_only=True)
+class Config(StudyConfig):
+    NAME = "autoencoder"
+    QUICK = {"data": "sample", "epochs": 15, "batch_size": 64, "projection": "pca"}  # about a minute
     data: str = "sample"
     epochs: int = 25
     batch_size: int = 128
     latent_dim: int = 10
     learning_rate: float = 1e-3
     validation_fraction: float = 0.1
-    seed: int = 0
     projection: str = "umap"
     strategy: str = "default"
     n_queries: int = 20
     k: int = 10
     pixel_elementwise_queries: int = 1000
-    quick: bool = False
-    run_dir: str | None = None
-    fresh: bool = False
-
-    @classmethod
-    def quick_mode(cls, **overrides) -> "Config":
-        """The embedded sample, few epochs, PCA projection: the whole study in about a minute."""
-        return cls(**{"data": "sample", "epochs": 15, "batch_size": 64, "projection": "pca", "quick": True, **overrides})
-
-    def resolved_run_dir(self) -> Path:
-        return Path(self.run_dir or f"logs/autoencoder{'-quick' if self.quick else ''}")
 
 
 def retrieval_table(representations: dict[str, np.ndarray], labels: np.ndarray, n_train: int, config: Config):

@@ -23,17 +23,19 @@ from tfml.pipelines.images import epoch_keyed_reconstruction_dataset
 from tfml.retrieval import ExactIndex, precision_at_k
 from tfml.training import PSNR, completed_epochs, fit, prepare_run_dir, save_model, set_seed, write_text
 from tfml.viz import image_rows, neighbour_grid, training_curves, write_report
+from tfml.workflows.study import StudyConfig
 
 
-@dataclasses.dataclass
-class Config:
+@dataclasses.dataclass(kw_only=True)
+class Config(StudyConfig):
+    NAME = "robust"
+    QUICK = {"data": "sample", "epochs": 3, "batch_size": 64, "eval_noise": (0.1, 0.3), "eval_projective": (0.1, 0.25)}
     base_model: str  # autoencoder .h5 to continue from (the CLI also takes zoo names)
     data: str = "sample"
     epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 3e-4
     validation_fraction: float = 0.1
-    seed: int = 0
     share: tuple[float, float] = (0.25, 0.75)
     noise: tuple[float, float] = (0.05, 0.3)
     projective: tuple[float, float] = (0.05, 0.25)
@@ -42,20 +44,9 @@ class Config:
     evaluation_seed: int = 1234
     k: int = 10
     figure_queries: int = 6
-    quick: bool = False
-    run_dir: str | None = None
-    fresh: bool = False
-
-    @classmethod
-    def quick_mode(cls, **overrides) -> "Config":
-        return cls(**{"data": "sample", "epochs": 3, "batch_size": 64, "eval_noise": (0.1, 0.3),
-                      "eval_projective": (0.1, 0.25), "quick": True, **overrides})
 
     def schedule(self) -> DistortionSchedule:
         return DistortionSchedule(tuple(self.share), tuple(self.noise), tuple(self.projective), ramp_epochs=self.epochs)
-
-    def resolved_run_dir(self) -> Path:
-        return Path(self.run_dir or f"logs/robust{'-quick' if self.quick else ''}")
 
 
 def distorted_queries(x_test: np.ndarray, config: Config) -> dict[tuple[str, float], np.ndarray]:

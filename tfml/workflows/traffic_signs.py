@@ -28,6 +28,7 @@ from tfml.retrieval import ExactIndex, count_relevant, knn_predict, map_at_r, pr
 from tfml.training import completed_epochs, fit, prepare_run_dir, save_model, set_seed, write_text
 from tfml.viz import project_2d, scatter_2d, training_curves, write_report
 from tfml.viz.figures import distance_heatmap
+from tfml.workflows.study import StudyConfig
 
 # name -> (sampling, loss factory); sampling is "pk" (P x K batches, online mining), "pairs" or "triplets" (offline)
 RUNS = {
@@ -39,8 +40,10 @@ RUNS = {
 }
 
 
-@dataclasses.dataclass
-class Config:
+@dataclasses.dataclass(kw_only=True)
+class Config(StudyConfig):
+    NAME = "traffic-signs"
+    QUICK = {"epochs": 2, "max_classes": 10, "max_images_per_class": 60, "classes_per_batch": 8, "images_per_class": 6}
     data: str = "../shared/data/tt100k-crops.tar.gz"
     image_size: int = 64
     min_images: int = 20
@@ -56,18 +59,6 @@ class Config:
     validation_fraction: float = 0.1
     max_classes: int | None = None  # quick mode: the most frequent classes only
     max_images_per_class: int | None = None
-    seed: int = 0
-    quick: bool = False
-    run_dir: str | None = None
-    fresh: bool = False
-
-    @classmethod
-    def quick_mode(cls, **overrides) -> "Config":
-        return cls(**{"epochs": 2, "max_classes": 10, "max_images_per_class": 60, "classes_per_batch": 8,
-                      "images_per_class": 6, "quick": True, **overrides})
-
-    def resolved_run_dir(self) -> Path:
-        return Path(self.run_dir or f"logs/traffic-signs{'-quick' if self.quick else ''}")
 
 
 def subset(images, labels, config: Config, class_names):
