@@ -63,7 +63,8 @@ def prepare_run_dir(run_dir: str | Path, args: dict, fresh: bool = False, extra:
                 "resume with the same arguments, pick another --run-dir, or pass --fresh"
             )
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
-    config = {"args": args, "versions": versions(), "command": " ".join(sys.argv), **(extra or {})}
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])  # "tfml train ...", not the venv path
+    config = {"args": args, "versions": versions(), "command": command, **(extra or {})}
     write_text(config_path, json.dumps(config, indent=2, default=str))
     return run_dir
 
