@@ -157,6 +157,17 @@ def _project(args) -> None:
     print(f"figure -> {args.output}")
 
 
+def _study_parser(studies, name: str, quick_help: str, **kwargs) -> argparse.ArgumentParser:
+    """A `tfml train NAME` parser with the options every study has (--quick, --seed, --run-dir, --fresh)."""
+    parser = studies.add_parser(name, **kwargs)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--run-dir", dest="run_dir", help=f"run directory (default logs/{name}[-quick]); an existing one is resumed")
+    parser.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first instead of resuming")
+    parser.set_defaults(handler=_train)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tfml.retrieval.index import METRICS
     from tfml.viz.projection import METHODS
@@ -166,46 +177,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a study and write its run directory")
     studies = train.add_subparsers(dest="study", required=True)
-    ae = studies.add_parser("autoencoder", help="CIFAR-10 convolutional autoencoder for image retrieval",
+    ae = _study_parser(studies, "autoencoder", "the embedded sample, 15 epochs, PCA projection (about a minute)", help="CIFAR-10 convolutional autoencoder for image retrieval",
                             description="Train the autoencoder, evaluate retrieval against pixels and PCA, write report.html.")
-    ae.add_argument("--quick", action="store_true", help="the embedded sample, 15 epochs, PCA projection (about a minute)")
     ae.add_argument("--data", help="'cifar10' (download), 'sample' (embedded) or a folder/.tar.gz with train/ and test/ class folders")
     ae.add_argument("--epochs", type=int)
     ae.add_argument("--batch-size", dest="batch_size", type=int)
     ae.add_argument("--latent-dim", dest="latent_dim", type=int)
     ae.add_argument("--learning-rate", dest="learning_rate", type=float)
-    ae.add_argument("--seed", type=int)
     ae.add_argument("--projection", choices=METHODS, help="projection of the test codes (default umap; quick: pca)")
     ae.add_argument("--strategy", choices=("default", "mirrored"))
-    ae.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/autoencoder[-quick]); an existing one is resumed")
-    ae.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first instead of resuming")
-    ae.set_defaults(handler=_train)
 
-    robust = studies.add_parser("robust", help="continue training an autoencoder on distorted inputs; compare on distorted queries",
+    robust = _study_parser(studies, "robust", "the embedded sample, 3 epochs, fewer strengths", help="continue training an autoencoder on distorted inputs; compare on distorted queries",
                                 description="Retrain an autoencoder with noisy / warped inputs mixed into its batches and "
                                             "compare old and new on distorted queries.")
     robust.add_argument("--base-model", dest="base_model", default="cifar10-autoencoder",
                         help="autoencoder .h5 or zoo name to continue from (default: cifar10-autoencoder)")
-    robust.add_argument("--quick", action="store_true", help="the embedded sample, 3 epochs, fewer strengths")
     robust.add_argument("--data", help="as for `tfml train autoencoder`")
     robust.add_argument("--epochs", type=int)
     robust.add_argument("--batch-size", dest="batch_size", type=int)
     robust.add_argument("--learning-rate", dest="learning_rate", type=float)
-    robust.add_argument("--seed", type=int)
     robust.add_argument("--share", type=float, nargs=2, metavar=("FIRST", "LAST"), help="share of distorted inputs, ramped")
     robust.add_argument("--noise", type=float, nargs=2, metavar=("FIRST", "LAST"), help="largest noise std, ramped")
     robust.add_argument("--projective", type=float, nargs=2, metavar=("FIRST", "LAST"), help="largest corner shift (share of size), ramped")
     robust.add_argument("--eval-noise", dest="eval_noise", type=float, nargs="+", help="noise strengths of the evaluation queries")
     robust.add_argument("--eval-projective", dest="eval_projective", type=float, nargs="+", help="projective strengths of the evaluation queries")
-    robust.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/robust[-quick]); an existing one is resumed")
-    robust.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first")
-    robust.set_defaults(handler=_train)
 
-    signs = studies.add_parser("traffic-signs", help="contrastive vs triplet metric learning on TT100K traffic-sign crops",
+    signs = _study_parser(studies, "traffic-signs", "the 10 largest classes, 60 images each, 2 epochs", help="contrastive vs triplet metric learning on TT100K traffic-sign crops",
                                description="Five metric-learning runs (with and without mining) and k-NN evaluation on "
                                            "traffic-sign crops; needs the TT100K crops (--data).")
     signs.add_argument("--data", help="folder or .tar.gz with train/<code>/ and test/<code>/ (default ../shared/data/tt100k-crops.tar.gz)")
-    signs.add_argument("--quick", action="store_true", help="the 10 largest classes, 60 images each, 2 epochs")
     signs.add_argument("--epochs", type=int)
     signs.add_argument("--dim", type=int, help="embedding size of the five runs (default 32)")
     signs.add_argument("--other-dims", dest="other_dims", type=int, nargs="*", help="sizes tried for the best run (default 8 16)")
@@ -213,10 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
     signs.add_argument("--classes-per-batch", dest="classes_per_batch", type=int, help="P of the P x K batches")
     signs.add_argument("--images-per-class", dest="images_per_class", type=int, help="K of the P x K batches")
     signs.add_argument("--learning-rate", dest="learning_rate", type=float)
-    signs.add_argument("--seed", type=int)
-    signs.add_argument("--run-dir", dest="run_dir", help="run directory (default logs/traffic-signs[-quick]); resumed when it exists")
-    signs.add_argument("--fresh", action="store_true", default=None, help="delete the run directory first")
-    signs.set_defaults(handler=_train)
 
     distort = commands.add_parser("distort", help="distort images (noise or projective) for a quick look")
     distort.add_argument("images", nargs="+", help="image files")
