@@ -3,6 +3,7 @@
 from tfml.retrieval.index import METRICS, ExactIndex, check_embeddings
 from tfml.retrieval.metrics import (
     count_relevant,
+    held_out_recall_at_k,
     hit_rate_at_k,
     knn_accuracy,
     knn_predict,
@@ -12,3 +13,4 @@ from tfml.retrieval.metrics import (
     recall_at_k,
     relevance,
 )
+from tfml.retrieval.recommend import cosine_similarity_matrix, recommend_for_users, recommend_popular, top_k

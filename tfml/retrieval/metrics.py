@@ -9,6 +9,7 @@ Every metric is the mean over queries of a per-query value.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def _check(neighbour_labels, query_labels, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -103,3 +104,18 @@ def knn_accuracy(neighbour_labels, query_labels, k: int) -> float:
     """Share of queries whose k-NN majority vote (knn_predict) is their label."""
     neighbour_labels, query_labels = _check(neighbour_labels, query_labels, k)
     return float((knn_predict(neighbour_labels, k) == query_labels).mean())
+
+
+def held_out_recall_at_k(recommended, hidden, k: int) -> float:
+    """mean over users with hidden items of |hidden among the first k recommended| / |hidden|;
+    ``recommended`` (users, >= k) item indices, ``hidden`` a users x items 0/1 (sparse) matrix."""
+    recommended = np.asarray(recommended)
+    hidden = sp.csr_matrix(hidden)
+    if recommended.ndim != 2 or recommended.shape[0] != hidden.shape[0] or recommended.shape[1] < k:
+        raise ValueError(f"recommended must be (users={hidden.shape[0]}, >= {k}), got {recommended.shape}")
+    n_hidden = np.diff(hidden.indptr)
+    if not (n_hidden > 0).any():
+        raise ValueError("no user has a hidden item")
+    hits = np.asarray(hidden[np.arange(len(recommended))[:, None], recommended[:, :k]].sum(axis=1)).ravel()
+    has = n_hidden > 0
+    return float((hits[has] / n_hidden[has]).mean())

@@ -1,6 +1,6 @@
 """Training: the fit helper, callbacks, seeds, strategies, run directories, atomic saving."""
 
-from tfml.training.callbacks import AtomicCheckpoint, ImageSummary, ResumableBackup
+from tfml.training.callbacks import AtomicCheckpoint, ImageSummary, ResumableBackup, StopOnDivergence
 from tfml.training.fit import completed_epochs, fit, read_history
 from tfml.training.metrics import PSNR, psnr
 from tfml.training.runs import get_strategy, prepare_run_dir, set_seed, versions

@@ -81,3 +81,23 @@ class ImageSummary(keras.callbacks.Callback):
         with self.writer.as_default():
             tf.summary.image(self.name, pairs, step=epoch + 1, max_outputs=len(pairs))
         self.writer.flush()
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stops training when the epoch loss is NaN/inf or exceeds ``factor`` times the first epoch's;
+    ``diverged_at`` is then that epoch (else None). A diverging learning rate ends its run instead
+    of crashing a comparison."""
+
+    def __init__(self, factor: float = 100.0, monitor: str = "loss"):
+        super().__init__()
+        self.factor, self.monitor = factor, monitor
+        self.first = None
+        self.diverged_at = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float((logs or {}).get(self.monitor, np.nan))
+        if self.first is None and math.isfinite(value):
+            self.first = value
+        if not math.isfinite(value) or (self.first is not None and value > self.factor * self.first):
+            self.diverged_at = epoch
+            self.model.stop_training = True

@@ -181,3 +181,25 @@ def model_diagram(model, path) -> Path:
     axis.axis("off")
     axis.set_title(f"{model.name}: {model.count_params():,} parameters", fontsize=9)
     return _save(figure, path)
+
+
+def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | None], path, title: str = "",
+                xlabel: str = "iteration") -> Path:
+    """One line per entry of ``curves`` (log scale); a run that diverged ends in a cross at its last
+    finite value and says "diverged at <iteration>" in the legend."""
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for label, values in curves.items():
+        values = np.asarray(values, np.float64)
+        finite = np.isfinite(values)
+        steps = np.arange(1, len(values) + 1)
+        at = diverged.get(label)
+        line, = axis.plot(steps[finite], values[finite], label=label if at is None else f"{label} (diverged at {at + 1})")
+        if at is not None and finite.any():
+            last = np.flatnonzero(finite)[-1]
+            axis.plot(steps[last], values[last], "x", color=line.get_color(), ms=10, mew=2)
+    axis.set_yscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("loss")
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    return _save(figure, path)
