@@ -6,4 +6,4 @@ Importing tfml registers its custom Keras objects, so its models load with
 
 __version__ = "0.1.0"
 
-from tfml import losses, training  # noqa: E402,F401  (registers tfml losses and metrics for model loading)
+from tfml import losses, models, training  # noqa: E402,F401  (registers tfml layers, losses and metrics for model loading)

@@ -1,0 +1,252 @@
+"""Study 5a: movie embeddings from co-like counts (MovieLens).
+
+X[i, j] counts the users who liked both movie i and movie j (rating >= threshold). An embedding
+matrix V (M x d) is fitted by full-batch gradient descent on c(V) = sum over i != j of
+(v_i . v_j - X[i, j])^2. Movies are recommended by cosine similarity of their rows of V, the movie
+itself excluded. The study compares optimizers and learning rates on c, lists recommendations for a
+few titles, and measures recall@10 of held-out likes against item-item cosine on X, a popularity
+list and a PPMI-target embedding (less popularity bias).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import tensorflow as tf
+
+from tfml.data.movielens import load_movielens, resolve_title
+from tfml.losses.cooccurrence import CoOccurrenceLoss
+from tfml.models.embedding_matrix import build_embedding_matrix, embedding_table
+from tfml.pipelines.cooccurrence import colike_counts, hold_out_likes, like_matrix, ppmi
+from tfml.retrieval import cosine_similarity_matrix, held_out_recall_at_k, recommend_for_users, recommend_popular, top_k
+from tfml.training import (
+    StopOnDivergence,
+    atomic_write,
+    completed_epochs,
+    fit,
+    prepare_run_dir,
+    read_history,
+    save_model,
+    set_seed,
+    write_text,
+)
+from tfml.viz import loss_curves, training_curves, write_report
+from tfml.workflows.study import StudyConfig
+
+OPTIMIZERS = {
+    "sgd": lambda lr: keras.optimizers.SGD(lr),
+    "momentum": lambda lr: keras.optimizers.SGD(lr, momentum=0.9),
+    "adam": lambda lr: keras.optimizers.Adam(lr),
+    "adagrad": lambda lr: keras.optimizers.Adagrad(lr),
+}
+# learning rates compared per optimizer; each list spans too small, good and too large
+SWEEP = {"sgd": (1e-6, 1e-5, 1e-4), "momentum": (1e-7, 1e-6, 1e-5), "adam": (1e-3, 1e-2, 1e-1), "adagrad": (1e-2, 1e-1, 1.0)}
+
+
+@dataclasses.dataclass(kw_only=True)
+class Config(StudyConfig):
+    NAME = "movies"
+    QUICK = {"min_likes": 20, "iterations": 150, "sweep_iterations": 40}
+    data: str = "small"
+    threshold: float = 4.0
+    min_likes: int = 1
+    dim: int = 32
+    init_scale: float = 0.1
+    optimizer: str = "adam"
+    learning_rate: float = 0.05
+    iterations: int = 400
+    sweep_iterations: int = 150
+    sweep: dict = dataclasses.field(default_factory=lambda: {name: list(rates) for name, rates in SWEEP.items()})
+    titles: tuple[str, ...] = ("Apollo 13", "Toy Story", "Home Alone")
+    k: int = 10
+    hidden_fraction: float = 0.2
+
+
+def full_batch(target: np.ndarray) -> tf.data.Dataset:
+    """One element, repeated: (all item indices, the target matrix)."""
+    return tf.data.Dataset.from_tensors((np.arange(len(target), dtype=np.int32), target.astype(np.float32))).repeat()
+
+
+def make_model(item_ids, config: Config, optimizer: str, learning_rate: float) -> keras.Model:
+    set_seed(config.seed)
+    model = build_embedding_matrix(item_ids, config.dim, config.init_scale, seed=config.seed)
+    model.compile(OPTIMIZERS[optimizer](learning_rate), CoOccurrenceLoss())
+    return model
+
+
+def train_embedding(target: sp.spmatrix, item_ids, config: Config, run_dir: Path) -> tuple[keras.Model, pd.DataFrame]:
+    """Fits V to ``target`` with the config's optimizer (resumable in run_dir; one epoch = one
+    full-batch step); returns the model at the lowest loss and the history."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = make_model(item_ids, config, config.optimizer, config.learning_rate)
+    if completed_epochs(run_dir) < config.iterations:
+        history = fit(model, full_batch(target.toarray()), validation=None, run_dir=run_dir, epochs=config.iterations,
+                      steps_per_epoch=1, checkpoint="embedding.h5", monitor="loss", verbose=0,
+                      callbacks=[StopOnDivergence()])
+    else:
+        history = read_history(run_dir)
+    return keras.models.load_model(run_dir / "embedding.h5"), history
+
+
+def sweep_run(target: np.ndarray, item_ids, config: Config, optimizer: str, learning_rate: float, path: Path) -> dict:
+    """Loss per iteration of one (optimizer, learning rate) in ``path`` (.json) and the final V of a run
+    that did not diverge in ``path`` with suffix .npy; both re-used when present."""
+    vectors_path = path.with_suffix(".npy")
+    if path.exists():
+        result = json.loads(path.read_text())
+        return {**result, "vectors": np.load(vectors_path) if result["diverged_at"] is None else None}
+    model = make_model(item_ids, config, optimizer, learning_rate)
+    stop = StopOnDivergence()
+    history = model.fit(full_batch(target), steps_per_epoch=1, epochs=config.sweep_iterations, verbose=0,
+                        callbacks=[stop], shuffle=False)
+    vectors, _ = embedding_table(model)
+    result = {"optimizer": optimizer, "learning_rate": learning_rate, "loss": [float(v) for v in history.history["loss"]],
+              "diverged_at": stop.diverged_at}
+    if stop.diverged_at is None:
+        atomic_write(vectors_path, lambda p: np.save(p, vectors))
+    write_text(path, json.dumps(result))
+    return {**result, "vectors": vectors if stop.diverged_at is None else None}
+
+
+def similar_movies(vectors: np.ndarray, row: int, k: int) -> np.ndarray:
+    """Rows of the k movies most cosine-similar to ``row`` (itself excluded), best first."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    scores = unit @ unit[row]
+    exclude = np.zeros(len(vectors), bool)
+    exclude[row] = True
+    return top_k(scores, k, exclude=exclude)[0]
+
+
+def movie_row(movies: pd.DataFrame, item_ids: np.ndarray, title: str, threshold: float) -> int:
+    """The row of V for a title (see ``resolve_title``); a movie with no likes has none (KeyError)."""
+    movie = resolve_title(movies, title)
+    rows = np.flatnonzero(item_ids == movie)
+    if not len(rows):
+        raise KeyError(f"{movies['title'][movie]!r} has no embedding: too few users liked it (rating >= {threshold})")
+    return int(rows[0])
+
+
+def recommend(model: keras.Model, movies: pd.DataFrame, title: str, k: int = 10, threshold: float = 4.0) -> pd.DataFrame:
+    """The k movies closest to ``title`` by cosine similarity of the embeddings (itself excluded)."""
+    vectors, item_ids = embedding_table(model)
+    row = movie_row(movies, item_ids, title, threshold)
+    rows = similar_movies(vectors, row, k)
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return pd.DataFrame({"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(),
+                         "cosine": unit[rows] @ unit[row]})
+
+
+def overlap(a, b) -> float:
+    return len(set(a) & set(b)) / len(a)
+
+
+def run(config: Config) -> Path:
+    run_dir = config.resolved_run_dir()
+    set_seed(config.seed)
+    data = load_movielens(config.data)
+    likes = like_matrix(data.ratings, config.threshold, config.min_likes)
+    counts = colike_counts(likes.matrix)
+    prepare_run_dir(run_dir, dataclasses.asdict(config), fresh=config.fresh, extra={
+        "data_source": data.source, "users": len(likes.users), "movies_with_likes": len(likes.movies),
+        "likes": int(likes.matrix.nnz), "dropped_out_of_range": data.dropped_out_of_range, "dropped_duplicates": data.dropped_duplicates})
+    titles = data.movies["title"]
+    figures = {}
+
+    # 1. the embedding of all likes, for recommendations (and the zoo)
+    model, history = train_embedding(counts, likes.movies, config, run_dir / "runs" / "counts")
+    save_model(model, run_dir / "movie_embedding.h5")
+    training_curves(history, run_dir / "figures/loss_main.png", f"c(V), {config.optimizer} lr {config.learning_rate:g}")
+    figures["Loss of the embedding used for recommendations"] = "figures/loss_main.png"
+    vectors, item_ids = embedding_table(model)
+
+    # 2. optimizers x learning rates, same seed and initial V
+    dense_counts = counts.toarray()
+    sweep = {(name, lr): sweep_run(dense_counts, likes.movies, config, name, lr, run_dir / "sweep" / f"{name}_lr{lr:g}.json")
+             for name, rates in config.sweep.items() for lr in rates}
+    del dense_counts
+    sweep_rows = []
+    for name, rates in config.sweep.items():
+        runs = {f"lr {lr:g}": sweep[(name, lr)] for lr in rates}
+        loss_curves({label: r["loss"] for label, r in runs.items()}, {label: r["diverged_at"] for label, r in runs.items()},
+                    run_dir / f"figures/sweep_{name}.png", f"c(V) per full-batch step: {name}")
+        figures[f"Loss against iteration: {name}"] = f"figures/sweep_{name}.png"
+
+    # 3. recommendations for the titles: lists, overlap with popularity, stability across the sweep
+    popularity = np.argsort(-np.asarray(likes.matrix.sum(axis=0)).ravel(), kind="stable")
+    lists, rec_rows = {}, []
+    for title in config.titles:
+        row = movie_row(data.movies, item_ids, title, config.threshold)
+        found = similar_movies(vectors, row, config.k)
+        popular = [p for p in popularity if p != row][: config.k]
+        lists[title] = titles[item_ids[found]].tolist()
+        for rank, r in enumerate(found):
+            rec_rows.append({"query": titles[item_ids[row]], "rank": rank + 1, "recommendation": titles[item_ids[r]]})
+        stability = []
+        for (name, lr), result in sweep.items():
+            if result["vectors"] is not None:
+                other = similar_movies(result["vectors"], row, config.k)
+                stability.append({"optimizer": name, "learning_rate": lr, "overlap": overlap(found, other)})
+        sweep_rows.extend({"title": titles[item_ids[row]], **s} for s in stability)
+        lists[f"{title} / popularity overlap"] = overlap(found, popular)
+    sweep_table = pd.DataFrame([{"optimizer": name, "learning_rate": lr, "final_loss": r["loss"][-1],
+                                 "best_loss": float(np.nanmin(np.asarray(r["loss"], np.float64))),
+                                 "diverged_at_iteration": "-" if r["diverged_at"] is None else r["diverged_at"] + 1}
+                                for (name, lr), r in sweep.items()])
+    stability_table = pd.DataFrame(sweep_rows)
+    if len(stability_table):
+        stability_by_run = stability_table.pivot_table(index=["optimizer", "learning_rate"], columns="title", values="overlap")
+        sweep_table = sweep_table.merge(stability_by_run.mean(axis=1).rename("overlap_with_main").reset_index(), how="left")
+
+    # 4. held-out likes: hide a share of each user's likes, fit on the rest, recommend from the rest
+    kept, hidden = hold_out_likes(likes.matrix, config.hidden_fraction, config.seed)
+    kept_counts = colike_counts(kept)
+    heldout_counts, _ = train_embedding(kept_counts, likes.movies, config, run_dir / "runs" / "heldout-counts")
+    heldout_ppmi, _ = train_embedding(ppmi(kept_counts), likes.movies, config, run_dir / "runs" / "heldout-ppmi")
+    recommenders = {
+        "embedding, c(V) on counts (cosine)": lambda: recommend_for_users(kept, cosine_similarity_matrix(embedding_table(heldout_counts)[0]), config.k),
+        "embedding, c(V) on PPMI (cosine)": lambda: recommend_for_users(kept, cosine_similarity_matrix(embedding_table(heldout_ppmi)[0]), config.k),
+        "item-item cosine on X": lambda: recommend_for_users(kept, cosine_similarity_matrix(kept_counts), config.k),
+        "popularity": lambda: recommend_popular(kept, config.k),
+    }
+    recall_rows = []
+    for name, recommender in recommenders.items():
+        recommended = recommender()
+        recall_rows.append({"method": name, f"recall@{config.k}": held_out_recall_at_k(recommended, hidden, config.k),
+                            "distinct_movies_recommended": len(np.unique(recommended))})
+    recall_table = pd.DataFrame(recall_rows)
+
+    metrics = {f"heldout/{row['method']}/recall@{config.k}": row[f"recall@{config.k}"] for row in recall_rows}
+    metrics["final_loss"] = float(history["loss"].iloc[-1])
+    metrics.update({f"popularity_overlap/{title}": lists[f"{title} / popularity overlap"] for title in config.titles})
+    if len(stability_table):
+        metrics.update({f"sweep_overlap/{t}": float(v) for t, v in stability_table.groupby("title")["overlap"].mean().items()})
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    write_text(run_dir / "recommendations.json", json.dumps({t: lists[t] for t in config.titles}, indent=2, ensure_ascii=False))
+    recommendations = pd.DataFrame(rec_rows).pivot(index="rank", columns="query", values="recommendation")
+    write_report(
+        run_dir, "MovieLens: movie embeddings from co-like counts", metrics,
+        tables={f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)": recommendations,
+                "Overlap of each list with the popularity list (most-liked movies)":
+                    pd.DataFrame({"overlap": [lists[f"{t} / popularity overlap"] for t in config.titles]}, index=list(config.titles)),
+                "Optimizers and learning rates (overlap_with_main: mean share of the three lists that the run reproduces)":
+                    sweep_table.set_index(["optimizer", "learning_rate"]),
+                f"Held-out likes: recall@{config.k} ({config.hidden_fraction:.0%} of each user's likes hidden, seed {config.seed})":
+                    recall_table.set_index("method")},
+        figures=figures,
+        notes=(f"Data: {data.source}; {len(likes.users):,} users, {len(likes.movies):,} movies liked by at least {config.min_likes} user(s) "
+               f"(rating >= {config.threshold:g}), {likes.matrix.nnz:,} likes; X has {counts.nnz:,} non-zero off-diagonal entries. "
+               f"V is {len(likes.movies):,} x {config.dim}, trained by {config.optimizer} (lr {config.learning_rate:g}) for "
+               f"{config.iterations} full-batch steps; the sweep runs {config.sweep_iterations} steps from the same initial V. "
+               "c(V) depends on V only through V V^T, so any rotation V R of a solution is an equally good solution and gives the "
+               "same cosine lists; lists still differ across optimizers and learning rates because each run stops at a different "
+               "point of a non-convex descent (unfinished runs have fitted fewer directions of X), and because movies with few likes "
+               "have rows that the cost barely constrains, so their similarities are set by where the descent left them. "
+               "Users are scored by the sum of cosine similarities of a candidate to the movies they liked; movies they liked are excluded."),
+    )
+    return run_dir
