@@ -36,6 +36,16 @@ def pk_indices(labels, classes_per_batch: int, images_per_class: int, n_batches:
     return batches
 
 
+def shuffled_batches(count: int, batch_size: int, seed: int, epoch: int = 0) -> np.ndarray:
+    """(count // batch_size, batch_size) indices: a seeded permutation of range(count) for this epoch,
+    cut into full batches (the last count % batch_size images of the permutation sit the epoch out)."""
+    if not 0 < batch_size <= count:
+        raise ValueError(f"batch_size must be in [1, {count}] for {count} images, got {batch_size}")
+    order = np.random.default_rng([seed, epoch]).permutation(count)
+    steps = count // batch_size
+    return order[: steps * batch_size].reshape(steps, batch_size)
+
+
 def _positive_pairs(groups, rng, count):
     usable = [g for g in groups if len(g) >= 2]
     if not usable:
