@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 STUDIES = {"autoencoder": "autoencoder_retrieval", "robust": "robust_retrieval", "traffic-signs": "traffic_signs",
-           "movies": "movie_embeddings"}
+           "movies": "movie_embeddings", "resnet-pretrain": "resnet_pretrain", "resnet": "resnet_transfer"}
 
 
 def _train(args) -> None:
@@ -240,6 +240,24 @@ def build_parser() -> argparse.ArgumentParser:
     movies.add_argument("--iterations", type=int, help="full-batch steps of the main embedding")
     movies.add_argument("--sweep-iterations", dest="sweep_iterations", type=int, help="steps of each optimizer / learning-rate run")
     movies.add_argument("--titles", nargs="+", help="movies to recommend for in the report")
+
+    pretrain = _study_parser(studies, "resnet-pretrain", "1,500 images, 1 epoch", help="pretrain a ResNet-18 backbone on TT100K traffic-sign crops",
+                             description="Train ResNet-18 (+ softmax head) on the traffic-sign crops at 32 x 32 and save the backbone "
+                                         "(backbone.h5) for `tfml train resnet --weights`.")
+    pretrain.add_argument("--data", help="TT100K crops folder or .tar.gz (default ../shared/data/tt100k-crops.tar.gz)")
+    pretrain.add_argument("--stem", choices=("imagenet", "cifar"), help="first layers: 7x7/2 conv + max-pool (default) or 3x3/1 conv")
+    pretrain.add_argument("--epochs", type=int)
+    pretrain.add_argument("--batch-size", dest="batch_size", type=int)
+    pretrain.add_argument("--learning-rate", dest="learning_rate", type=float)
+
+    resnet = _study_parser(studies, "resnet", "the embedded sample, 1 epoch per route", help="ResNet-18 on CIFAR-10: frozen features vs fine-tuning vs scratch",
+                           description="Logistic regression on frozen ResNet-18 features, end-to-end fine-tuning, and training from "
+                                       "scratch with the same budget, on CIFAR-10 at 32 x 32.")
+    resnet.add_argument("--data", help="as for `tfml train autoencoder` (default: the embedded sample)")
+    resnet.add_argument("--weights", help="backbone: zoo name (default resnet18-tt100k-backbone), .h5 / .weights.h5 file, 'imagenet' or 'none'")
+    resnet.add_argument("--epochs", type=int, help="epochs of the fine-tuning and scratch routes (default 3)")
+    resnet.add_argument("--batch-size", dest="batch_size", type=int)
+    resnet.add_argument("--head-epochs", dest="head_epochs", type=int, help="epochs of the logistic regression on features")
 
     recommend = commands.add_parser("recommend", help="movies closest to a movie, by title (MovieLens embedding)",
                                     description="Top-k movies by cosine similarity of a movie embedding (the movie itself excluded). "

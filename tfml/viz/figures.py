@@ -203,3 +203,29 @@ def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | No
     axis.set_title(title)
     axis.legend(fontsize=8)
     return _save(figure, path)
+
+
+def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_names: Sequence[str], path, per_class: int = 5,
+                          title: str = "") -> Path:
+    """A row per true class: its ``per_class`` most confident correct predictions (green), then its
+    ``per_class`` most confident incorrect ones (red), each titled "true -> predicted p"; empty
+    cells where a class has fewer."""
+    y_true, y_pred, confidence = (np.asarray(a).reshape(-1) for a in (y_true, y_pred, confidence))
+    classes = len(class_names)
+    figure, axes = plt.subplots(classes, 2 * per_class, figsize=(1.05 * 2 * per_class, 1.2 * classes), squeeze=False)
+    for c in range(classes):
+        for offset, correct in ((0, True), (per_class, False)):
+            picked = np.flatnonzero((y_true == c) & ((y_pred == c) == correct))
+            picked = picked[np.argsort(-confidence[picked], kind="stable")][:per_class]
+            for slot in range(per_class):
+                axis = axes[c, offset + slot]
+                if slot < len(picked):
+                    i = picked[slot]
+                    _show(axis, images[i], f"{class_names[y_true[i]]} -> {class_names[y_pred[i]]}\n{confidence[i]:.2f}",
+                          "green" if correct else "red")
+                else:
+                    axis.axis("off")
+        axes[c, 0].set_ylabel(class_names[c], fontsize=8)
+    figure.suptitle(title or f"per class: {per_class} most confident correct | {per_class} most confident incorrect", fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)

@@ -1,0 +1,116 @@
+"""ResNet-18 layout, backbone weights (local, zoo, keras-hub mocked), the transfer study in quick mode."""
+
+import json
+import sys
+import types
+
+import keras
+import numpy as np
+import pytest
+
+from tfml import zoo
+from tfml.models.resnet import backbone_stem, build_resnet18, load_backbone
+from tfml.pipelines.sampling import shuffled_batches
+from tfml.viz import confident_predictions
+from tfml.workflows import resnet_pretrain, resnet_transfer
+
+from conftest import shared_file
+
+
+def trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_imagenet_layout_has_torchvisions_parameter_count():
+    model = build_resnet18((224, 224, 3), classes=1000)
+    assert trainable(model) == 11_689_512
+    assert model.get_layer("stem_pool").output.shape[1:] == (56, 56, 64)
+    assert model.get_layer("stage4_block2_out").output.shape[1:] == (7, 7, 512)
+
+
+def test_cifar_stem_keeps_32x32_in_the_first_stage():
+    backbone = build_resnet18((32, 32, 3), stem="cifar", include_top=False)
+    assert backbone.get_layer("stage1_block2_out").output.shape[1:] == (32, 32, 64)
+    assert backbone.get_layer("stage4_block2_out").output.shape[1:] == (4, 4, 512)
+    assert backbone.output_shape == (None, 512) and backbone_stem(backbone) == "cifar"
+    assert trainable(backbone) == 11_689_512 - 513_000 - (7 * 7 - 3 * 3) * 3 * 64  # no head, 3x3 stem conv
+    with pytest.raises(ValueError, match="stem must be"):
+        build_resnet18(stem="tiny")
+
+
+def test_local_backbone_files_round_trip(tmp_path):
+    backbone = load_backbone("none", (32, 32, 3))
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+    backbone.save(tmp_path / "backbone.h5")
+    backbone.save_weights(tmp_path / "backbone.weights.h5")
+    for path in ("backbone.h5", "backbone.weights.h5"):
+        loaded = load_backbone(str(tmp_path / path), (32, 32, 3))
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), backbone.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="ResNet-18 backbone for \\(64, 64, 3\\)"):
+        load_backbone(str(tmp_path / "backbone.h5"), (64, 64, 3))
+    with pytest.raises(FileNotFoundError, match="do not exist"):
+        load_backbone(str(tmp_path / "missing.h5"))
+
+
+def test_imagenet_weights_without_keras_hub_or_network_are_clear_errors(monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # import fails
+    with pytest.raises(RuntimeError, match="needs keras-hub"):
+        load_backbone("imagenet", (224, 224, 3))
+
+    def offline(name):
+        raise ConnectionError("Failed to resolve 'www.kaggle.com'")
+
+    fake = types.SimpleNamespace(models=types.SimpleNamespace(Backbone=types.SimpleNamespace(from_preset=offline)))
+    monkeypatch.setitem(sys.modules, "keras_hub", fake)
+    with pytest.raises(RuntimeError, match="resnet_18_imagenet.*ConnectionError.*need the network"):
+        load_backbone("imagenet", (224, 224, 3))
+
+
+def test_imagenet_weights_are_copied_from_a_matching_preset(monkeypatch):
+    source = build_resnet18((64, 64, 3), stem="imagenet", include_top=False)
+    fake = types.SimpleNamespace(models=types.SimpleNamespace(Backbone=types.SimpleNamespace(from_preset=lambda name: source)))
+    monkeypatch.setitem(sys.modules, "keras_hub", fake)
+    copied = load_backbone("imagenet", (64, 64, 3))
+    for a, b in zip(copied.weights, source.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    other = build_resnet18((64, 64, 3), stem="cifar", include_top=False)
+    fake.models.Backbone.from_preset = lambda name: other
+    with pytest.raises(ValueError, match="do not match"):
+        load_backbone("imagenet", (64, 64, 3))
+
+
+def test_shuffled_batches_are_full_seeded_permutations():
+    batches = shuffled_batches(103, 10, seed=3, epoch=1)
+    assert batches.shape == (10, 10) and len(np.unique(batches)) == 100
+    np.testing.assert_array_equal(batches, shuffled_batches(103, 10, seed=3, epoch=1))
+    assert not np.array_equal(batches, shuffled_batches(103, 10, seed=3, epoch=2))
+    with pytest.raises(ValueError, match="batch_size"):
+        shuffled_batches(5, 10, seed=0)
+
+
+def test_confident_predictions_figure(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.random((60, 8, 8, 3)).astype(np.float32)
+    y_true, y_pred = rng.integers(0, 3, 60), rng.integers(0, 3, 60)
+    path = confident_predictions(images, y_true, y_pred, rng.random(60), ["a", "b", "c"], tmp_path / "f.png")
+    assert path.stat().st_size > 5_000
+
+
+def test_pretrain_quick_on_traffic_signs(tmp_path):
+    shared_file("tt100k-crops.tar.gz")
+    run_dir = resnet_pretrain.run(resnet_pretrain.Config.quick_mode(run_dir=str(tmp_path / "pretrain")))
+    backbone = keras.models.load_model(run_dir / "backbone.h5")
+    assert backbone.output_shape == (None, 512)
+    assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] > 1 / 71
+
+
+@pytest.mark.skipif(not any(item["name"] == resnet_transfer.DEFAULT_BACKBONE for item in zoo.entries()),
+                    reason="the zoo has no resnet18-tt100k-backbone")
+def test_transfer_quick_study_from_the_zoo_backbone(tmp_path):
+    run_dir = resnet_transfer.run(resnet_transfer.Config.quick_mode(run_dir=str(tmp_path / "resnet")))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics) == {"features/test_accuracy", "fine-tuning/test_accuracy", "scratch/test_accuracy"}
+    assert metrics["features/test_accuracy"] > 0.2  # chance is 0.1
+    for route in ("features", "fine-tuning", "scratch"):
+        assert (run_dir / f"figures/confident_{route}.png").stat().st_size > 20_000
+    assert "frozen features vs fine-tuning" in (run_dir / "report.html").read_text()
