@@ -107,6 +107,14 @@ def test_prepare_run_dir_refuses_to_resume_with_other_settings(tmp_path):
     assert not (tmp_path / "run" / "marker").exists()
 
 
+def test_settings_that_are_tuples_resume(tmp_path):
+    args = {"strengths": (0.1, 0.2), "sweep": {"adam": (1e-3, 1e-2)}}
+    prepare_run_dir(tmp_path / "run", args)
+    prepare_run_dir(tmp_path / "run", args)  # stored as JSON lists, still the same settings
+    with pytest.raises(ValueError, match="strengths"):
+        prepare_run_dir(tmp_path / "run", {**args, "strengths": (0.1, 0.3)})
+
+
 def test_unknown_strategy_is_an_error():
     with pytest.raises(ValueError, match="unknown strategy 'tpu'"):
         get_strategy("tpu")

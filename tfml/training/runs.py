@@ -49,7 +49,7 @@ def prepare_run_dir(run_dir: str | Path, args: dict, fresh: bool = False, extra:
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     config_path = run_dir / "config.json"
-    args = {key: value for key, value in args.items()}
+    args = json.loads(json.dumps(args, default=str))  # as stored: tuples become lists
     if config_path.exists():
         previous = json.loads(config_path.read_text()).get("args", {})
         changed = sorted(
