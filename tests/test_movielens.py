@@ -14,7 +14,7 @@ from tfml.data.movielens import load_movielens, resolve_title, title_key
 from tfml.losses.cooccurrence import CoOccurrenceLoss, cooccurrence_loss
 from tfml.models.embedding_matrix import build_embedding_matrix, embedding_table
 from tfml.pipelines.cooccurrence import colike_counts, hold_out_likes, like_matrix, ppmi
-from tfml.retrieval import cosine_similarity_matrix, held_out_recall_at_k, recommend_for_users, recommend_popular, top_k
+from tfml.retrieval import held_out_recall_at_k, recommend_for_users, recommend_popular, similarity_matrix, top_k
 from tfml.training import StopOnDivergence
 from tfml.workflows import movie_embeddings
 
@@ -149,12 +149,16 @@ def test_hold_out_hides_a_share_of_each_users_likes_reproducibly():
 
 # --- recommendation and its metric ---------------------------------------------------------------
 
-def test_cosine_similarity_sparse_equals_dense_and_has_no_self_similarity():
+def test_similarity_sparse_equals_dense_and_has_no_self_similarity():
     x = np.array([[0, 2, 1], [2, 0, 0], [1, 0, 0], [0, 0, 0]], np.float64)
-    dense, sparse = cosine_similarity_matrix(x), cosine_similarity_matrix(sp.csr_matrix(x))
+    dense, sparse = similarity_matrix(x), similarity_matrix(sp.csr_matrix(x))
     np.testing.assert_allclose(dense, sparse, rtol=1e-6)
     np.testing.assert_allclose(dense[1, 2], 1.0, rtol=1e-6)
     assert np.all(np.diag(dense) == 0) and np.all(dense[3] == 0)
+    dot = similarity_matrix(sp.csr_matrix(x), "dot")
+    np.testing.assert_allclose(dot, np.where(np.eye(4, dtype=bool), 0, x @ x.T))
+    with pytest.raises(ValueError, match="measure"):
+        similarity_matrix(x, "manhattan")
 
 
 def test_user_recommendations_match_a_loop():
@@ -323,7 +327,7 @@ def test_quick_study(quick_run):
     for name in ("sgd", "momentum", "adam", "adagrad"):
         assert (quick_run / f"figures/sweep_{name}.png").stat().st_size > 10_000
     recall = {key.split("/")[1]: value for key, value in metrics.items() if key.startswith("heldout/")}
-    assert len(recall) == 4 and all(0 < value < 1 for value in recall.values())
+    assert len(recall) == 8 and all(0 < value < 1 for value in recall.values())
     assert recall["item-item cosine on X"] > 0.05
     history = pd.read_csv(quick_run / "runs/counts/training_log.csv")
     assert history["loss"].iloc[-1] < 0.5 * history["loss"].iloc[0]

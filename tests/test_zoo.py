@@ -44,10 +44,12 @@ def test_every_zoo_model_loads_with_its_documented_shapes(item):
     assert list(model.output_shape[1:]) == item["output_shape"]
     x = np.zeros((2, *item["input_shape"]), np.float32)
     assert model.predict(x, verbose=0).shape == (2, *item["output_shape"])
-    assert item["size_bytes"] < 20 * 2**20 and item["command"].startswith("tfml ")
+    assert item["size_bytes"] < (50 if item["study"] == "resnet-pretrain" else 20) * 2**20  # ResNet-18 is 11M float32 weights
+    assert item["command"].startswith("tfml ")
 
 
-@pytest.mark.parametrize("name", [item["name"] for item in zoo.entries() if len(item["output_shape"]) == 1])  # image -> code
+@pytest.mark.parametrize("name", [item["name"] for item in zoo.entries()
+                                  if item["study"] in ("autoencoder", "robust") and len(item["output_shape"]) == 1])  # image -> code
 def test_zoo_encoders_retrieve_same_class_images_on_the_embedded_sample(name):
     data = load_cifar10("sample")
     x = np.concatenate([data.x_train, data.x_test])

@@ -13,4 +13,4 @@ from tfml.retrieval.metrics import (
     recall_at_k,
     relevance,
 )
-from tfml.retrieval.recommend import cosine_similarity_matrix, recommend_for_users, recommend_popular, top_k
+from tfml.retrieval.recommend import recommend_for_users, recommend_popular, similarity_matrix, top_k

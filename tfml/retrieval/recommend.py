@@ -10,19 +10,23 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def cosine_similarity_matrix(vectors) -> np.ndarray:
-    """S[i, j] = cos(v_i, v_j) for the rows of a dense or sparse matrix; a zero row has similarity 0
-    to everything; the diagonal is 0 (an item never recommends itself)."""
+def similarity_matrix(vectors, measure: str = "cosine") -> np.ndarray:
+    """S[i, j] between the rows of a dense or sparse matrix: "dot" (v_i . v_j) or "cosine" (a zero
+    row has similarity 0 to everything); the diagonal is 0 (an item never recommends itself)."""
+    if measure not in ("cosine", "dot"):
+        raise ValueError(f"measure must be 'cosine' or 'dot', got {measure!r}")
     if sp.issparse(vectors):
         vectors = sp.csr_matrix(vectors, dtype=np.float64)
-        norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
-        unit = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ vectors
-        similarity = (unit @ unit.T).toarray()
+        if measure == "cosine":
+            norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+            vectors = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ vectors
+        similarity = (vectors @ vectors.T).toarray()
     else:
         vectors = np.asarray(vectors, np.float64)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-        similarity = unit @ unit.T
+        if measure == "cosine":
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, 0.0)
     return similarity.astype(np.float32)
 

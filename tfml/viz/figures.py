@@ -184,20 +184,26 @@ def model_diagram(model, path) -> Path:
 
 
 def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | None], path, title: str = "",
-                xlabel: str = "iteration") -> Path:
-    """One line per entry of ``curves`` (log scale); a run that diverged ends in a cross at its last
-    finite value and says "diverged at <iteration>" in the legend."""
+                xlabel: str = "iteration", headroom: float = 100.0) -> Path:
+    """One line per entry of ``curves`` (log scale, drawn up to ``headroom`` times the largest first
+    value); a run that diverged ends in a cross at its last finite value (at the top edge when that
+    is off the scale) and says "diverged at <iteration>" in the legend."""
     figure, axis = plt.subplots(figsize=(6.5, 4))
+    firsts = [v[0] for v in curves.values() if len(v) and np.isfinite(v[0])]
+    top = headroom * max(firsts) if firsts else None
     for label, values in curves.items():
         values = np.asarray(values, np.float64)
         finite = np.isfinite(values)
         steps = np.arange(1, len(values) + 1)
         at = diverged.get(label)
-        line, = axis.plot(steps[finite], values[finite], label=label if at is None else f"{label} (diverged at {at + 1})")
+        shown = np.minimum(values, top) if top else values
+        line, = axis.plot(steps[finite], shown[finite], label=label if at is None else f"{label} (diverged at {at + 1})")
         if at is not None and finite.any():
             last = np.flatnonzero(finite)[-1]
-            axis.plot(steps[last], values[last], "x", color=line.get_color(), ms=10, mew=2)
+            axis.plot(steps[last], shown[last], "x", color=line.get_color(), ms=10, mew=2, clip_on=False)
     axis.set_yscale("log")
+    if top:
+        axis.set_ylim(top=top)
     axis.set_xlabel(xlabel)
     axis.set_ylabel("loss")
     axis.set_title(title)
