@@ -338,6 +338,12 @@ def test_quick_study(quick_run):
 def test_cli_recommend(quick_run, capsys):
     assert cli.main(["recommend", "toy story", "--model", str(quick_run / "movie_embedding.h5"), "-k", "5"]) == 0
     out = capsys.readouterr().out
-    assert "5 movies closest to 'toy story'" in out and out.count("\n") >= 7
+    assert "5 movies closest to Toy Story (1995)" in out and out.count("\n") >= 7
     assert cli.main(["recommend", "Toy Stroy", "--model", str(quick_run / "movie_embedding.h5")]) == 2
     assert "closest: Toy Story (1995)" in capsys.readouterr().err
+
+
+def test_recommend_from_the_zoo_right_after_install(capsys):
+    assert cli.main(["recommend", "Toy Story", "Home Alone"]) == 0
+    out = capsys.readouterr().out
+    assert "Toy Story 2 (1999)" in out and "Home Alone 2: Lost in New York (1992)" in out  # sequels are liked together

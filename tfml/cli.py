@@ -91,14 +91,15 @@ def _retrieve(args) -> None:
 
 
 def _recommend(args) -> None:
-    from tfml.data.movielens import load_movielens
+    from tfml.data.movielens import load_movielens, resolve_title
     from tfml.workflows.movie_embeddings import recommend
 
     model = _load_model(args.model)
     movies = load_movielens(args.data).movies
     for title in args.titles:
         table = recommend(model, movies, title, args.k)
-        print(f"\n{args.k} movies closest to {title!r} (cosine similarity of the embeddings, the movie itself excluded):")
+        found = movies["title"][resolve_title(movies, title)]
+        print(f"\n{args.k} movies closest to {found} (cosine similarity of the embeddings, the movie itself excluded):")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
