@@ -79,10 +79,17 @@ def distort(image: tf.Tensor, key: tf.Tensor, kind: str, strength) -> tf.Tensor:
 def distort_batch(images, kind: str, strength: float, seed: int, epoch: int = 0, first_index: int = 0) -> np.ndarray:
     """Distorts a batch (N, H, W, C) in [0, 1]; image i uses key (seed, epoch, first_index + i)."""
     images = tf.convert_to_tensor(np.asarray(images, np.float32))
-    indices = tf.range(first_index, first_index + tf.shape(images)[0], dtype=tf.int64)
+    return _distort_in_graph(images, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64),
+                             tf.constant(first_index, tf.int64), kind, tf.constant(strength, tf.float32)).numpy()
+
+
+@tf.function(reduce_retracing=True)
+def _distort_in_graph(images, seed, epoch, first_index, kind, strength):
+    # in a graph, map_fn is one while loop, not a Python loop over images as in eager mode
+    indices = tf.range(first_index, first_index + tf.cast(tf.shape(images)[0], tf.int64), dtype=tf.int64)
     keys = tf.map_fn(lambda i: distortion_key(seed, epoch, i), indices, fn_output_signature=tf.int64)
     return tf.map_fn(lambda args: distort(args[0], args[1], kind, strength), (images, keys),
-                     fn_output_signature=tf.float32).numpy()
+                     fn_output_signature=tf.float32, parallel_iterations=16)
 
 
 def distorted_batches(images, kind: str, strength: float, seed: int, batch_size: int = 128, epoch: int = 0) -> Iterator[np.ndarray]:
