@@ -214,7 +214,7 @@ def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | No
 def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_names: Sequence[str], path, per_class: int = 5,
                           title: str = "") -> Path:
     """A row per true class: its ``per_class`` most confident correct predictions (green), then its
-    ``per_class`` most confident incorrect ones (red), each titled "true -> predicted p"; empty
+    ``per_class`` most confident incorrect ones (red), each titled "true / -> predicted p"; empty
     cells where a class has fewer."""
     y_true, y_pred, confidence = (np.asarray(a).reshape(-1) for a in (y_true, y_pred, confidence))
     classes = len(class_names)
@@ -227,7 +227,7 @@ def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_
                 axis = axes[c, offset + slot]
                 if slot < len(picked):
                     i = picked[slot]
-                    _show(axis, images[i], f"{class_names[y_true[i]]} -> {class_names[y_pred[i]]}\n{confidence[i]:.2f}",
+                    _show(axis, images[i], f"{class_names[y_true[i]]}\n-> {class_names[y_pred[i]]} {confidence[i]:.2f}",
                           "green" if correct else "red")
                 else:
                     axis.axis("off")
