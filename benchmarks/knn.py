@@ -4,7 +4,8 @@ Each contender runs in its own subprocess on the same seeded data (base N x D fl
 and reports build time, search time, queries per second and peak resident memory; the parent
 prints the ratios and checks that the neighbours agree: for every query, the float64 distances of
 each contender's k neighbours, sorted, must match the reference's within a relative 1e-5 (so ties
-may be broken differently). ``matmul-floor`` is the query-chunked matrix product alone, no selection.
+may be broken differently). ``matmul-floor`` is the matrix product alone in ExactIndex's query chunks
+and base tiles, no selection.
 
     python benchmarks/knn.py                          # 1,000,000 x 64, 10,000 queries, k = 10
     python benchmarks/knn.py --n 100000 --queries 1000
@@ -58,16 +59,21 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
     elif name == "matmul-floor":
         import tensorflow as tf
 
-        from tfml.retrieval.index import ExactIndex
+        from tfml.retrieval.index import MAX_QUERY_CHUNK, TILE_ROWS
 
-        chunk = max(1, (256 << 20) // (len(base) * 4))  # the same chunk as ExactIndex's default
-        base_tensor = tf.constant(base)
-        product = tf.function(lambda q: tf.reduce_max(tf.matmul(q, base_tensor, transpose_b=True)))
+        # ExactIndex's query chunks and base tiles, the product only (one column kept per tile)
+        n_tiles = -(-len(base) // TILE_ROWS)
+        padded = np.zeros((n_tiles * TILE_ROWS, base.shape[1] + 1), np.float32)
+        padded[: len(base), :-1] = base
+        tiles = tf.constant(padded.reshape(n_tiles, TILE_ROWS, -1))
+        product = tf.function(lambda q: tf.map_fn(lambda rows: tf.matmul(q, rows, transpose_b=True)[:, 0], tiles,
+                                                  parallel_iterations=2, fn_output_signature=tf.float32))
+        augmented = np.concatenate([2 * queries, -np.ones((len(queries), 1), np.float32)], axis=1)
         built = time.perf_counter()
-        product(tf.constant(queries[:chunk]))
+        product(tf.constant(augmented[:MAX_QUERY_CHUNK]))
         built_and_warm = time.perf_counter()
-        for s in range(0, len(queries), chunk):
-            product(tf.constant(queries[s : s + chunk]))
+        for s in range(0, len(queries), MAX_QUERY_CHUNK):
+            product(tf.constant(augmented[s : s + MAX_QUERY_CHUNK])).numpy()
         distances = indices = None
     else:
         raise ValueError(name)

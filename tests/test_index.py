@@ -49,6 +49,26 @@ def test_matches_the_numpy_oracle_on_random_data_across_chunks(metric, dtype):
     assert distances.dtype == dtype and indices.dtype == np.int64
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_many_base_tiles_with_ties_and_exclusion(metric):
+    from tfml.retrieval import index as index_module
+
+    # 20,000 points on a coarse grid (many exact ties) span three tiles of the matrix-product pass
+    rng = np.random.default_rng(3)
+    base = rng.integers(-3, 4, size=(20_000, 3)).astype(np.float32)
+    queries = base[[5, 9_000, 19_999]] + np.float32(0.25)
+    exclude = np.array([5, -1, 12_345])
+    index = ExactIndex(base, metric, block=64)
+    assert index._padded.shape[0] // index.tile == 3 and index.tile == index_module.TILE_ROWS
+    distances, indices = index.search(queries, k=40, exclude=exclude)
+    d = np.stack([np.sqrt(((base.astype(np.float64) - q) ** 2).sum(1)) if metric == "euclidean" else
+                  1 - base.astype(np.float64) @ q / (np.linalg.norm(base, axis=1) * np.linalg.norm(q) + 1e-300) for q in queries])
+    d[[0, 2], [5, 12_345]] = np.inf
+    # exact ties may be broken by float32 rounding of the products: compare the sorted distances
+    np.testing.assert_allclose(distances, np.sort(d, axis=1)[:, :40], rtol=1e-5, atol=1e-6)
+    assert 5 not in indices[0] and 12_345 not in indices[2]
+
+
 @pytest.mark.parametrize("metric", METRICS)
 def test_ties_go_to_the_lower_index(metric):
     # duplicated points on an integer grid: many exact ties

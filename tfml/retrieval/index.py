@@ -10,10 +10,12 @@ reduced to k candidates at once, so memory stays near the size of the base plus 
 Selection of the k best of n scores is exact and cheap: scores are cut into blocks of ``block``
 columns; the blocks holding the k best scores are among the k blocks with the largest maxima (a
 block ranked above the block of a top-k score holds a score that beats it), so only those k blocks
-are searched. Euclidean and cosine scores come from one matrix product with augmented vectors,
-q' = [2q, -1], b' = [b, |b|^2] (score = 2 q.b - |b|^2 = |q|^2 - |q - b|^2); the distances of the k
-winners are then recomputed exactly from the vectors (from the scores when k x dim exceeds
-EXACT_RECOMPUTE_LIMIT, to bound memory).
+are searched. Euclidean and cosine scores come from a matrix product with augmented vectors,
+q' = [2q, -1], b' = [b, |b|^2] (score = 2 q.b - |b|^2 = |q|^2 - |q - b|^2), taken one base tile of
+TILE_ROWS rows at a time and reduced at once to block maxima, so the full score matrix is never
+held; the scores of the k best blocks are then recomputed from their vectors and the k winners'
+distances recomputed exactly (from the scores when k x dim exceeds EXACT_RECOMPUTE_LIMIT, to bound
+memory).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "chebyshev")
 # Above this many values per query (k x dim), the winners' distances come from the scores, not the vectors.
 EXACT_RECOMPUTE_LIMIT = 1 << 16
 _MATMUL_METRICS = ("euclidean", "sqeuclidean", "cosine")
+# Base rows per tile of the matrix-product pass; one tile's scores for a query chunk stay small.
+TILE_ROWS = 8192
+MAX_QUERY_CHUNK = 1024  # a larger chunk does not make the products faster
 
 
 def check_embeddings(x, name: str, dim: int | None = None) -> np.ndarray:
@@ -70,9 +75,23 @@ def _select(scores, k, block):
 
 
 @tf.function(reduce_retracing=True)
-def _matmul_topk(queries, base, k, block, exclude, any_excluded):
-    scores = tf.matmul(queries, base, transpose_b=True)
-    return _mask_and_select(scores, k, block, exclude, tf.constant(0, exclude.dtype), any_excluded)
+def _matmul_topk(queries, base, k, block, tile, exclude):
+    """Top-k (scores, columns) of queries (c, d') against base (n, d'), n % tile == 0, tile % block
+    == 0: block maxima tile by tile, then exact scores inside the k best blocks; exclude[i] (or -1)
+    is left out of row i."""
+    c = tf.shape(queries)[0]
+    tiles = tf.reshape(base, [-1, tile, tf.shape(base)[1]])
+    maxima = tf.map_fn(lambda rows: tf.reduce_max(tf.reshape(tf.matmul(queries, rows, transpose_b=True), [c, -1, block]), axis=2),
+                       tiles, parallel_iterations=2, fn_output_signature=queries.dtype)  # (tiles, c, tile / block)
+    maxima = tf.reshape(tf.transpose(maxima, [1, 0, 2]), [c, -1])
+    _, best_blocks = tf.math.top_k(maxima, k=tf.minimum(k, tf.shape(maxima)[1]))
+    best_blocks = tf.sort(best_blocks, axis=1)  # index order, so equal scores keep the lower column first
+    candidates = tf.gather(tf.reshape(base, [-1, block, tf.shape(base)[1]]), best_blocks)  # (c, kb, block, d')
+    scores = tf.reshape(tf.einsum("qd,qkbd->qkb", queries, candidates), [c, -1])
+    columns = tf.reshape(tf.cast(best_blocks[:, :, None] * block + tf.range(block)[None, None, :], exclude.dtype), [c, -1])
+    scores = tf.where(columns == exclude[:, None], tf.constant(-np.inf, scores.dtype), scores)
+    values, positions = tf.math.top_k(scores, k=k)
+    return values, tf.gather(columns, positions, batch_dims=1)
 
 
 @tf.function(reduce_retracing=True)
@@ -125,6 +144,8 @@ class ExactIndex:
     def _prepare_base(self) -> tf.Tensor:
         n_padded = math.ceil(self.size / self.block) * self.block
         if self.metric in _MATMUL_METRICS:
+            self.tile = min(n_padded, max(self.block, TILE_ROWS // self.block * self.block))
+            n_padded = math.ceil(n_padded / self.tile) * self.tile
             vectors = _normalise(self.base) if self.metric == "cosine" else self.base
             extra = np.zeros((self.size, 1), self.base.dtype) if self.metric == "cosine" else (vectors**2).sum(1, keepdims=True)
             augmented = np.zeros((n_padded, self.dim + 1), self.base.dtype)
@@ -172,8 +193,9 @@ class ExactIndex:
         itemsize = self.base.dtype.itemsize
         n_padded = self._padded.shape[0]
         if self.metric in _MATMUL_METRICS:
-            query_chunk = max(1, min(len(queries), self.memory_bytes // (n_padded * itemsize)))
-            base_chunk = n_padded
+            # per query: two tiles of scores in flight, the block maxima, the candidate vectors and their scores
+            per_query = itemsize * (2 * self.tile + n_padded // self.block + (k + n_excluded) * self.block * (self.dim + 2))
+            query_chunk = max(1, min(len(queries), MAX_QUERY_CHUNK, self.memory_bytes // per_query))
         else:
             query_chunk = max(1, min(len(queries), 64))
             base_chunk = max(self.block, self.memory_bytes // (query_chunk * self.dim * itemsize) // self.block * self.block)
@@ -185,7 +207,7 @@ class ExactIndex:
             q = queries[start : start + query_chunk]
             e = tf.constant(exclude[start : start + query_chunk])
             if self.metric in _MATMUL_METRICS:
-                values, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, e, any_excluded)
+                values, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, self.tile, e)
                 columns = columns.numpy()[:, :k]
                 if k * self.dim <= EXACT_RECOMPUTE_LIMIT:
                     found = self._exact_distances(q, columns)
