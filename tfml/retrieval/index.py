@@ -126,8 +126,9 @@ class ExactIndex:
     >>> index = ExactIndex(np.eye(3), metric="euclidean")
     >>> distances, indices = index.search(np.eye(3)[:1], k=2)   # indices [[0, 1]]
 
-    memory_bytes bounds the score buffer of one chunk (queries x base columns [x dim for the
-    element-wise distances]); block is the selection block size (see the module docstring).
+    memory_bytes bounds the working memory of one query chunk (for the matrix-product metrics: two
+    tiles of scores, the block maxima and the best blocks' vectors; for the element-wise ones:
+    queries x base columns x dim); block is the selection block size (see the module docstring).
     """
 
     def __init__(self, base, metric: str = "euclidean", memory_bytes: int = 256 << 20, block: int = 256):
