@@ -76,7 +76,9 @@ def test_resuming_a_finished_run_trains_no_more_and_other_settings_are_refused(r
 
 
 def test_cli_help_for_every_command(capsys):
-    for argv in (["--help"], ["train", "autoencoder", "--help"], ["encode", "--help"], ["retrieve", "--help"], ["project", "--help"]):
+    studies = [["train", study, "--help"] for study in cli.STUDIES]
+    for argv in (["--help"], *studies, ["encode", "--help"], ["retrieve", "--help"], ["project", "--help"], ["recommend", "--help"],
+                 ["distort", "--help"], ["zoo", "list", "--help"]):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(argv)
         assert exit_info.value.code == 0
