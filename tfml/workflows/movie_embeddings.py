@@ -171,7 +171,6 @@ def run(config: Config) -> Path:
     sweep = {(name, lr): sweep_run(dense_counts, likes.movies, config, name, lr, run_dir / "sweep" / f"{name}_lr{lr:g}.json")
              for name, rates in config.sweep.items() for lr in rates}
     del dense_counts
-    sweep_rows = []
     for name, rates in config.sweep.items():
         runs = {f"lr {lr:g}": sweep[(name, lr)] for lr in rates}
         loss_curves({label: r["loss"] for label, r in runs.items()}, {label: r["diverged_at"] for label, r in runs.items()},
@@ -180,7 +179,7 @@ def run(config: Config) -> Path:
 
     # 3. recommendations for the titles: lists, overlap with popularity, stability across the sweep
     popularity = np.argsort(-np.asarray(likes.matrix.sum(axis=0)).ravel(), kind="stable")
-    lists, rec_rows = {}, []
+    lists, popularity_overlap, rec_rows, stability = {}, {}, [], []
     for title in config.titles:
         row = movie_row(data.movies, item_ids, title, config.threshold)
         found = similar_movies(vectors, row, config.k)
@@ -188,18 +187,15 @@ def run(config: Config) -> Path:
         lists[title] = titles[item_ids[found]].tolist()
         for rank, r in enumerate(found):
             rec_rows.append({"query": titles[item_ids[row]], "rank": rank + 1, "recommendation": titles[item_ids[r]]})
-        stability = []
-        for (name, lr), result in sweep.items():
-            if result["vectors"] is not None:
-                other = similar_movies(result["vectors"], row, config.k)
-                stability.append({"optimizer": name, "learning_rate": lr, "overlap": overlap(found, other)})
-        sweep_rows.extend({"title": titles[item_ids[row]], **s} for s in stability)
-        lists[f"{title} / popularity overlap"] = overlap(found, popular)
+        popularity_overlap[title] = overlap(found, popular)
+        stability.extend({"title": titles[item_ids[row]], "optimizer": name, "learning_rate": lr,
+                          "overlap": overlap(found, similar_movies(result["vectors"], row, config.k))}
+                         for (name, lr), result in sweep.items() if result["vectors"] is not None)
     sweep_table = pd.DataFrame([{"optimizer": name, "learning_rate": lr, "final_loss": r["loss"][-1],
                                  "best_loss": float(np.nanmin(np.asarray(r["loss"], np.float64))),
                                  "diverged_at_iteration": "-" if r["diverged_at"] is None else r["diverged_at"] + 1}
                                 for (name, lr), r in sweep.items()])
-    stability_table = pd.DataFrame(sweep_rows)
+    stability_table = pd.DataFrame(stability)
     if len(stability_table):
         stability_by_run = stability_table.pivot_table(index=["optimizer", "learning_rate"], columns="title", values="overlap")
         sweep_table = sweep_table.merge(stability_by_run.mean(axis=1).rename("overlap_with_main").reset_index(), how="left")
@@ -226,17 +222,17 @@ def run(config: Config) -> Path:
 
     metrics = {f"heldout/{row['method']}/recall@{config.k}": row[f"recall@{config.k}"] for row in recall_rows}
     metrics["final_loss"] = float(history["loss"].iloc[-1])
-    metrics.update({f"popularity_overlap/{title}": lists[f"{title} / popularity overlap"] for title in config.titles})
+    metrics.update({f"popularity_overlap/{title}": value for title, value in popularity_overlap.items()})
     if len(stability_table):
         metrics.update({f"sweep_overlap/{t}": float(v) for t, v in stability_table.groupby("title")["overlap"].mean().items()})
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    write_text(run_dir / "recommendations.json", json.dumps({t: lists[t] for t in config.titles}, indent=2, ensure_ascii=False))
+    write_text(run_dir / "recommendations.json", json.dumps(lists, indent=2, ensure_ascii=False))
     recommendations = pd.DataFrame(rec_rows).pivot(index="rank", columns="query", values="recommendation")
     write_report(
         run_dir, "MovieLens: movie embeddings from co-like counts", metrics,
         tables={f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)": recommendations,
                 "Overlap of each list with the popularity list (most-liked movies)":
-                    pd.DataFrame({"overlap": [lists[f"{t} / popularity overlap"] for t in config.titles]}, index=list(config.titles)),
+                    pd.DataFrame({"overlap": popularity_overlap}),
                 "Optimizers and learning rates (overlap_with_main: mean share of the three lists that the run reproduces)":
                     sweep_table.set_index(["optimizer", "learning_rate"]),
                 f"Held-out likes: recall@{config.k} ({config.hidden_fraction:.0%} of each user's likes hidden, seed {config.seed})":
