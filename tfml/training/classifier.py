@@ -1,4 +1,4 @@
-"""Training an image classifier through the fit helper: seeded, epoch-keyed batches, resumable."""
+"""Training a softmax classifier through the fit helper: SGD set-up, seeded epoch-keyed batches, resumable."""
 
 from __future__ import annotations
 
@@ -29,3 +29,11 @@ def fit_classifier(model: keras.Model, images: np.ndarray, labels: np.ndarray, f
                   .map(lambda x, y: (tf.cast(x, tf.float32) / scale, y)).prefetch(tf.data.AUTOTUNE))
     return fit(model, train, validation=validation, run_dir=run_dir, epochs=epochs, steps_per_epoch=steps,
                checkpoint="model.h5", monitor="val_accuracy", mode="max", verbose=verbose)
+
+
+def compile_classifier(model: keras.Model, learning_rate: float, weight_decay: float, steps: int) -> keras.Model:
+    """SGD with momentum 0.9, cosine-decayed learning rate over ``steps``, decoupled weight decay."""
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
+    model.compile(keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=weight_decay),
+                  keras.losses.SparseCategoricalCrossentropy(), metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
+    return model

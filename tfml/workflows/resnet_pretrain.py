@@ -19,7 +19,7 @@ from tfml.data import stratified_split
 from tfml.data.traffic_signs import load_traffic_signs
 from tfml.models.resnet import build_resnet18, classifier
 from tfml.training import prepare_run_dir, save_model, set_seed, write_text
-from tfml.training.classifier import fit_classifier
+from tfml.training.classifier import compile_classifier, fit_classifier
 from tfml.viz import training_curves, write_report
 from tfml.workflows.study import StudyConfig
 
@@ -38,14 +38,6 @@ class Config(StudyConfig):
     weight_decay: float = 5e-4
     validation_fraction: float = 0.1
     max_images: int | None = None  # quick mode: a seeded subset of the training images
-
-
-def compile_classifier(model: keras.Model, learning_rate: float, weight_decay: float, steps: int) -> keras.Model:
-    """SGD with momentum 0.9, cosine-decayed learning rate over ``steps``, decoupled weight decay."""
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
-    model.compile(keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=weight_decay),
-                  keras.losses.SparseCategoricalCrossentropy(), metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
-    return model
 
 
 def run(config: Config) -> Path:

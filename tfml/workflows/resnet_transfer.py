@@ -25,9 +25,8 @@ import pandas as pd
 from tfml.data import load_cifar10, stratified_split
 from tfml.models.resnet import backbone_stem, load_backbone
 from tfml.training import prepare_run_dir, set_seed, write_text
-from tfml.training.classifier import fit_classifier
+from tfml.training.classifier import compile_classifier, fit_classifier
 from tfml.viz import confident_predictions, training_curves, write_report
-from tfml.workflows.resnet_pretrain import compile_classifier
 from tfml.workflows.study import StudyConfig
 
 DEFAULT_BACKBONE = "resnet18-tt100k-backbone"
