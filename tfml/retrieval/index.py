@@ -13,9 +13,10 @@ block ranked above the block of a top-k score holds a score that beats it), so o
 are searched. Euclidean and cosine scores come from a matrix product with augmented vectors,
 q' = [2q, -1], b' = [b, |b|^2] (score = 2 q.b - |b|^2 = |q|^2 - |q - b|^2), taken one base tile of
 TILE_ROWS rows at a time and reduced at once to block maxima, so the full score matrix is never
-held; the scores of the k best blocks are then recomputed from their vectors and the k winners'
-distances recomputed exactly (from the scores when k x dim exceeds EXACT_RECOMPUTE_LIMIT, to bound
-memory).
+held; the scores of the k best blocks are then recomputed from their vectors. (A base of one tile,
+or of vectors so long that the best blocks' vectors would force small query chunks, is scored
+whole per query chunk instead.) The k winners' distances are recomputed exactly (from the scores
+when k x dim exceeds EXACT_RECOMPUTE_LIMIT, to bound memory).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _MATMUL_METRICS = ("euclidean", "sqeuclidean", "cosine")
 # Base rows per tile of the matrix-product pass; one tile's scores for a query chunk stay small.
 TILE_ROWS = 8192
 MAX_QUERY_CHUNK = 1024  # a larger chunk does not make the products faster
+MIN_TILED_QUERY_CHUNK = 64  # below this the products are inefficient: score the whole base per chunk instead
 
 
 def check_embeddings(x, name: str, dim: int | None = None) -> np.ndarray:
@@ -72,6 +74,13 @@ def _select(scores, k, block):
     columns = best_blocks[:, :, None] * block + tf.range(block)[None, None, :]
     values, positions = tf.math.top_k(tf.reshape(candidates, [c, -1]), k=k)
     return values, tf.gather(tf.reshape(columns, [c, -1]), positions, batch_dims=1)
+
+
+@tf.function(reduce_retracing=True)
+def _matmul_topk_direct(queries, base, k, block, exclude, any_excluded):
+    """Top-k of the full score matrix of a query chunk against the whole base (small bases, high dimensions)."""
+    scores = tf.matmul(queries, base, transpose_b=True)
+    return _mask_and_select(scores, k, block, exclude, tf.constant(0, exclude.dtype), any_excluded)
 
 
 @tf.function(reduce_retracing=True)
@@ -194,8 +203,11 @@ class ExactIndex:
         itemsize = self.base.dtype.itemsize
         n_padded = self._padded.shape[0]
         if self.metric in _MATMUL_METRICS:
-            # per query: two tiles of scores in flight, the block maxima, the candidate vectors and their scores
-            per_query = itemsize * (2 * self.tile + n_padded // self.block + (k + n_excluded) * self.block * (self.dim + 2))
+            # tiled: per query two tiles of scores in flight, the block maxima, the best blocks' vectors and scores;
+            # worth it for a base of several tiles whose candidate vectors leave room for large query chunks
+            tiled_per_query = itemsize * (2 * self.tile + n_padded // self.block + (k + n_excluded) * self.block * (self.dim + 2))
+            tiled = n_padded > self.tile and self.memory_bytes // tiled_per_query >= MIN_TILED_QUERY_CHUNK
+            per_query = tiled_per_query if tiled else itemsize * n_padded
             query_chunk = max(1, min(len(queries), MAX_QUERY_CHUNK, self.memory_bytes // per_query))
         else:
             query_chunk = max(1, min(len(queries), 64))
@@ -208,7 +220,11 @@ class ExactIndex:
             q = queries[start : start + query_chunk]
             e = tf.constant(exclude[start : start + query_chunk])
             if self.metric in _MATMUL_METRICS:
-                values, columns = _matmul_topk(tf.constant(self._augment_queries(q)), self._padded, kept, self.block, self.tile, e)
+                augmented = tf.constant(self._augment_queries(q))
+                if tiled:
+                    values, columns = _matmul_topk(augmented, self._padded, kept, self.block, self.tile, e)
+                else:
+                    values, columns = _matmul_topk_direct(augmented, self._padded, kept, self.block, e, any_excluded)
                 columns = columns.numpy()[:, :k]
                 if k * self.dim <= EXACT_RECOMPUTE_LIMIT:
                     found = self._exact_distances(q, columns)
