@@ -47,6 +47,9 @@ def image_rows(rows: Sequence[np.ndarray], path, row_names: Sequence[str] = (), 
     return _save(figure, path)
 
 
+_FRAME_COLOURS = {"green": (0.0, 0.6, 0.0), "red": (0.85, 0.0, 0.0), "blue": (0.0, 0.0, 0.85)}
+
+
 def neighbour_grid(
     query_images: np.ndarray,
     neighbour_images: np.ndarray,
@@ -59,22 +62,44 @@ def neighbour_grid(
 ) -> Path:
     """One row per query: the query, then its neighbours in rank order (neighbour_images (Q, k, H, W, 3)).
     With labels, a neighbour's frame is green when its label matches the query's, red otherwise.
-    query_titles replace the default "query: <label>" captions."""
+    query_titles replace the default "query: <label>" captions. Drawn as one composed image with
+    captions (one axes, not one per image: 20 x 11 images render in about a second)."""
     n_queries, k = neighbour_images.shape[:2]
-    figure, axes = plt.subplots(n_queries, k + 1, figsize=(1.0 * (k + 1), 1.15 * n_queries), squeeze=False)
+    height, width = query_images.shape[1:3]
+    scale = max(1, 96 // max(height, width))
+    border, caption, gap = 3, 26, 8
+    cell_h, cell_w = caption + height * scale + 2 * border + gap, width * scale + 2 * border + gap
+    canvas = np.ones((n_queries * cell_h, (k + 1) * cell_w, 3), np.float32)
+    texts = []
     for q in range(n_queries):
-        caption = query_titles[q] if query_titles is not None else f"query: {query_labels[q]}" if query_labels is not None else "query"
-        _show(axes[q, 0], query_images[q], caption, "blue")
+        query_caption = query_titles[q] if query_titles is not None else f"query: {query_labels[q]}" if query_labels is not None else "query"
+        cells = [(query_images[q], query_caption, "blue")]
         for j in range(k):
-            caption, colour = [], None
+            words, colour = [], None
             if neighbour_labels is not None:
-                caption.append(str(neighbour_labels[q][j]))
+                words.append(str(neighbour_labels[q][j]))
                 if query_labels is not None:
                     colour = "green" if neighbour_labels[q][j] == query_labels[q] else "red"
             if distances is not None:
-                caption.append(f"{distances[q, j]:.3g}")
-            _show(axes[q, j + 1], neighbour_images[q, j], " ".join(caption) or None, colour)
-    figure.suptitle(title, fontsize=10)
+                words.append(f"{distances[q, j]:.3g}")
+            cells.append((neighbour_images[q, j], " ".join(words), colour))
+        for c, (image, text, colour) in enumerate(cells):
+            top, left = q * cell_h + caption, c * cell_w
+            image = np.asarray(image, np.float32) / (255.0 if np.asarray(image).dtype == np.uint8 else 1.0)
+            if colour is not None:
+                canvas[top : top + height * scale + 2 * border, left : left + width * scale + 2 * border] = _FRAME_COLOURS[colour]
+            canvas[top + border : top + border + height * scale, left + border : left + border + width * scale] = (
+                np.clip(image, 0, 1).repeat(scale, axis=0).repeat(scale, axis=1))
+            texts.append((left + cell_w / 2 - gap / 2, top - 3, text, colour or "black"))
+    dpi = 110
+    figure = plt.figure(figsize=(canvas.shape[1] / dpi, canvas.shape[0] / dpi + (0.4 if title else 0)), dpi=dpi)
+    axis = figure.add_axes((0, 0, 1, canvas.shape[0] / (canvas.shape[0] + (0.4 * dpi if title else 0))))
+    axis.imshow(canvas, interpolation="nearest")
+    axis.axis("off")
+    for x, y, text, colour in texts:
+        axis.text(x, y, text, ha="center", va="bottom", fontsize=7, color=colour)
+    if title:
+        figure.suptitle(title, fontsize=10, y=0.995)
     return _save(figure, path)
 
 
