@@ -88,7 +88,10 @@ def test_cost_is_rotation_invariant_and_so_are_cosine_lists():
     loss = CoOccurrenceLoss(dtype="float64")
     np.testing.assert_allclose(float(loss(x, v)), float(loss(x, v @ rotation)), rtol=1e-10)
     for row in range(12):
-        np.testing.assert_array_equal(movie_embeddings.similar_movies(v, row, 5), movie_embeddings.similar_movies(v @ rotation, row, 5))
+        rows, cosine = movie_embeddings.similar_movies(v, row, 5)
+        rotated_rows, rotated_cosine = movie_embeddings.similar_movies(v @ rotation, row, 5)
+        np.testing.assert_array_equal(rows, rotated_rows)
+        np.testing.assert_allclose(cosine, rotated_cosine, rtol=1e-10)
 
 
 # --- likes and counts -----------------------------------------------------------------------------

@@ -4,8 +4,8 @@
   with a 1000-way head it has 11,689,512 trainable parameters, as torchvision's resnet18.
 - ``stem="cifar"``: a 3 x 3 stride-1 convolution and no max-pool, for 32 x 32 inputs.
 
-Layers are named ``stem_*``, ``stage{s}_block{b}_*`` and ``head`` so that weights can be matched by
-name; ``build_resnet18(include_top=False)`` is the backbone (globally average-pooled 512 features).
+Layers are named ``stem_*``, ``stage{s}_block{b}_*``, ``pool`` and ``head``;
+``build_resnet18(include_top=False)`` is the backbone (globally average-pooled 512 features).
 """
 
 from __future__ import annotations

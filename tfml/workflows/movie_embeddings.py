@@ -25,7 +25,7 @@ from tfml.data.movielens import load_movielens, resolve_title
 from tfml.losses.cooccurrence import CoOccurrenceLoss
 from tfml.models.embedding_matrix import build_embedding_matrix, embedding_table
 from tfml.pipelines.cooccurrence import colike_counts, hold_out_likes, like_matrix, ppmi
-from tfml.retrieval import held_out_recall_at_k, recommend_for_users, recommend_popular, similarity_matrix, top_k
+from tfml.retrieval import ExactIndex, held_out_recall_at_k, recommend_for_users, recommend_popular, similarity_matrix
 from tfml.training import (
     StopOnDivergence,
     atomic_write,
@@ -115,13 +115,11 @@ def sweep_run(target: np.ndarray, item_ids, config: Config, optimizer: str, lear
     return {**result, "vectors": vectors if stop.diverged_at is None else None}
 
 
-def similar_movies(vectors: np.ndarray, row: int, k: int) -> np.ndarray:
-    """Rows of the k movies most cosine-similar to ``row`` (itself excluded), best first."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    scores = unit @ unit[row]
-    exclude = np.zeros(len(vectors), bool)
-    exclude[row] = True
-    return top_k(scores, k, exclude=exclude)[0]
+def similar_movies(vectors: np.ndarray, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cosine similarities) of the k movies most cosine-similar to ``row`` (itself excluded),
+    best first, ties to the lower row."""
+    distances, rows = ExactIndex(vectors, "cosine").search(vectors[row : row + 1], k, exclude=[row])
+    return rows[0], 1 - distances[0]
 
 
 def movie_row(movies: pd.DataFrame, item_ids: np.ndarray, title: str, threshold: float) -> int:
@@ -137,10 +135,8 @@ def recommend(model: keras.Model, movies: pd.DataFrame, title: str, k: int = 10,
     """The k movies closest to ``title`` by cosine similarity of the embeddings (itself excluded)."""
     vectors, item_ids = embedding_table(model)
     row = movie_row(movies, item_ids, title, threshold)
-    rows = similar_movies(vectors, row, k)
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return pd.DataFrame({"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(),
-                         "cosine": unit[rows] @ unit[row]})
+    rows, cosine = similar_movies(vectors, row, k)
+    return pd.DataFrame({"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(), "cosine": cosine})
 
 
 def overlap(a, b) -> float:
@@ -182,14 +178,14 @@ def run(config: Config) -> Path:
     lists, popularity_overlap, rec_rows, stability = {}, {}, [], []
     for title in config.titles:
         row = movie_row(data.movies, item_ids, title, config.threshold)
-        found = similar_movies(vectors, row, config.k)
+        found, _ = similar_movies(vectors, row, config.k)
         popular = [p for p in popularity if p != row][: config.k]
         lists[title] = titles[item_ids[found]].tolist()
         for rank, r in enumerate(found):
             rec_rows.append({"query": titles[item_ids[row]], "rank": rank + 1, "recommendation": titles[item_ids[r]]})
         popularity_overlap[title] = overlap(found, popular)
         stability.extend({"title": titles[item_ids[row]], "optimizer": name, "learning_rate": lr,
-                          "overlap": overlap(found, similar_movies(result["vectors"], row, config.k))}
+                          "overlap": overlap(found, similar_movies(result["vectors"], row, config.k)[0])}
                          for (name, lr), result in sweep.items() if result["vectors"] is not None)
     sweep_table = pd.DataFrame([{"optimizer": name, "learning_rate": lr, "final_loss": r["loss"][-1],
                                  "best_loss": float(np.nanmin(np.asarray(r["loss"], np.float64))),
@@ -205,17 +201,16 @@ def run(config: Config) -> Path:
     kept_counts = colike_counts(kept)
     targets = {"counts": kept_counts, "log(1 + counts)": kept_counts.log1p(), "PPMI": ppmi(kept_counts)}
     run_names = {"counts": "heldout-counts", "log(1 + counts)": "heldout-logcounts", "PPMI": "heldout-ppmi"}
-    recommenders = {}
+    recommendations = {}
     for target_name, target in targets.items():
         vectors_kept = embedding_table(train_embedding(target, likes.movies, config, run_dir / "runs" / run_names[target_name])[0])[0]
         for measure in ("dot", "cosine"):
-            recommenders[f"embedding, c(V) on {target_name} ({measure})"] = (
-                lambda v=vectors_kept, m=measure: recommend_for_users(kept, similarity_matrix(v, m), config.k))
-    recommenders["item-item cosine on X"] = lambda: recommend_for_users(kept, similarity_matrix(kept_counts), config.k)
-    recommenders["popularity"] = lambda: recommend_popular(kept, config.k)
+            recommendations[f"embedding, c(V) on {target_name} ({measure})"] = recommend_for_users(
+                kept, similarity_matrix(vectors_kept, measure), config.k)
+    recommendations["item-item cosine on X"] = recommend_for_users(kept, similarity_matrix(kept_counts), config.k)
+    recommendations["popularity"] = recommend_popular(kept, config.k)
     recall_rows = []
-    for name, recommender in recommenders.items():
-        recommended = recommender()
+    for name, recommended in recommendations.items():
         recall_rows.append({"method": name, f"recall@{config.k}": held_out_recall_at_k(recommended, hidden, config.k),
                             "distinct_movies_recommended": len(np.unique(recommended))})
     recall_table = pd.DataFrame(recall_rows)
