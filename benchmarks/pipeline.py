@@ -2,8 +2,8 @@
 from tensors already in memory, in one run.
 
 Contenders (same model, same images, batch 128, one epoch each, after a short warm-up):
-- in-memory: ``model.fit(x, x)`` on float32 arrays (no distortion): the floor.
-- tfml pipeline: images decoded once and cached as uint8, scaled per batch, every image distorted
+- in-memory: ``model.fit(images, images / 255)`` on arrays (uint8 inputs, float targets; no distortion): the floor.
+- tfml pipeline: images decoded once and cached as uint8 (the model scales them), every image distorted
   per epoch (``mix_distortions`` at share 1.0: noise or projective), epoch-keyed shuffle, prefetch.
 - tfml pipeline, no cache: the same, but JPEG bytes are decoded (``tf.io.decode_jpeg``) every epoch.
 
@@ -31,7 +31,7 @@ from tfml.data.cifar10 import SAMPLE_PATH  # noqa: E402
 from tfml.data.images import load_image_folder  # noqa: E402
 from tfml.models import build_autoencoder  # noqa: E402
 from tfml.pipelines.distortions import DistortionSchedule, distortion_key, mix_distortions  # noqa: E402
-from tfml.pipelines.images import epoch_keyed_reconstruction_dataset  # noqa: E402
+from tfml.pipelines.images import reconstruction_batches, unit_float  # noqa: E402
 
 
 def jpeg_bytes(path) -> list[bytes]:
@@ -40,7 +40,7 @@ def jpeg_bytes(path) -> list[bytes]:
 
 
 def decoding_dataset(encoded: list[bytes], batch_size: int, seed: int, epochs: int, schedule) -> tf.data.Dataset:
-    """As epoch_keyed_reconstruction_dataset with mix_distortions, but decoding the JPEGs every epoch."""
+    """As reconstruction_batches with mix_distortions, but decoding the JPEGs every epoch."""
     encoded = tf.constant(encoded)
     count = len(encoded)
 
@@ -48,9 +48,8 @@ def decoding_dataset(encoded: list[bytes], batch_size: int, seed: int, epochs: i
         order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), distortion_key(seed, epoch, -1))
 
         def example(index):
-            clean = tf.cast(tf.io.decode_jpeg(tf.gather(encoded, index), channels=3), tf.float32) / 255.0
-            clean = tf.ensure_shape(clean, [32, 32, 3])
-            return mix_distortions(clean, distortion_key(seed, epoch, index), epoch, schedule), clean
+            clean = tf.ensure_shape(tf.io.decode_jpeg(tf.gather(encoded, index), channels=3), [32, 32, 3])
+            return mix_distortions(clean, distortion_key(seed, epoch, index), epoch, schedule), unit_float(clean)
 
         return tf.data.Dataset.from_tensor_slices(order).map(example, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
 
@@ -84,14 +83,13 @@ def main() -> None:
     n, batch = len(images), args.batch_size
     steps = math.ceil(n / batch)
     schedule = DistortionSchedule(share=(1.0, 1.0), noise=(0.2, 0.2), projective=(0.2, 0.2), ramp_epochs=1)
-    x = images.astype(np.float32) / 255.0
+    targets = images.astype(np.float32) / 255.0
     print(f"one autoencoder epoch: {n:,} images, batch {batch}, {steps} steps; {platform.platform()}, {os.cpu_count()} cores")
 
     contenders = {
-        "in-memory tensors": lambda epochs: {"x": x, "y": x, "batch_size": batch, "shuffle": True},
+        "in-memory arrays": lambda epochs: {"x": images, "y": targets, "batch_size": batch, "shuffle": True},
         "tfml pipeline (uint8 cache, distortions)": lambda epochs: {
-            "x": epoch_keyed_reconstruction_dataset(images, batch, 0, epochs,
-                                                    input_map=lambda im, key, e: mix_distortions(im, key, e, schedule)),
+            "x": reconstruction_batches(images, batch, 0, epochs, input_map=lambda im, key, e: mix_distortions(im, key, e, schedule))(),
             "steps_per_epoch": steps, "shuffle": False},
         "tfml pipeline, no cache (decode every epoch)": lambda epochs: {
             "x": decoding_dataset(encoded, batch, 0, epochs, schedule), "steps_per_epoch": steps, "shuffle": False},
@@ -103,11 +101,11 @@ def main() -> None:
         if "steps_per_epoch" in warm:
             warm["steps_per_epoch"] = args.warmup_steps
         else:
-            warm = {**warm, "x": x[: args.warmup_steps * batch], "y": x[: args.warmup_steps * batch]}
+            warm = {**warm, "x": images[: args.warmup_steps * batch], "y": targets[: args.warmup_steps * batch]}
         timed_epoch(model, warm)
         results[name] = timed_epoch(model, make(1))
         print(f"{name:>46}: {results[name]:7.2f} s per epoch", flush=True)
-    floor = results["in-memory tensors"]
+    floor = results["in-memory arrays"]
     for name in list(results)[1:]:
         print(f"ratio {name} / in-memory: {results[name] / floor:.3f}")
 

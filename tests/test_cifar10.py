@@ -8,8 +8,8 @@ from tfml.data import cifar10, load_cifar10, load_labelled_images, stratified_sp
 def check_contract(data, n_train, n_test):
     assert data.x_train.shape == (n_train, 32, 32, 3) and data.x_test.shape == (n_test, 32, 32, 3)
     assert data.y_train.shape == (n_train, 1) and data.y_test.shape == (n_test, 1)
-    assert data.x_train.dtype == np.float32 and data.x_test.dtype == np.float32
-    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.x_train.dtype == np.uint8 and data.x_test.dtype == np.uint8  # images stay uint8 until the model
+    assert len(data.ids_train) == n_train and len(data.ids_test) == n_test and len(set(data.ids_test)) == n_test
     assert data.class_names == cifar10.CLASS_NAMES
 
 
@@ -70,8 +70,10 @@ def test_missing_source_names_the_path():
 def test_labelled_images_concatenate_train_then_test_with_ids():
     data = load_labelled_images("sample")
     assert data.images.shape == (2500, 32, 32, 3) and data.images.dtype == np.uint8
-    assert data.ids[0] == "train/0" and data.ids[2000] == "test/0"
-    np.testing.assert_array_equal(data.images[:2000], np.rint(load_cifar10("sample").x_train * 255))
+    sample = load_cifar10("sample")
+    assert data.ids[0] == sample.ids_train[0] and data.ids[2000] == sample.ids_test[0]
+    assert data.ids[2000].startswith("test/") and data.ids[2000].endswith(".jpg")  # the archive member, not a position
+    np.testing.assert_array_equal(data.images[:2000], sample.x_train)
 
 
 @pytest.mark.parametrize("holdout", [0.1, 30])

@@ -13,7 +13,7 @@ from tfml.pipelines.distortions import (
     mix_distortions,
     random_projective,
 )
-from tfml.pipelines.images import epoch_keyed_reconstruction_dataset
+from tfml.pipelines.images import reconstruction_batches
 
 
 def key(i=0):
@@ -104,18 +104,32 @@ def test_mixing_share_zero_is_clean_and_share_one_distorts_everything():
 def test_epoch_keyed_pipeline_matches_the_generator_and_resumes_identically():
     images = (np.arange(10)[:, None, None, None] * 20 + np.zeros((10, 8, 8, 3))).astype(np.uint8)
     noisy = lambda image, k, epoch: distort(image, k, "noise", 0.1)  # noqa: E731
-    full = list(epoch_keyed_reconstruction_dataset(images, 4, seed=3, epochs=2, input_map=noisy))
-    assert len(full) == 6  # 3 batches per epoch
-    resumed = list(epoch_keyed_reconstruction_dataset(images, 4, seed=3, epochs=2, initial_epoch=1, input_map=noisy))
-    for (a_in, a_out), (b_in, b_out) in zip(full[3:], resumed):
-        np.testing.assert_array_equal(a_in, b_in)
-        np.testing.assert_array_equal(a_out, b_out)
-    expected = distort_batch(images.astype(np.float32) / 255, "noise", 0.1, seed=3, epoch=1)
+    stream = reconstruction_batches(images, 4, seed=3, epochs=2, input_map=noisy)
+    full = list(stream(0, 0))
+    assert len(full) == 6 and stream.steps_per_epoch == 3  # 3 batches per epoch, the last one of 2 images
+    for first_epoch, first_step in ((1, 0), (1, 1), (0, 2)):
+        resumed = list(stream(first_epoch, first_step))
+        skipped = first_epoch * 3 + first_step
+        assert len(resumed) == 6 - skipped
+        for (a_in, a_out), (b_in, b_out) in zip(full[skipped:], resumed):
+            np.testing.assert_array_equal(a_in, b_in)
+            np.testing.assert_array_equal(a_out, b_out)
+    expected = distort_batch(images, "noise", 0.1, seed=3, epoch=1)
     epoch_one_inputs = np.concatenate([batch[0] for batch in full[3:]])
     epoch_one_targets = np.concatenate([batch[1] for batch in full[3:]])
+    assert epoch_one_inputs.dtype == np.uint8 and epoch_one_targets.dtype == np.float32  # targets in [0, 1]
     order = np.rint(epoch_one_targets[:, 0, 0, 0] * 255 / 20).astype(int)
     assert sorted(order.tolist()) == list(range(10))
     assert order.tolist() != list(range(10))  # shuffled
-    np.testing.assert_allclose(epoch_one_inputs, expected[order], atol=1e-6)
+    np.testing.assert_array_equal(epoch_one_inputs, expected[order])
     first_epoch_order = np.rint(np.concatenate([b[1] for b in full[:3]])[:, 0, 0, 0] * 255 / 20).astype(int)
     assert first_epoch_order.tolist() != order.tolist()  # a new order each epoch
+
+
+def test_uint8_images_are_distorted_in_unit_range_and_rounded():
+    images = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
+    for kind in ("noise", "projective"):
+        as_uint8 = distort_batch(images, kind, 0.2, seed=1)
+        as_float = distort_batch(images.astype(np.float32) / 255, kind, 0.2, seed=1)
+        assert as_uint8.dtype == np.uint8
+        np.testing.assert_array_equal(as_uint8, np.round(np.clip(as_float, 0, 1) * 255).astype(np.uint8))

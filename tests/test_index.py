@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tfml.retrieval import METRICS, ExactIndex
+from tfml.losses.distances import DISTANCES as METRICS
+from tfml.retrieval import ExactIndex
 
 
 def reference_distances(queries, base, metric):
@@ -18,6 +19,8 @@ def reference_distances(queries, base, metric):
                 out[i, j] = np.abs(diff).sum()
             elif metric == "chebyshev":
                 out[i, j] = np.abs(diff).max()
+            elif metric == "dot":
+                out[i, j] = -(q @ b)
             else:
                 nq, nb = np.linalg.norm(q), np.linalg.norm(b)
                 out[i, j] = 1.0 - (q @ b / (nq * nb) if nq > 0 and nb > 0 else 0.0)
@@ -142,7 +145,7 @@ def test_bad_input_is_a_clear_error():
         ExactIndex(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="must be a 2-D array"):
         ExactIndex(np.zeros(3))
-    with pytest.raises(ValueError, match="unknown metric 'hamming'"):
+    with pytest.raises(ValueError, match="unknown distance 'hamming'"):
         ExactIndex(base, "hamming")
     with pytest.raises(ValueError, match="one base index per query"):
         index.search(base, k=1, exclude=[0, 1])

@@ -160,7 +160,7 @@ def test_similarity_sparse_equals_dense_and_has_no_self_similarity():
     assert np.all(np.diag(dense) == 0) and np.all(dense[3] == 0)
     dot = similarity_matrix(sp.csr_matrix(x), "dot")
     np.testing.assert_allclose(dot, np.where(np.eye(4, dtype=bool), 0, x @ x.T))
-    with pytest.raises(ValueError, match="measure"):
+    with pytest.raises(ValueError, match="'manhattan' is not available here"):
         similarity_matrix(x, "manhattan")
 
 
@@ -309,7 +309,8 @@ def test_divergence_is_caught_not_raised():
     for lr in (1e-4, 1.0):
         model = movie_embeddings.make_model(np.arange(30), movie_embeddings.Config(), "sgd", lr)
         stop = StopOnDivergence()
-        history = model.fit(movie_embeddings.full_batch(x), steps_per_epoch=1, epochs=40, verbose=0, callbacks=[stop], shuffle=False)
+        history = model.fit(movie_embeddings.full_batch(sp.csr_matrix(x), 40)(), steps_per_epoch=1, epochs=40, verbose=0,
+                            callbacks=[stop], shuffle=False)
         results[lr] = (stop.diverged_at, history.history["loss"])
     assert results[1e-4][0] is None and results[1e-4][1][-1] < results[1e-4][1][0]
     assert results[1.0][0] is not None and len(results[1.0][1]) < 40

@@ -10,7 +10,6 @@ import pytest
 
 from tfml import zoo
 from tfml.models.resnet import backbone_stem, build_resnet18, load_backbone
-from tfml.pipelines.sampling import shuffled_batches
 from tfml.viz import confident_predictions
 from tfml.workflows import resnet_pretrain, resnet_transfer
 
@@ -77,15 +76,6 @@ def test_imagenet_weights_are_copied_from_a_matching_preset(monkeypatch):
     fake.models.Backbone.from_preset = lambda name: other
     with pytest.raises(ValueError, match="do not match"):
         load_backbone("imagenet", (64, 64, 3))
-
-
-def test_shuffled_batches_are_full_seeded_permutations():
-    batches = shuffled_batches(103, 10, seed=3, epoch=1)
-    assert batches.shape == (10, 10) and len(np.unique(batches)) == 100
-    np.testing.assert_array_equal(batches, shuffled_batches(103, 10, seed=3, epoch=1))
-    assert not np.array_equal(batches, shuffled_batches(103, 10, seed=3, epoch=2))
-    with pytest.raises(ValueError, match="batch_size"):
-        shuffled_batches(5, 10, seed=0)
 
 
 def test_confident_predictions_figure(tmp_path):

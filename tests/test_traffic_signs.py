@@ -71,9 +71,9 @@ def test_quick_study_end_to_end(tmp_path):
     run_dir = study.run(study.Config.quick_mode(data=str(path), run_dir=str(tmp_path / "run"), other_dims=(8,)))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for name in study.RUNS:
-        for key in ("knn1_accuracy", "knn5_accuracy", "knn1_balanced_accuracy", "precision@1", "r_precision", "map@r"):
+        for key in ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "map@r"):
             assert 0 <= metrics[f"{name}/d32/{key}"] <= 1
-    assert "raw pixels/d12288/knn1_accuracy" in metrics and "untrained network/d32/map@r" in metrics
+    assert "raw pixels/d12288/knn@1" in metrics and "untrained network/d32/map@r" in metrics
     best = list(study.RUNS)[metrics["best_run"]]
     assert f"{best}/d8/map@r" in metrics
     for name in ("tsne_train.png", "tsne_test.png", "umap_train.png", "umap_test.png", "centroid_distances.png"):

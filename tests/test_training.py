@@ -1,3 +1,5 @@
+"""The fit helper (logs, checkpoint, exact resume), run directories, seeds and strategies."""
+
 import json
 import os
 import signal
@@ -12,8 +14,11 @@ import pytest
 import tensorflow as tf
 
 import tfml  # noqa: F401
+from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
 from tfml.training import PSNR, fit, get_strategy, prepare_run_dir, psnr, read_history, save_model, set_seed
 from tfml.training.saving import partial_path
+
+X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
 
 
 def tiny_model(seed=0):
@@ -23,20 +28,21 @@ def tiny_model(seed=0):
     return model
 
 
-def tiny_data(n=64):
-    x = np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32)
-    return tf.data.Dataset.from_tensor_slices((x, x)).batch(16)
+def tiny_stream(epochs, x=X, batch_size=16):
+    data = tf.constant(x)
+    return BatchStream(seeded_permutation(len(x), 0), lambda i, epoch: (tf.gather(data, i), tf.gather(data, i)), batch_size, epochs)
 
 
-def test_psnr_matches_numpy():
-    rng = np.random.default_rng(0)
-    a = rng.uniform(size=(3, 8, 8, 3)).astype(np.float32)
-    b = np.clip(a + rng.normal(scale=0.1, size=a.shape), 0, 1).astype(np.float32)
-    expected = [10 * np.log10(1 / np.mean((x - y) ** 2)) for x, y in zip(a, b)]
-    np.testing.assert_allclose(psnr(a, b).numpy(), expected, rtol=1e-5)
-    metric = PSNR()
-    metric.update_state(a, b)
-    assert float(metric.result()) == pytest.approx(np.mean(expected), rel=1e-5)
+class MetricsTest(tf.test.TestCase):
+    def test_psnr_matches_numpy(self):
+        rng = np.random.default_rng(0)
+        a = rng.uniform(size=(3, 8, 8, 3)).astype(np.float32)
+        b = np.clip(a + rng.normal(scale=0.1, size=a.shape), 0, 1).astype(np.float32)
+        expected = [10 * np.log10(1 / np.mean((x - y) ** 2)) for x, y in zip(a, b)]
+        self.assertAllClose(psnr(a, b), expected, rtol=1e-5)
+        metric = PSNR()
+        metric.update_state(a, b)
+        self.assertAllClose(metric.result(), np.mean(expected), rtol=1e-5)
 
 
 def test_h5_model_with_tfml_metric_reloads_compiled(tmp_path):
@@ -68,16 +74,15 @@ def test_save_model_never_leaves_a_half_written_file(tmp_path, monkeypatch):
 
 
 def test_fit_writes_logs_and_checkpoint_and_resumes_after_the_last_epoch(tmp_path):
-    model = tiny_model()
-    history = fit(model, tiny_data(), validation=tiny_data(32), run_dir=tmp_path, epochs=2, verbose=0)
+    validation = fixed_batches(X[:32], X[:32], 16)
+    history = fit(tiny_model(), tiny_stream(2), validation=validation, log_dir=tmp_path, epochs=2, verbose=0)
     assert history["epoch"].tolist() == [0, 1]
     assert (tmp_path / "best.h5").exists() and list((tmp_path / "tensorboard").glob("*/events.out.tfevents*"))
     state = json.loads((tmp_path / "best.h5.json").read_text())
     assert state["best"] == pytest.approx(history["val_loss"].min())
     # a new process would rebuild the model: the backup restores weights, optimizer and epoch
-    resumed = tiny_model(seed=1)
     seen = []
-    history = fit(resumed, tiny_data(), validation=tiny_data(32), run_dir=tmp_path, epochs=4, verbose=0,
+    history = fit(tiny_model(seed=1), tiny_stream(4), validation=validation, log_dir=tmp_path, epochs=4, verbose=0,
                   callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
     assert seen == [2, 3]
     assert history["epoch"].tolist() == [0, 1, 2, 3]
@@ -85,26 +90,68 @@ def test_fit_writes_logs_and_checkpoint_and_resumes_after_the_last_epoch(tmp_pat
     np.testing.assert_array_equal(history["epoch"], read_history(tmp_path)["epoch"])
 
 
+def test_resuming_mid_epoch_gives_the_weights_and_logs_of_an_uninterrupted_run(tmp_path):
+    validation = fixed_batches(X[:32], X[:32], 16)
+    whole = tiny_model()
+    fit(whole, tiny_stream(3), validation=validation, log_dir=tmp_path / "whole", epochs=3, verbose=0)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.optimizer.iterations.numpy() == 6:  # epoch 1, after its second of four steps
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_model(), tiny_stream(3), validation=validation, log_dir=tmp_path / "cut", epochs=3, verbose=0,
+            backup_seconds=0, callbacks=[Interrupt()])
+    state = json.loads((tmp_path / "cut" / "backup" / "state.json").read_text())
+    assert (state["epoch"], state["step"]) == (1, 1)  # the interrupted step was never backed up: it runs again
+    resumed = tiny_model(seed=5)  # a new process builds the model again
+    fit(resumed, tiny_stream(3), validation=validation, log_dir=tmp_path / "cut", epochs=3, verbose=0, backup_seconds=0)
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    a, b = read_history(tmp_path / "whole"), read_history(tmp_path / "cut")
+    np.testing.assert_allclose(a[["loss", "val_loss"]].to_numpy(), b[["loss", "val_loss"]].to_numpy(), rtol=1e-6)
+
+
 def test_same_seed_same_result():
     weights = []
     for _ in range(2):
         model = tiny_model(seed=3)
-        model.fit(tiny_data(), epochs=2, verbose=0, shuffle=False)
+        model.fit(tiny_stream(2)(), epochs=2, verbose=0, shuffle=False)
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
 
 
 def test_prepare_run_dir_refuses_to_resume_with_other_settings(tmp_path):
-    prepare_run_dir(tmp_path / "run", {"epochs": 3, "seed": 0, "fresh": False})
+    prepare_run_dir(tmp_path / "run", {"epochs": 3, "seed": 0, "fresh": False}, not_compared=("fresh",))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["args"]["epochs"] == 3 and "tensorflow" in config["versions"]
-    prepare_run_dir(tmp_path / "run", {"epochs": 3, "seed": 0, "fresh": True})  # fresh is not a setting
+    prepare_run_dir(tmp_path / "run", {"epochs": 3, "seed": 0, "fresh": True}, not_compared=("fresh",))
     with pytest.raises(ValueError, match="other settings \\(epochs: 3 -> 5\\).*--fresh"):
-        prepare_run_dir(tmp_path / "run", {"epochs": 5, "seed": 0})
+        prepare_run_dir(tmp_path / "run", {"epochs": 5, "seed": 0}, not_compared=("fresh",))
     (tmp_path / "run" / "marker").write_text("x")
     prepare_run_dir(tmp_path / "run", {"epochs": 5, "seed": 0}, fresh=True)
     assert not (tmp_path / "run" / "marker").exists()
+
+
+def test_fresh_never_deletes_a_folder_that_tfml_did_not_make(tmp_path):
+    documents = tmp_path / "Documents"
+    documents.mkdir()
+    (documents / "thesis.tex").write_text("years of work")
+    for fresh in (True, False):
+        with pytest.raises(ValueError, match="tfml did not make.*nothing was changed"):
+            prepare_run_dir(documents, {"epochs": 1}, fresh=fresh)
+    assert (documents / "thesis.tex").read_text() == "years of work" and sorted(os.listdir(documents)) == ["thesis.tex"]
+    (documents / "config.json").write_text('{"args": {}}')  # a config.json that tfml did not write
+    with pytest.raises(ValueError, match="tfml did not make"):
+        prepare_run_dir(documents, {"epochs": 1}, fresh=True)
+    assert (documents / "thesis.tex").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        prepare_run_dir(tmp_path / "file", {})
+    (tmp_path / "empty").mkdir()
+    assert prepare_run_dir(tmp_path / "empty", {}, fresh=True).is_dir()  # an empty folder is fine
 
 
 def test_settings_that_are_tuples_resume(tmp_path):
@@ -132,14 +179,15 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import keras
+        from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
         from tfml.training import fit, get_strategy
         strategy = get_strategy("mirrored")
         with strategy.scope():
             model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
             model.compile(keras.optimizers.SGD(0.1), keras.losses.MeanSquaredError())
-        x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
-        data = tf.data.Dataset.from_tensor_slices((x, x)).batch(16)
-        history = fit(model, data, validation=data, run_dir=sys.argv[1], epochs=3, verbose=0)
+        x = tf.constant(np.random.default_rng(0).normal(size=(64, 4)).astype("float32"))
+        stream = BatchStream(seeded_permutation(64, 0), lambda i, e: (tf.gather(x, i), tf.gather(x, i)), 16, 3)
+        history = fit(model, stream, validation=fixed_batches(x, x, 16), log_dir=sys.argv[1], epochs=3, verbose=0)
         print("REPLICAS", strategy.num_replicas_in_sync, "LOSS", history["loss"].iloc[0], history["loss"].iloc[-1])
     """
     out, _ = _python(code, str(tmp_path)).communicate(timeout=300)
@@ -151,39 +199,38 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
 RESUMABLE = """
     import sys, time, numpy as np, tensorflow as tf, keras
+    from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
     from tfml.training import fit, set_seed
     set_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)])
     model.compile(keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError())
-    x = np.random.default_rng(0).normal(size=(256, 4)).astype("float32")
-    data = tf.data.Dataset.from_tensor_slices((x, x)).batch(32)
-    starts = []
-    def begin(epoch, logs):
-        if not starts:
-            print("FIRST_EPOCH", epoch, flush=True)
-        starts.append(epoch)
-    slow = keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=lambda e, l: time.sleep(0.4))
-    fit(model, data, validation=data, run_dir=sys.argv[1], epochs=12, verbose=0, callbacks=[slow])
+    x = tf.constant(np.random.default_rng(0).normal(size=(256, 4)).astype("float32"))
+    stream = BatchStream(seeded_permutation(256, 0), lambda i, e: (tf.gather(x, i), tf.gather(x, i)), 32, 8)
+    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: time.sleep(0.05))
+    fit(model, stream, validation=fixed_batches(x, x, 64), log_dir=sys.argv[1], epochs=8, verbose=0, backup_seconds=0,
+        callbacks=[slow])
+    np.save(sys.argv[1] + "/final.npy", np.concatenate([w.ravel() for w in model.get_weights()]))
     print("DONE", flush=True)
 """
 
 
-def test_a_run_killed_with_sigkill_continues_from_its_last_epoch(tmp_path):
-    log = tmp_path / "training_log.csv"
-    process = _python(RESUMABLE, str(tmp_path))
+def test_a_run_killed_with_sigkill_mid_epoch_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert "DONE" in _python(RESUMABLE, str(whole)).communicate(timeout=300)[0]
+    process = _python(RESUMABLE, str(cut))
+    state = cut / "backup" / "state.json"
     deadline = time.time() + 240
-    while time.time() < deadline:
-        if log.exists() and len(log.read_text().splitlines()) >= 4:  # header + 3 epochs
+    while time.time() < deadline:  # kill inside epoch 3, between backups
+        if state.exists() and json.loads(state.read_text())["epoch"] >= 3 and json.loads(state.read_text())["step"] >= 2:
             break
-        time.sleep(0.05)
+        time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done = len(read_history(tmp_path))
-    assert 3 <= done < 12, "the run should have been killed part-way"
-    out, _ = _python(RESUMABLE, str(tmp_path)).communicate(timeout=300)
-    first = int(next(l for l in out.splitlines() if l.startswith("FIRST_EPOCH")).split()[1])
-    assert first in (done - 1, done), out  # the backup is written after the log row of the same epoch
+    position = json.loads(state.read_text())
+    assert position["epoch"] < 8, "the run should have been killed part-way"
+    out, _ = _python(RESUMABLE, str(cut)).communicate(timeout=300)
     assert "DONE" in out
-    history = read_history(tmp_path)
-    assert history["epoch"].tolist() == list(range(12))
-    keras.models.load_model(tmp_path / "best.h5")
+    np.testing.assert_array_equal(np.load(whole / "final.npy"), np.load(cut / "final.npy"))
+    assert read_history(cut)["epoch"].tolist() == list(range(8))
+    np.testing.assert_allclose(read_history(cut)["loss"], read_history(whole)["loss"], rtol=1e-6)
+    keras.models.load_model(cut / "best.h5")

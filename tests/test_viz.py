@@ -64,8 +64,8 @@ def test_projection_bad_input():
 
 def test_report_is_one_self_contained_file(tmp_path, images):
     image_rows([images[:3]], tmp_path / "figures" / "a.png")
-    path = write_report(tmp_path, "Title <x>", {"precision@10/ae": 0.25}, {"table": pd.DataFrame({"v": [1.5]})},
-                        {"Fig A": "figures/a.png"})
+    path = write_report(tmp_path, "Title <x>", {"precision@10/ae": 0.25}, tables={"table": pd.DataFrame({"v": [1.5]})},
+                        figures={"Fig A": "figures/a.png"})
     html = path.read_text()
     assert "data:image/png;base64," in html and "Title &lt;x&gt;" in html and "precision@10/ae" in html and "0.25" in html
     assert "src='figures" not in html

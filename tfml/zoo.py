@@ -7,24 +7,21 @@ a mismatch is an error, never a silent load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 import keras
 
-from tfml.training.saving import atomic_write, write_text
+from tfml.models.inputs import describe_input
+from tfml.training.saving import atomic_write, sha256, write_text
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "saved_models"
-
-
-def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+KINDS = {
+    "image-encoder": "an image encoder (uint8 image -> embedding vector)",
+    "autoencoder": "an autoencoder (uint8 image -> reconstructed image)",
+    "movie-embedding": "a movie embedding matrix (movie index -> vector, rows carry MovieLens ids)",
+}
 
 
 def entries(zoo_dir: str | os.PathLike = ZOO_DIR) -> list[dict]:
@@ -71,6 +68,45 @@ def resolve(name_or_path: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> Path:
         raise FileNotFoundError(f"{name_or_path!r} is neither a model file nor a zoo model: {error.args[0]}") from None
 
 
+def kind_of_shapes(input_shape, output_shape) -> str:
+    """"image-encoder", "autoencoder", "movie-embedding" or "other", from a model's shapes (batch axis left out)."""
+    if len(input_shape) == 0 and len(output_shape) == 1:
+        return "movie-embedding"
+    if len(input_shape) == 3 and len(output_shape) == 1:
+        return "image-encoder"
+    if len(input_shape) == 3 and list(output_shape) == list(input_shape):
+        return "autoencoder"
+    return "other"
+
+
+def model_kind(model: keras.Model) -> str:
+    return kind_of_shapes(model.input_shape[1:], model.output_shape[1:])
+
+
+def require_kind(model: keras.Model, kind: str, reference: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> keras.Model:
+    """``model`` itself if it is of ``kind``, else a ValueError saying what it is and which zoo models fit."""
+    actual = model_kind(model)
+    if actual == kind:
+        return model
+    fitting = [item["name"] for item in entries(zoo_dir) if kind_of_shapes(item["input_shape"], item["output_shape"]) == kind]
+    raise ValueError(f"{reference} is {KINDS.get(actual, 'a model of another kind')} (input {list(model.input_shape[1:])}, "
+                     f"output {list(model.output_shape[1:])}); this command needs {KINDS[kind]}. "
+                     f"Zoo models that fit: {', '.join(fitting) or 'none'}")
+
+
+def load_model(reference: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> tuple[keras.Model, dict]:
+    """(the model, its record {"model", "file", "sha256", "input_shape", "input_dtype", "preprocessing"})
+    for a zoo name (sha256 checked) or a model file; a damaged file is a clear error."""
+    import tfml  # noqa: F401  (custom objects)
+
+    path = resolve(reference, zoo_dir)
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # h5py and Keras raise many types for a truncated or foreign file
+        raise ValueError(f"{path} is not a readable Keras model file ({type(error).__name__}: {error})") from None
+    return model, {"model": reference, "file": str(path), "sha256": sha256(path), **describe_input(model)}
+
+
 def add(name: str, model: keras.Model, *, study: str, data: str, command: str, metrics: dict, description: str,
         zoo_dir: str | os.PathLike = ZOO_DIR) -> dict:
     """Saves ``model`` (without optimizer state) as ``<name>.h5`` and adds or replaces its entry."""
@@ -80,6 +116,7 @@ def add(name: str, model: keras.Model, *, study: str, data: str, command: str, m
         "name": name, "file": path.name, "study": study, "data": data, "command": command, "metrics": metrics,
         "size_bytes": path.stat().st_size, "sha256": sha256(path),
         "input_shape": list(model.input_shape[1:]), "output_shape": list(model.output_shape[1:]),
+        "input_dtype": describe_input(model)["input_dtype"], "preprocessing": describe_input(model)["preprocessing"],
         "description": description,
     }
     others = [other for other in entries(zoo_dir) if other["name"] != name]

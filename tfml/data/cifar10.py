@@ -8,7 +8,9 @@ Sources (``--data``):
 - a path: a folder or ``.tar.gz`` with ``train/<class>/*`` and ``test/<class>/*``, ordered by the
   seeded shuffle of ``tfml.data.images``.
 
-Contract: x_* are float32 in [0, 1], shape (N, 32, 32, 3); y_* are int64, shape (N, 1).
+Contract: x_* are uint8 RGB, shape (N, 32, 32, 3) (the models convert them); y_* are int64, shape
+(N, 1); ids_* name each image: its path inside the folder or archive ("test/cat/0042.jpg"), or its
+position in the official split ("cifar10:test/42") for a download.
 """
 
 from __future__ import annotations
@@ -38,21 +40,21 @@ class Cifar10:
     y_test: np.ndarray
     class_names: list[str]
     source: str  # what was loaded, e.g. "tfds:cifar10" or the resolved path
+    ids_train: list[str]
+    ids_test: list[str]
 
 
-def to_unit_float(images: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] -> float32 [0, 1]."""
-    return np.asarray(images, dtype=np.float32) / np.float32(255.0)
-
-
-def _from_uint8(x_train, y_train, x_test, y_test, class_names, source) -> Cifar10:
+def _from_uint8(x_train, y_train, x_test, y_test, class_names, source, ids_train=None, ids_test=None) -> Cifar10:
+    prefix = source.split(":")[-1]
     return Cifar10(
-        to_unit_float(x_train),
+        np.asarray(x_train, dtype=np.uint8),
         np.asarray(y_train, dtype=np.int64).reshape(-1, 1),
-        to_unit_float(x_test),
+        np.asarray(x_test, dtype=np.uint8),
         np.asarray(y_test, dtype=np.int64).reshape(-1, 1),
         list(class_names),
         source,
+        ids_train or [f"{prefix}:train/{i}" for i in range(len(x_train))],
+        ids_test or [f"{prefix}:test/{i}" for i in range(len(x_test))],
     )
 
 
@@ -98,6 +100,7 @@ def load_cifar10(source: str | os.PathLike = "sample", seed: int = 0, progress: 
         test = load_image_folder(path, (32, 32), subdir="test", seed=seed, progress=progress)
         if train.class_names != test.class_names:
             raise ValueError(f"{path}: train classes {train.class_names} differ from test classes {test.class_names}")
-        data = _from_uint8(train.images, train.labels, test.images, test.labels, train.class_names, str(path.resolve()))
+        data = _from_uint8(train.images, train.labels, test.images, test.labels, train.class_names, str(path.resolve()),
+                           [f"train/{p}" for p in train.paths], [f"test/{p}" for p in test.paths])
     log.info("CIFAR-10 source: %s (%d train, %d test)", data.source, len(data.x_train), len(data.x_test))
     return data

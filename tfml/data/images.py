@@ -112,7 +112,7 @@ def load_image_folder(
     records: list[tuple[str, np.ndarray]] = []
     skipped: list[tuple[str, str]] = []
     files = _iter_files(root, subdir)
-    for relative, data in tqdm(files, desc=f"reading {where}", unit="img", disable=not progress):
+    for relative, data in tqdm(files, desc=f"reading {where}", unit="img", disable=None if progress else True):  # None: only on a terminal
         if "/" not in relative:
             skipped.append((relative, "not inside a class subfolder"))
             continue

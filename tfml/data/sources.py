@@ -17,7 +17,7 @@ class LabelledImages:
     images: np.ndarray  # uint8 (N, H, W, 3)
     labels: np.ndarray  # int64 (N,)
     class_names: list[str]
-    ids: list[str]  # "train/17", "test/3" for CIFAR-10 sources; relative paths for image folders
+    ids: list[str]  # relative path or archive member ("test/cat/0042.jpg"); "cifar10:test/3" for a download
 
 
 def _has_splits(path: Path) -> bool:
@@ -41,9 +41,8 @@ def load_labelled_images(source: str | os.PathLike, image_size=(32, 32), seed: i
     path = Path(source)
     if str(source) in ("cifar10", "sample") or (path.exists() and _has_splits(path)):
         data = load_cifar10(source, seed=seed, progress=progress)
-        images = np.rint(np.concatenate([data.x_train, data.x_test]) * 255).astype(np.uint8)
+        images = np.concatenate([data.x_train, data.x_test])
         labels = np.concatenate([data.y_train, data.y_test]).reshape(-1)
-        ids = [f"train/{i}" for i in range(len(data.x_train))] + [f"test/{i}" for i in range(len(data.x_test))]
-        return LabelledImages(images, labels, data.class_names, ids)
+        return LabelledImages(images, labels, data.class_names, data.ids_train + data.ids_test)
     folder = load_image_folder(path, image_size, seed=seed, progress=progress)
     return LabelledImages(folder.images, folder.labels, folder.class_names, folder.paths)

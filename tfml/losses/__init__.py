@@ -1,13 +1,8 @@
-"""Serialisable Keras losses for metric learning, and pairwise distances."""
+"""Serialisable Keras losses for metric learning on one base (``MetricLoss``), and the distance
+vocabulary."""
 
-from tfml.losses.contrastive import ContrastiveLoss, ContrastivePairLoss, contrastive_loss, contrastive_pair_loss
+from tfml.losses.base import REDUCERS, MetricLoss, label_masks, reduce_terms
+from tfml.losses.contrastive import ContrastiveLoss, ContrastivePairLoss
 from tfml.losses.cooccurrence import CoOccurrenceLoss, cooccurrence_loss
-from tfml.losses.distances import DISTANCES, paired_distances, pairwise_distances
-from tfml.losses.triplet import (
-    TripletHardLoss,
-    TripletMarginLoss,
-    TripletSemiHardLoss,
-    triplet_hard_loss,
-    triplet_margin_loss,
-    triplet_semihard_loss,
-)
+from tfml.losses.distances import ALIASES, DISTANCES, LOSS_DISTANCES, canonical_distance, paired_distances, pairwise_distances
+from tfml.losses.triplet import TripletHardLoss, TripletMarginLoss, TripletSemiHardLoss

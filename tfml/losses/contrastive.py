@@ -1,13 +1,31 @@
-"""Contrastive loss on a batch of class labels and embeddings (and on explicit pairs).
+"""Contrastive losses over a batch of labels and embeddings, and over explicit pairs.
 
-Over the pairs i < j of the batch: mean over the selected positive pairs (same label) of d^2, plus
-mean over the selected negative pairs of max(margin - d, 0)^2; a term with no selected pair is 0.
-pairs="all" selects every pair. pairs="hard" selects the positive pairs farther apart than the
-closest negative of either of their two members, and the negative pairs closer than the margin.
-``distance``: "l2" (default), "squared_l2" or "cosine".
+``ContrastiveLoss`` takes every ordered pair (a, k) of the batch, a != k (or every query x key
+pair, see ``tfml.losses.base``); with m+ = ``positive_margin``, m- = ``margin`` and p = 2 when
+``squared`` (Hadsell et al. 2006, the default) or 1 (pytorch-metric-learning's ContrastiveLoss):
 
-``contrastive_pair_loss`` takes explicit pairs y_pred (B, 2, D) with y_true 1 (similar) or 0:
-mean over the pairs of y d^2 + (1 - y) max(margin - d, 0)^2.
+    positive pair (same label):  max(d - m+, 0)^p
+    negative pair:               max(m- - d, 0)^p
+
+and the loss is reducer(positive terms) + reducer(negative terms). Which pairs count (``pairs``):
+
+- ``"all"``: every pair;
+- ``"hard"``: positive pairs farther apart than the closest negative of either member, negative
+  pairs closer than m-;
+- ``"margin"``: pytorch-metric-learning's PairMarginMiner with ``miner_margins`` = (mp, mn):
+  positive pairs with d > mp, negative pairs with d < mn.
+
+pytorch-metric-learning's defaults are ``ContrastiveLoss(margin=1.0, squared=False,
+reducer="mean_nonzero")`` on plain Euclidean distances.
+
+``ContrastivePairLoss`` takes explicit pairs y_pred (B, 2, D) with y_true 1 (similar) or 0: the
+term of a pair is y max(d - m+, 0)^p + (1 - y) max(m- - d, 0)^p.
+
+>>> import numpy as np
+>>> labels = np.array([0, 0, 1, 1])
+>>> points = np.array([[0.0], [1.0], [2.5], [4.0]], np.float32)
+>>> float(ContrastiveLoss(margin=2.0)(labels, points))   # (1 + 2.25) / 2 + (0.5^2) / 4
+1.6875
 """
 
 from __future__ import annotations
@@ -15,63 +33,59 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfml.losses.base import MetricLoss, label_masks
 from tfml.losses.distances import paired_distances, pairwise_distances
-from tfml.losses.triplet import _BatchLoss, _label_masks
 
-PAIRS = ("all", "hard")
-
-
-def _masked_mean(values, mask):
-    mask = tf.cast(mask, values.dtype)
-    count = tf.reduce_sum(mask)
-    return tf.where(count > 0, tf.reduce_sum(values * mask) / tf.maximum(count, 1.0), tf.zeros([], values.dtype))
+PAIRS = ("all", "hard", "margin")
 
 
-def contrastive_loss(labels, embeddings, margin: float = 1.0, pairs: str = "all", distance: str = "l2"):
-    if pairs not in PAIRS:
-        raise ValueError(f"pairs must be one of {PAIRS}, got {pairs!r}")
-    embeddings = tf.convert_to_tensor(embeddings)
-    d = pairwise_distances(embeddings, distance)
-    positive, negative = _label_masks(labels, embeddings.dtype)
-    if pairs == "hard":
-        closest_negative = tf.reduce_min(tf.where(negative, d, tf.reduce_max(d) + 1.0), axis=1)  # no negative: never hard
-        positive &= d > tf.minimum(closest_negative[:, None], closest_negative[None, :])
-        negative &= d < margin
-    upper = tf.linalg.band_part(tf.ones_like(d, dtype=tf.bool), 0, -1) & ~tf.eye(tf.shape(d)[0], dtype=tf.bool)
-    positive, negative = positive & upper, negative & upper
-    return _masked_mean(tf.square(d), positive) + _masked_mean(tf.square(tf.maximum(margin - d, 0.0)), negative)
-
-
-def contrastive_pair_loss(similar, pairs, margin: float = 1.0, distance: str = "l2"):
-    pairs = tf.convert_to_tensor(pairs)
-    d = paired_distances(pairs[:, 0], pairs[:, 1], distance)
-    similar = tf.cast(tf.reshape(similar, [-1]), d.dtype)
-    return tf.reduce_mean(similar * tf.square(d) + (1.0 - similar) * tf.square(tf.maximum(margin - d, 0.0)))
+def _terms(d, margin, positive_margin, squared):
+    power = 2.0 if squared else 1.0
+    return tf.maximum(d - positive_margin, 0.0) ** power, tf.maximum(margin - d, 0.0) ** power
 
 
 @keras.saving.register_keras_serializable(package="tfml")
-class ContrastiveLoss(_BatchLoss):
-    """Contrastive loss over the pairs of a batch (see the module docstring).
+class ContrastiveLoss(MetricLoss):
+    """Contrastive loss over the pairs of a batch (see the module docstring)."""
 
-    >>> loss = ContrastiveLoss(margin=1.0, pairs="hard")
-    >>> value = loss(labels, embeddings)
-    """
-
-    def __init__(self, margin: float = 1.0, pairs: str = "all", distance: str = "l2", name="contrastive_loss", **kwargs):
+    def __init__(self, margin: float = 1.0, pairs: str = "all", positive_margin: float = 0.0, squared: bool = True,
+                 miner_margins: tuple[float, float] = (0.2, 0.8), name="contrastive_loss", **kwargs):
         if pairs not in PAIRS:
-            raise ValueError(f"pairs must be one of {PAIRS}, got {pairs!r}")
-        super().__init__(name, margin=margin, pairs=pairs, distance=distance, **kwargs)
+            raise ValueError(f"pairs must be one of {', '.join(PAIRS)}, got {pairs!r}")
+        super().__init__(name, margin=margin, pairs=pairs, positive_margin=positive_margin, squared=squared,
+                         miner_margins=tuple(miner_margins), **kwargs)
 
-    def call(self, y_true, y_pred):
-        return contrastive_loss(y_true, y_pred, **self.options)
+    def terms(self, y_true, y_pred):
+        labels, queries, keys = self.split(y_true, y_pred)
+        d = pairwise_distances(queries, keys, self.distance)
+        positive, negative = label_masks(labels, None if keys is None else labels)
+        options = self.options
+        if options["pairs"] == "hard":
+            closest_negative = tf.reduce_min(tf.where(negative, d, tf.reduce_max(d) + 1.0), axis=1)  # none: never hard
+            closest_of_key = closest_negative if keys is None else tf.reduce_min(
+                tf.where(tf.transpose(negative), tf.transpose(d), tf.reduce_max(d) + 1.0), axis=1)
+            positive &= d > tf.minimum(closest_negative[:, None], closest_of_key[None, :])
+            negative &= d < options["margin"]
+        elif options["pairs"] == "margin":
+            low, high = options["miner_margins"]
+            positive &= d > low
+            negative &= d < high
+        positive_terms, negative_terms = _terms(d, options["margin"], options["positive_margin"], options["squared"])
+        return {"positive": (positive_terms, positive), "negative": (negative_terms, negative)}
 
 
 @keras.saving.register_keras_serializable(package="tfml")
-class ContrastivePairLoss(_BatchLoss):
+class ContrastivePairLoss(MetricLoss):
     """Contrastive loss on explicit pairs: y_pred (B, 2, D), y_true 1 for similar pairs, 0 otherwise."""
 
-    def __init__(self, margin: float = 1.0, distance: str = "l2", name="contrastive_pair_loss", **kwargs):
-        super().__init__(name, margin=margin, distance=distance, **kwargs)
+    def __init__(self, margin: float = 1.0, positive_margin: float = 0.0, squared: bool = True,
+                 name="contrastive_pair_loss", **kwargs):
+        super().__init__(name, margin=margin, positive_margin=positive_margin, squared=squared, **kwargs)
 
-    def call(self, y_true, y_pred):
-        return contrastive_pair_loss(y_true, y_pred, **self.options)
+    def terms(self, y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        d = paired_distances(y_pred[:, 0], y_pred[:, 1], self.distance)
+        similar = tf.cast(tf.reshape(y_true, [-1]), d.dtype)
+        positive_terms, negative_terms = _terms(d, self.options["margin"], self.options["positive_margin"], self.options["squared"])
+        values = (similar * positive_terms + (1.0 - similar) * negative_terms)[:, None]
+        return {"pairs": (values, tf.ones_like(values, tf.bool))}

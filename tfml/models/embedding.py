@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tfml.models.inputs import image_input
+
 
 def _conv_bn_relu(x, filters, strides=1):
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
@@ -17,8 +19,8 @@ def build_embedding_net(input_shape=(64, 64, 3), dim: int = 32, normalize: bool 
     """A small CNN: a stride-2 3x3 conv stem, then per entry of ``filters`` a 3x3 conv + batch norm +
     ReLU and a 2x2 max-pool, global average pooling and a linear Dense to ``dim``; L2-normalised
     output when ``normalize``. About 0.1 GFLOP per 64 x 64 image for training."""
-    inputs = keras.Input(input_shape, name="image")
-    x = _conv_bn_relu(inputs, filters[0], strides=2)
+    inputs, x = image_input(input_shape)
+    x = _conv_bn_relu(x, filters[0], strides=2)
     for f in filters:
         x = _conv_bn_relu(x, f)
         x = layers.MaxPooling2D()(x)
@@ -32,6 +34,6 @@ def build_embedding_net(input_shape=(64, 64, 3), dim: int = 32, normalize: bool 
 def build_siamese(embedding_net: keras.Model, arity: int) -> keras.Model:
     """(B, arity, H, W, C) -> (B, arity, dim): the same network (shared weights) on each member of a
     pair (arity 2) or triplet (arity 3)."""
-    inputs = keras.Input((arity, *embedding_net.input_shape[1:]), name="members")
+    inputs = keras.Input((arity, *embedding_net.input_shape[1:]), dtype=embedding_net.inputs[0].dtype, name="members")
     outputs = layers.TimeDistributed(embedding_net, name="shared")(inputs)
     return keras.Model(inputs, outputs, name=f"siamese_{arity}")

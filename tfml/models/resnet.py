@@ -13,6 +13,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tfml.models.inputs import image_input
+
 STAGES = ((64, 2), (128, 2), (256, 2), (512, 2))  # (filters, blocks)
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9  # torchvision's 0.1 update rate: moving statistics settle within a short budget
@@ -38,16 +40,16 @@ def _basic_block(x, filters, strides, name):
 
 def build_resnet18(input_shape=(224, 224, 3), classes: int | None = 1000, stem: str = "imagenet",
                    include_top: bool = True, name: str = "resnet18") -> keras.Model:
-    """ResNet-18 on ``input_shape`` images scaled to [0, 1]; without the top it returns the 512
-    average-pooled features, with it a softmax over ``classes``."""
+    """ResNet-18 on uint8 ``input_shape`` images (scaled to [0, 1] inside); without the top it
+    returns the 512 average-pooled features, with it a softmax over ``classes``."""
     if stem not in ("imagenet", "cifar"):
         raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}")
-    inputs = keras.Input(input_shape, name="image")
+    inputs, x = image_input(input_shape)
     if stem == "imagenet":
-        x = _conv_bn(inputs, 64, 7, 2, "stem")
+        x = _conv_bn(x, 64, 7, 2, "stem")
         x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     else:
-        x = _conv_bn(inputs, 64, 3, 1, "stem")
+        x = _conv_bn(x, 64, 3, 1, "stem")
     for stage, (filters, blocks) in enumerate(STAGES, start=1):
         for block in range(1, blocks + 1):
             x = _basic_block(x, filters, 2 if block == 1 and stage > 1 else 1, f"stage{stage}_block{block}")
@@ -59,7 +61,7 @@ def build_resnet18(input_shape=(224, 224, 3), classes: int | None = 1000, stem: 
 
 def classifier(backbone: keras.Model, classes: int, name: str = "classifier") -> keras.Model:
     """``backbone`` (image -> features) followed by a Dense softmax head named "head"."""
-    inputs = keras.Input(backbone.input_shape[1:], name="image")
+    inputs = keras.Input(backbone.input_shape[1:], dtype="uint8", name="image")
     outputs = layers.Dense(classes, activation="softmax", name="head")(backbone(inputs))
     return keras.Model(inputs, outputs, name=name)
 

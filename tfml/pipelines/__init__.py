@@ -1,4 +1,8 @@
-"""tf.data builders: decoding, augmentation and distortions, batching."""
+"""tf.data builders: resumable batch streams of uint8 images, augmentation and distortions,
+P x K and offline pair / triplet sampling, co-like counts."""
 
+from tfml.pipelines.augmentation import augment, horizontal_flip, pad_and_crop
+from tfml.pipelines.batches import BatchStream, FullBatch, fixed_batches, seeded_permutation
 from tfml.pipelines.cooccurrence import Likes, colike_counts, hold_out_likes, like_matrix, ppmi
-from tfml.pipelines.images import reconstruction_dataset
+from tfml.pipelines.images import reconstruction_batches, reconstruction_pairs, unit_float
+from tfml.pipelines.sampling import labelled_batches, offline_pairs, offline_triplets, pk_indices, shuffled_order

@@ -12,6 +12,10 @@ the same distortion in the same epoch of any run, resumed or not.
   in a random direction; the image is warped by the homography that maps the output corners to the
   moved corners (``ImageProjectiveTransformV3``, bilinear), keeping the size; pixels that come from
   outside the image are black (0, 0, 0).
+
+Both work on float images in [0, 1]. ``distort``, ``distort_batch`` and ``mix_distortions`` also
+take uint8 images (the pipelines' and models' format) and then return uint8: the distorted image
+is rounded to the nearest level, as it would be when saved as a file.
 """
 
 from __future__ import annotations
@@ -69,27 +73,52 @@ def random_projective(image: tf.Tensor, key: tf.Tensor, strength) -> tf.Tensor:
 DISTORTIONS = {"noise": add_gaussian_noise, "projective": random_projective}
 
 
+def _in_unit_range(function):
+    """Applies ``function`` (on float images in [0, 1]) to a uint8 image too, rounding back to uint8."""
+    def apply(image, *args):
+        if image.dtype != tf.uint8:
+            return function(image, *args)
+        distorted = function(tf.cast(image, tf.float32) / 255.0, *args)
+        return tf.cast(tf.round(tf.clip_by_value(distorted, 0.0, 1.0) * 255.0), tf.uint8)
+    return apply
+
+
 def distort(image: tf.Tensor, key: tf.Tensor, kind: str, strength) -> tf.Tensor:
-    """``DISTORTIONS[kind](image, key, strength)``; kind is "noise" or "projective"."""
+    """``DISTORTIONS[kind](image, key, strength)``; kind is "noise" or "projective"; float or uint8."""
     if kind not in DISTORTIONS:
         raise ValueError(f"unknown distortion {kind!r}; choose one of {', '.join(KINDS)}")
-    return DISTORTIONS[kind](image, key, strength)
+    return _in_unit_range(DISTORTIONS[kind])(tf.convert_to_tensor(image), key, strength)
 
 
 def distort_batch(images, kind: str, strength: float, seed: int, epoch: int = 0, first_index: int = 0) -> np.ndarray:
-    """Distorts a batch (N, H, W, C) in [0, 1]; image i uses key (seed, epoch, first_index + i)."""
-    images = tf.convert_to_tensor(np.asarray(images, np.float32))
-    return _distort_in_graph(images, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64),
-                             tf.constant(first_index, tf.int64), kind, tf.constant(strength, tf.float32)).numpy()
+    """Distorts a batch (N, H, W, C), uint8 or float in [0, 1] (returned in the same type); image i
+    uses key (seed, epoch, first_index + i)."""
+    images = np.asarray(images)
+    images = tf.convert_to_tensor(images if images.dtype == np.uint8 else images.astype(np.float32))
+    return _distort_in_graph(images, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64), tf.constant(first_index, tf.int64),
+                             kind, tf.constant(strength, tf.float32)).numpy()
 
 
 @tf.function(reduce_retracing=True)
 def _distort_in_graph(images, seed, epoch, first_index, kind, strength):
+    return _keyed_map(images, lambda image, key: distort(image, key, kind, strength), seed, epoch, first_index)
+
+
+def _keyed_map(images, function, seed, epoch, first_index):
     # in a graph, map_fn is one while loop, not a Python loop over images as in eager mode
     indices = tf.range(first_index, first_index + tf.cast(tf.shape(images)[0], tf.int64), dtype=tf.int64)
     keys = tf.map_fn(lambda i: distortion_key(seed, epoch, i), indices, fn_output_signature=tf.int64)
-    return tf.map_fn(lambda args: distort(args[0], args[1], kind, strength), (images, keys),
-                     fn_output_signature=tf.float32, parallel_iterations=16)
+    return tf.map_fn(lambda args: function(args[0], args[1]), (images, keys), fn_output_signature=images.dtype, parallel_iterations=16)
+
+
+def keyed_map(images, function, seed: int, epoch: int = 0, first_index: int = 0) -> np.ndarray:
+    """``function(image, key)`` for each image i of a batch (uint8, or float as float32), with key
+    distortion_key(seed, epoch, first_index + i), run as one graph (a while loop, not a Python loop)."""
+    images = np.asarray(images)
+    images = tf.convert_to_tensor(images if images.dtype == np.uint8 else images.astype(np.float32))
+
+    in_graph = tf.function(lambda *args: _keyed_map(args[0], function, *args[1:]))
+    return in_graph(images, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64), tf.constant(first_index, tf.int64)).numpy()
 
 
 def distorted_batches(images, kind: str, strength: float, seed: int, batch_size: int = 128, epoch: int = 0) -> Iterator[np.ndarray]:
@@ -121,8 +150,11 @@ class DistortionSchedule:
 
 
 def mix_distortions(image: tf.Tensor, key: tf.Tensor, epoch, schedule: DistortionSchedule) -> tf.Tensor:
-    """The training input for one clean image: with probability schedule.share(epoch) a distortion
-    (kind uniformly chosen) of strength U(0, 1) x schedule.<kind>(epoch), else the image itself."""
+    """The training input for one clean image (float or uint8): with probability
+    schedule.share(epoch) a distortion (kind uniformly chosen) of strength U(0, 1) x
+    schedule.<kind>(epoch), else the image itself."""
+    if image.dtype == tf.uint8:
+        return _in_unit_range(lambda x: mix_distortions(x, key, epoch, schedule))(image)
     keys = tf.random.experimental.stateless_split(key, 4)
     draws = tf.random.stateless_uniform([3], keys[0])
     now = schedule.at(epoch)

@@ -1,4 +1,10 @@
-"""tf.data builders for image arrays."""
+"""Image batches for training: uint8 images in, the model converts them.
+
+Images stay uint8 (RGB, 0-255) from decoding to the model; every tfml image model starts with a
+``Rescaling(1/255)`` layer (``tfml.models.image_input``), so a saved model says what it expects.
+The one float image outside a model is a reconstruction target (an autoencoder's loss compares
+floats in [0, 1]): ``unit_float`` makes it, with the same scale as the model's input layer.
+"""
 
 from __future__ import annotations
 
@@ -7,61 +13,32 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-
-def reconstruction_dataset(
-    images: np.ndarray,
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int = 0,
-    input_map: Callable[[tf.Tensor], tf.Tensor] | None = None,
-) -> tf.data.Dataset:
-    """(input, target) batches for an autoencoder: target = the image, input = input_map(image) or
-    the image itself. Shuffling is seeded and reshuffled each epoch; the last batch may be smaller.
-    """
-    dataset = tf.data.Dataset.from_tensor_slices(images)
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if input_map is None:
-        dataset = dataset.map(lambda x: (x, x))
-    else:
-        dataset = dataset.map(lambda x: (input_map(x), x), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+from tfml.pipelines.batches import BatchStream, seeded_permutation
+from tfml.pipelines.distortions import distortion_key
 
 
-def epoch_keyed_reconstruction_dataset(
-    images: np.ndarray,
-    batch_size: int,
-    seed: int,
-    epochs: int,
-    initial_epoch: int = 0,
-    input_map: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
-) -> tf.data.Dataset:
-    """(input, target) batches of epochs initial_epoch .. epochs - 1 one after another, for
-    ``fit(steps_per_epoch=ceil(len(images) / batch_size))``. Everything random is keyed on
-    (seed, epoch[, image index]): each epoch's order is a stateless shuffle, and
-    input = input_map(image, distortion_key(seed, epoch, index), epoch) or the image itself, so a
-    resumed run sees exactly the batches of an uninterrupted one. uint8 images are scaled to [0, 1]
-    per batch (cache them as uint8 to keep memory small)."""
-    from tfml.pipelines.distortions import distortion_key
+def unit_float(images) -> tf.Tensor:
+    """uint8 [0, 255] -> float32 [0, 1] (x / 255, the scale of the models' Rescaling layer)."""
+    return tf.cast(images, tf.float32) / 255.0
 
-    images = tf.constant(images)
-    count = int(images.shape[0])
 
-    def to_float(image):
-        return tf.cast(image, tf.float32) / 255.0 if image.dtype == tf.uint8 else tf.cast(image, tf.float32)
+def reconstruction_batches(images: np.ndarray, batch_size: int, seed: int, epochs: int,
+                           input_map: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor] | None = None) -> BatchStream:
+    """(input, target) batches for an autoencoder: each epoch a seeded permutation of ``images``
+    (uint8), the last batch possibly smaller; target = unit_float(image), input = the uint8 image
+    or ``input_map(image, distortion_key(seed, epoch, index), epoch)`` (uint8 in, uint8 out)."""
+    pixels = tf.constant(images)
 
-    def one_epoch(epoch):
-        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), distortion_key(seed, epoch, -1))
+    def example(index, epoch):
+        image = tf.gather(pixels, index)
+        source = image if input_map is None else input_map(image, distortion_key(seed, epoch, index), epoch)
+        return source, unit_float(image)
 
-        def example(index):
-            clean = to_float(tf.gather(images, index))
-            if input_map is None:
-                return clean, clean
-            return input_map(clean, distortion_key(seed, epoch, index), epoch), clean
+    return BatchStream(seeded_permutation(len(images), seed), example, batch_size, epochs, drop_remainder=False)
 
-        return tf.data.Dataset.from_tensor_slices(order).map(example, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
 
-    batches = max(epochs - initial_epoch, 0) * -(-count // batch_size)
-    dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(one_epoch)
-    return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+def reconstruction_pairs(inputs: np.ndarray, targets: np.ndarray | None = None, batch_size: int = 256) -> tf.data.Dataset:
+    """Fixed (input, unit_float(target)) batches in order, for validation (targets default to inputs)."""
+    targets = inputs if targets is None else targets
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size)
+    return dataset.map(lambda x, y: (x, unit_float(y))).prefetch(tf.data.AUTOTUNE)

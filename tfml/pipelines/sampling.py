@@ -1,7 +1,8 @@
 """Batch sampling for metric learning: class-balanced P x K batches, and offline pairs / triplets.
 
 All index draws use ``numpy.random.default_rng([seed, epoch])``, so an epoch's batches are the same
-in any run, resumed or not.
+in any run, resumed or not; ``labelled_batches`` turns them into a resumable ``BatchStream`` of
+uint8 images.
 
 - P x K: each batch takes P distinct classes (uniformly among the classes) and K images of each,
   without replacement inside a class that has at least K images, with replacement otherwise.
@@ -13,8 +14,14 @@ in any run, resumed or not.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import tensorflow as tf
+
+from tfml.pipelines.augmentation import augment
+from tfml.pipelines.batches import BatchStream
+from tfml.pipelines.distortions import distortion_key
 
 
 def _by_class(labels: np.ndarray) -> list[np.ndarray]:
@@ -34,16 +41,6 @@ def pk_indices(labels, classes_per_batch: int, images_per_class: int, n_batches:
         batches[b] = np.concatenate([rng.choice(groups[c], images_per_class, replace=len(groups[c]) < images_per_class)
                                      for c in chosen])
     return batches
-
-
-def shuffled_batches(count: int, batch_size: int, seed: int, epoch: int = 0) -> np.ndarray:
-    """(count // batch_size, batch_size) indices: a seeded permutation of range(count) for this epoch,
-    cut into full batches (the last count % batch_size images of the permutation sit the epoch out)."""
-    if not 0 < batch_size <= count:
-        raise ValueError(f"batch_size must be in [1, {count}] for {count} images, got {batch_size}")
-    order = np.random.default_rng([seed, epoch]).permutation(count)
-    steps = count // batch_size
-    return order[: steps * batch_size].reshape(steps, batch_size)
 
 
 def _positive_pairs(groups, rng, count):
@@ -92,14 +89,39 @@ def offline_triplets(labels, n_triplets: int, seed: int, epoch: int = 0) -> np.n
     return np.stack([anchors, positives, _negative_of(labels, groups, rng, anchors)], 1)
 
 
-def gather_dataset(images: np.ndarray, index_batches: np.ndarray, targets: np.ndarray) -> tf.data.Dataset:
-    """A dataset of (images[index_batch] as float32 in [0, 1], target) for each batch of indices; an
-    index batch may be (B,) or (B, 2|3) for pairs and triplets (giving (B, 2|3, H, W, C) inputs)."""
-    images = tf.constant(images)
+def shuffled_order(indices, targets, seed: int) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
+    """order(epoch) = (indices, targets) in a permutation drawn from default_rng([seed, epoch])."""
+    indices, targets = np.asarray(indices), np.asarray(targets)
 
-    def gather(indices, target):
-        batch = tf.gather(images, indices)
-        return tf.cast(batch, tf.float32) / 255.0 if images.dtype == tf.uint8 else batch, target
+    def order(epoch):
+        permutation = np.random.default_rng([seed, epoch]).permutation(len(indices))
+        return indices[permutation], targets[permutation]
 
-    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(index_batches), np.asarray(targets)))
-    return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return order
+
+
+def labelled_batches(images: np.ndarray, order: Callable[[int], tuple[np.ndarray, np.ndarray]], batch_size: int, epochs: int,
+                     seed: int, padding: int = 0, flip: bool = False) -> BatchStream:
+    """A BatchStream of (images[indices] uint8, target) items, where ``order(epoch)`` gives
+    (indices, targets) for the epoch: indices (n,) for single images or (n, 2|3) for pairs and
+    triplets (inputs (2|3, H, W, C) per item). With ``padding`` or ``flip`` each image is augmented
+    (``tfml.pipelines.augmentation``) with a key from (seed, epoch, its position in the epoch)."""
+    pixels = tf.constant(images)
+    augmented = padding > 0 or flip
+
+    def positioned(epoch):
+        indices, targets = order(epoch)
+        return np.arange(len(indices)), np.asarray(indices), np.asarray(targets)
+
+    def example(position, index, target, epoch):
+        batch = tf.gather(pixels, index)
+        if augmented:
+            key = distortion_key(seed, epoch, position)
+            if index.shape.rank == 0:
+                batch = augment(batch, key, padding, flip)
+            else:
+                keys = tf.random.experimental.stateless_split(key, index.shape[0])
+                batch = tf.stack([augment(batch[i], keys[i], padding, flip) for i in range(index.shape[0])])
+        return batch, target
+
+    return BatchStream(positioned, example, batch_size, epochs)

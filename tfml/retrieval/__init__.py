@@ -1,16 +1,21 @@
-"""Exact k-NN search and retrieval metrics."""
+"""Exact k-NN search, relevance definitions, retrieval metrics and the helper that joins them."""
 
-from tfml.retrieval.index import METRICS, ExactIndex, check_embeddings
+from tfml.retrieval.codes import Codes, load_codes, save_codes
+from tfml.retrieval.evaluate import Retrieval, bootstrap_interval, evaluate_retrieval, parse_metric
+from tfml.retrieval.index import ExactIndex, check_embeddings
 from tfml.retrieval.metrics import (
-    count_relevant,
+    dcg,
     held_out_recall_at_k,
     hit_rate_at_k,
     knn_accuracy,
     knn_predict,
     map_at_r,
+    match_ranks,
+    ndcg_at_k,
     precision_at_k,
     r_precision,
     recall_at_k,
-    relevance,
+    top_ratio_accuracy,
 )
 from tfml.retrieval.recommend import recommend_for_users, recommend_popular, similarity_matrix, top_k
+from tfml.retrieval.relevance import GradedRelevance, LabelRelevance, jaccard, jaccard_relevance, match_relevance

@@ -1,7 +1,8 @@
 """Exact k-nearest-neighbour search over any embeddings, in bounded memory.
 
-Distances: "euclidean", "sqeuclidean", "cosine" (1 - cosine similarity; a zero vector has
-similarity 0 with everything), "manhattan", "chebyshev".
+Distances: any of tfml's vocabulary (``tfml.losses.distances``; aliases accepted): "euclidean",
+"sqeuclidean", "cosine" (1 - cosine similarity; a zero vector has similarity 0 with everything),
+"manhattan", "chebyshev", "dot" (-u.v: maximum inner product search).
 
 Results are sorted by ascending distance; ties go to the lower base index. Queries are processed in
 chunks and each chunk's scores against the base (in base chunks for the element-wise distances) are
@@ -11,7 +12,8 @@ Selection of the k best of n scores is exact and cheap: scores are cut into bloc
 columns; the blocks holding the k best scores are among the k blocks with the largest maxima (a
 block ranked above the block of a top-k score holds a score that beats it), so only those k blocks
 are searched. Euclidean and cosine scores come from a matrix product with augmented vectors,
-q' = [2q, -1], b' = [b, |b|^2] (score = 2 q.b - |b|^2 = |q|^2 - |q - b|^2), taken one base tile of
+q' = [2q, -1], b' = [b, |b|^2] (score = 2 q.b - |b|^2 = |q|^2 - |q - b|^2; for dot, b' = [b, 0] and
+q' = [q, -1]), taken one base tile of
 TILE_ROWS rows at a time and reduced at once to block maxima, so the full score matrix is never
 held; the scores of the k best blocks are then recomputed from their vectors. (A base of one tile,
 or of vectors so long that the best blocks' vectors would force small query chunks, is scored
@@ -27,10 +29,11 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "chebyshev")
+from tfml.losses.distances import DISTANCES, canonical_distance
+
 # Above this many values per query (k x dim), the winners' distances come from the scores, not the vectors.
 EXACT_RECOMPUTE_LIMIT = 1 << 16
-_MATMUL_METRICS = ("euclidean", "sqeuclidean", "cosine")
+_MATMUL_DISTANCES = ("euclidean", "sqeuclidean", "cosine", "dot")
 # Base rows per tile of the matrix-product pass; one tile's scores for a query chunk stay small.
 TILE_ROWS = 8192
 MAX_QUERY_CHUNK = 1024  # a larger chunk does not make the products faster
@@ -130,21 +133,22 @@ def _mask_and_select(scores, k, block, exclude, offset, any_excluded):
 
 
 class ExactIndex:
-    """Exact k-NN index over ``base`` (n, dim) with one of ``METRICS``.
+    """Exact k-NN index over ``base`` (n, dim) with a distance of tfml's vocabulary.
 
-    >>> index = ExactIndex(np.eye(3), metric="euclidean")
-    >>> distances, indices = index.search(np.eye(3)[:1], k=2)   # indices [[0, 1]]
+    >>> index = ExactIndex(np.eye(3), distance="euclidean")
+    >>> distances, indices = index.search(np.eye(3)[:1], k=2)
+    >>> indices.tolist(), distances.round(3).tolist()
+    ([[0, 1]], [[0.0, 1.414]])
 
     memory_bytes bounds the working memory of one query chunk (for the matrix-product metrics: two
     tiles of scores, the block maxima and the best blocks' vectors; for the element-wise ones:
     queries x base columns x dim); block is the selection block size (see the module docstring).
     """
 
-    def __init__(self, base, metric: str = "euclidean", memory_bytes: int = 256 << 20, block: int = 256):
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    def __init__(self, base, distance: str = "euclidean", memory_bytes: int = 256 << 20, block: int = 256):
+        self.distance = canonical_distance(distance)
         self.base = check_embeddings(base, "base embeddings")
-        self.metric, self.memory_bytes, self.block = metric, int(memory_bytes), int(block)
+        self.memory_bytes, self.block = int(memory_bytes), int(block)
         self.size, self.dim = self.base.shape
         self._padded = self._prepare_base()
 
@@ -153,11 +157,12 @@ class ExactIndex:
 
     def _prepare_base(self) -> tf.Tensor:
         n_padded = math.ceil(self.size / self.block) * self.block
-        if self.metric in _MATMUL_METRICS:
+        if self.distance in _MATMUL_DISTANCES:
             self.tile = min(n_padded, max(self.block, TILE_ROWS // self.block * self.block))
             n_padded = math.ceil(n_padded / self.tile) * self.tile
-            vectors = _normalise(self.base) if self.metric == "cosine" else self.base
-            extra = np.zeros((self.size, 1), self.base.dtype) if self.metric == "cosine" else (vectors**2).sum(1, keepdims=True)
+            vectors = _normalise(self.base) if self.distance == "cosine" else self.base
+            no_offset = self.distance in ("cosine", "dot")
+            extra = np.zeros((self.size, 1), self.base.dtype) if no_offset else (vectors**2).sum(1, keepdims=True)
             augmented = np.zeros((n_padded, self.dim + 1), self.base.dtype)
             augmented[: self.size] = np.concatenate([vectors, extra], axis=1)
             augmented[self.size :, -1] = np.inf  # padded rows score -inf
@@ -167,22 +172,27 @@ class ExactIndex:
         return tf.constant(padded)
 
     def _augment_queries(self, queries: np.ndarray) -> np.ndarray:
-        if self.metric == "cosine":
-            return np.concatenate([_normalise(queries), -np.ones((len(queries), 1), queries.dtype)], axis=1)
+        if self.distance in ("cosine", "dot"):
+            scaled = _normalise(queries) if self.distance == "cosine" else queries
+            return np.concatenate([scaled, -np.ones((len(queries), 1), queries.dtype)], axis=1)
         return np.concatenate([2 * queries, -np.ones((len(queries), 1), queries.dtype)], axis=1)
 
     def _exact_distances(self, queries: np.ndarray, indices: np.ndarray) -> np.ndarray:
         neighbours = self.base[indices]  # (q, k, dim)
-        if self.metric == "cosine":
+        if self.distance == "cosine":
             return 1 - np.einsum("qd,qkd->qk", _normalise(queries), _normalise(neighbours))
+        if self.distance == "dot":
+            return -np.einsum("qd,qkd->qk", queries, neighbours)
         squared = ((queries[:, None, :] - neighbours) ** 2).sum(axis=2)
-        return squared if self.metric == "sqeuclidean" else np.sqrt(squared)
+        return squared if self.distance == "sqeuclidean" else np.sqrt(squared)
 
     def _distances_from_scores(self, queries: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if self.metric == "cosine":
+        if self.distance == "cosine":
             return 1 - scores
+        if self.distance == "dot":
+            return -scores
         squared = np.maximum((queries.astype(np.float64) ** 2).sum(1, keepdims=True) - scores, 0).astype(self.base.dtype)
-        return squared if self.metric == "sqeuclidean" else np.sqrt(squared)
+        return squared if self.distance == "sqeuclidean" else np.sqrt(squared)
 
     def search(self, queries, k: int, exclude=None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Returns (distances, indices), each (n_queries, k), sorted ascending, ties lower index first.
@@ -202,7 +212,7 @@ class ExactIndex:
         any_excluded = bool((exclude >= 0).any())
         itemsize = self.base.dtype.itemsize
         n_padded = self._padded.shape[0]
-        if self.metric in _MATMUL_METRICS:
+        if self.distance in _MATMUL_DISTANCES:
             # tiled: per query two tiles of scores in flight, the block maxima, the best blocks' vectors and scores;
             # worth it for a base of several tiles whose candidate vectors leave room for large query chunks
             tiled_per_query = itemsize * (2 * self.tile + n_padded // self.block + (k + n_excluded) * self.block * (self.dim + 2))
@@ -216,10 +226,10 @@ class ExactIndex:
         indices = np.empty((len(queries), k), np.int64)
         kept = tf.constant(k + n_excluded)
         steps = range(0, len(queries), query_chunk)
-        for start in tqdm(steps, desc=f"{self.metric} k-NN", unit="chunk", disable=not progress):
+        for start in tqdm(steps, desc=f"{self.distance} k-NN", unit="chunk", disable=None if progress else True):  # None: only on a terminal
             q = queries[start : start + query_chunk]
             e = tf.constant(exclude[start : start + query_chunk])
-            if self.metric in _MATMUL_METRICS:
+            if self.distance in _MATMUL_DISTANCES:
                 augmented = tf.constant(self._augment_queries(q))
                 if tiled:
                     values, columns = _matmul_topk(augmented, self._padded, kept, self.block, self.tile, e)
@@ -245,7 +255,7 @@ class ExactIndex:
             base = self._padded[offset : offset + base_chunk]
             values, columns = _elementwise_topk(
                 q, base, tf.minimum(kept, base.shape[0]), self.block, exclude, tf.constant(offset, tf.int64),
-                self.metric == "chebyshev", any_excluded,
+                self.distance == "chebyshev", any_excluded,
             )
             if best_values is not None:  # earlier chunks first, so equal scores keep the lower index
                 values = tf.concat([best_values, values], axis=1)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from tfml.losses.distances import canonical_distance
 
-def similarity_matrix(vectors, measure: str = "cosine") -> np.ndarray:
-    """S[i, j] between the rows of a dense or sparse matrix: "dot" (v_i . v_j) or "cosine" (a zero
-    row has similarity 0 to everything); the diagonal is 0 (an item never recommends itself)."""
-    if measure not in ("cosine", "dot"):
-        raise ValueError(f"measure must be 'cosine' or 'dot', got {measure!r}")
+
+def similarity_matrix(vectors, distance: str = "cosine") -> np.ndarray:
+    """S[i, j] between the rows of a dense or sparse matrix, for a distance of tfml's vocabulary:
+    "dot" gives v_i . v_j, "cosine" the cosine similarity (a zero row has similarity 0 to
+    everything); the diagonal is 0 (an item never recommends itself)."""
+    measure = canonical_distance(distance, supported=("cosine", "dot"))
     if sp.issparse(vectors):
         vectors = sp.csr_matrix(vectors, dtype=np.float64)
         if measure == "cosine":

@@ -1,7 +1,7 @@
-"""Training: the fit helper, callbacks, seeds, strategies, run directories, atomic saving."""
+"""Training: the fit helper with exact resume, callbacks, seeds, strategies, run directories, atomic saving."""
 
-from tfml.training.callbacks import AtomicCheckpoint, ImageSummary, ResumableBackup, StopOnDivergence
-from tfml.training.fit import completed_epochs, fit, read_history
+from tfml.training.callbacks import AtomicCheckpoint, EpochMetrics, ImageSummary, ResumableBackup, StopOnDivergence
+from tfml.training.fit import completed_epochs, fit, progress_verbosity, read_history
 from tfml.training.metrics import PSNR, psnr
-from tfml.training.runs import get_strategy, prepare_run_dir, set_seed, versions
-from tfml.training.saving import atomic_write, save_model, save_weights, write_text
+from tfml.training.runs import get_strategy, is_tfml_run, prepare_run_dir, set_seed, update_run_record, versions
+from tfml.training.saving import atomic_write, save_model, save_weights, sha256, write_text

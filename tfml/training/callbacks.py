@@ -1,11 +1,12 @@
-"""Callbacks for resumable, atomic training runs and TensorBoard images."""
+"""Callbacks for resumable, atomic training runs, per-epoch evaluation and TensorBoard images."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
+import time
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -49,35 +50,117 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if self._improved(float(value)):
             save_model(self.model, self.path)
             self.best, self.best_epoch = float(value), epoch + 1
-            write_text(self.state_path, json.dumps({"monitor": self.monitor, "best": self.best, "epoch": self.best_epoch}))
+            write_text(self.state_path, json.dumps({"monitor": self.monitor, "mode": self.mode, "best": self.best,
+                                                    "epoch": self.best_epoch}))
 
 
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """keras BackupAndRestore whose weights and epoch files are written atomically and kept after
-    training, so re-running a finished run resumes at its end instead of starting again."""
+class ResumableBackup(keras.callbacks.Callback):
+    """A backup that resumes mid-epoch, exactly (keras.callbacks.BackupAndRestore restarts the
+    interrupted epoch from its first step, on weights that already saw part of it).
 
-    def __init__(self, backup_dir):
-        super().__init__(str(backup_dir), save_freq="epoch", double_checkpoint=False, delete_checkpoint=False)
+    The backup holds the weights with the optimizer state, the position (completed epochs, steps done
+    in the next one) and the running values of the model's metrics; it is written at every epoch
+    end and, inside an epoch, after a step when ``interval_seconds`` have passed since the last
+    backup (0: every step). Files are written under new names and the state file, renamed last,
+    names the weights it belongs to, so a process killed at any moment leaves a consistent backup.
+    Kept after training, so re-running a finished run resumes at its end. ``fit`` reads ``position``
+    to ask the batch stream for the right step and calls ``start`` before each ``model.fit``.
+    """
 
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        save_weights(self.model, self._weights_path)
-        write_text(self._training_metadata_path, json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+    STATE = "state.json"
+
+    def __init__(self, backup_dir, interval_seconds: float = 60.0):
+        super().__init__()
+        self.directory = Path(backup_dir)
+        self.interval_seconds = float(interval_seconds)
+        self.epoch, self.step_offset, self.step = 0, 0, 0
+        self._last_save = time.monotonic()
+        self._metrics_pending = None
+
+    @classmethod
+    def read_state(cls, backup_dir) -> dict:
+        path = Path(backup_dir) / cls.STATE
+        return json.loads(path.read_text()) if path.exists() else {"epoch": 0, "step": 0, "generation": 0}
+
+    def position(self) -> tuple[int, int]:
+        state = self.read_state(self.directory)
+        return int(state["epoch"]), int(state["step"])
+
+    def start(self, epoch: int, step: int):
+        """The next ``model.fit`` starts at ``step`` of ``epoch``."""
+        self.epoch, self.step_offset, self.step = epoch, step, step
+
+    def on_train_begin(self, logs=None):
+        state = self.read_state(self.directory)
+        if state.get("weights") and (self.directory / state["weights"]).exists():
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(self.directory / state["weights"])
+            if state["step"] > 0 and state["epoch"] == self.epoch:
+                self._metrics_pending = state.get("metrics")
+        self._last_save = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._metrics_pending is not None:  # after Keras reset them: continue the epoch's running means
+            for variable, value in zip(self.model.metrics_variables, self._metrics_pending):
+                variable.assign(np.asarray(value, variable.dtype))
+            self._metrics_pending = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self.step_offset + batch + 1
+        if time.monotonic() - self._last_save >= self.interval_seconds:
+            self._save(self.epoch, self.step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch, self.step_offset, self.step = epoch + 1, 0, 0
+        self._save(epoch + 1, 0)
+
+    def _save(self, epoch: int, step: int):
+        previous = self.read_state(self.directory)
+        generation = int(previous.get("generation", 0)) + 1
+        weights = f"weights-{generation}.weights.h5"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        save_weights(self.model, self.directory / weights)
+        metrics = [np.asarray(v).tolist() for v in self.model.metrics_variables] if step else None
+        write_text(self.directory / self.STATE, json.dumps({"epoch": epoch, "step": step, "generation": generation,
+                                                            "weights": weights, "metrics": metrics}))
+        if previous.get("weights") and previous["weights"] != weights:
+            (self.directory / previous["weights"]).unlink(missing_ok=True)
+        self._last_save = time.monotonic()
+
+
+class EpochMetrics(keras.callbacks.Callback):
+    """After each epoch, adds ``evaluate(model)`` -> {name: value} to the epoch's logs, so TensorBoard,
+    the CSV log and a checkpoint monitoring one of them see it (put it before those callbacks).
+    For selecting a checkpoint by the figure a study reports (kNN@1, MAP@R, nDCG@10), never by a
+    mined loss whose value is not comparable between epochs."""
+
+    def __init__(self, evaluate: Callable[[keras.Model], dict[str, float]]):
+        super().__init__()
+        self.evaluate = evaluate
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update({name: float(value) for name, value in self.evaluate(self.model).items()})
 
 
 class ImageSummary(keras.callbacks.Callback):
-    """After each epoch, writes ``images`` stacked over ``model(images)`` to TensorBoard as one image
-    per example (tag ``name``), e.g. originals over reconstructions."""
+    """After each epoch, writes ``images`` (uint8) stacked over ``model(images)`` (floats in [0, 1])
+    to TensorBoard as one image per example (tag ``name``), e.g. originals over reconstructions."""
 
     def __init__(self, images: np.ndarray, log_dir, name: str = "reconstructions"):
         super().__init__()
-        self.images = np.asarray(images, dtype=np.float32)
+        self.images = np.asarray(images)
         self.name = name
-        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "images"))
+        self.log_dir = Path(log_dir) / "images"
+        self.writer = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(str(self.log_dir))
         outputs = np.clip(self.model.predict(self.images, verbose=0), 0.0, 1.0)
-        pairs = np.concatenate([self.images, outputs], axis=1)  # stacked along the height
+        originals = self.images.astype(np.float32) / 255.0 if self.images.dtype == np.uint8 else self.images
+        pairs = np.concatenate([originals, outputs], axis=1)  # stacked along the height
         with self.writer.as_default():
             tf.summary.image(self.name, pairs, step=epoch + 1, max_outputs=len(pairs))
         self.writer.flush()

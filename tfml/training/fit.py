@@ -1,8 +1,8 @@
-"""The one fit helper every study trains through."""
+"""The one fit helper every study trains through: logs, best checkpoint, exact resume."""
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 import keras
@@ -12,52 +12,80 @@ import tensorflow as tf
 from tfml.training.callbacks import AtomicCheckpoint, ResumableBackup
 
 HISTORY_FILE = "training_log.csv"
+BACKUP_DIR = "backup"
 
 
-def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """The CSV log of all epochs of a run, over every resume (a repeated epoch keeps its last row)."""
-    path = Path(run_dir) / HISTORY_FILE
-    if not path.exists():
+def read_history(log_dir: str | Path) -> pd.DataFrame:
+    """The CSV log of all epochs of a training, over every resume (a repeated epoch keeps its last row)."""
+    path = Path(log_dir) / HISTORY_FILE
+    if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame()
     history = pd.read_csv(path)
     return history.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
+def completed_epochs(log_dir: str | Path) -> int:
+    """How many whole epochs the backup in ``log_dir`` holds (0 for a new training)."""
+    return ResumableBackup.read_state(Path(log_dir) / BACKUP_DIR)["epoch"]
+
+
+def progress_verbosity() -> int:
+    """Keras verbosity: a progress bar on a terminal, one line per epoch otherwise (no control
+    characters in log files)."""
+    return 1 if sys.stdout.isatty() else 2
+
+
 def fit(
     model: keras.Model,
-    train: tf.data.Dataset,
+    batches,
     *,
-    validation: tf.data.Dataset,
-    run_dir: str | Path,
+    validation: tf.data.Dataset | None,
+    log_dir: str | Path,
     epochs: int,
-    checkpoint: str = "best.h5",
+    checkpoint: str | Path | None = "best.h5",
     monitor: str = "val_loss",
     mode: str = "min",
     callbacks: list[keras.callbacks.Callback] = (),
-    steps_per_epoch: int | None = None,
-    verbose: int | str = "auto",
+    verbose: int | None = None,
+    backup_seconds: float = 60.0,
+    tensorboard: bool = True,
 ) -> pd.DataFrame:
-    """Trains a compiled ``model`` for ``epochs`` epochs in ``run_dir`` and returns the full history.
+    """Trains a compiled ``model`` for ``epochs`` epochs and returns the history of all of them.
 
-    Writes: TensorBoard logs (``tensorboard/``), the best model by ``monitor`` (``checkpoint``,
-    written atomically), a backup for resuming (``backup/``) and the CSV log (``training_log.csv``).
-    Calling it again on the same run directory continues after the last completed epoch (a data set
-    that depends on the epoch should start at ``completed_epochs(run_dir)``).
+    ``batches(first_epoch, first_step)`` gives the batches from that point to the end of the last
+    epoch (a ``tfml.pipelines.BatchStream``, which also says ``steps_per_epoch``). Writes in
+    ``log_dir``: TensorBoard logs (``tensorboard/``), the best model by ``monitor`` (``checkpoint``,
+    relative to log_dir, written atomically), a backup (``backup/``) and the CSV log
+    (``training_log.csv``). Called again on the same ``log_dir`` (after a crash or a kill at any
+    step), it continues where the backup stands and ends with the same weights, logs and checkpoint
+    as an uninterrupted run: the interrupted epoch is finished from its next step, with the
+    optimizer state and the epoch's running metrics restored.
     """
-    run_dir = Path(run_dir)
-    all_callbacks = [
-        *callbacks,  # first, so values they add to the epoch logs reach TensorBoard and the CSV log
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
-        keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
-        AtomicCheckpoint(run_dir / checkpoint, monitor=monitor, mode=mode),
-        ResumableBackup(run_dir / "backup"),
-    ]
-    model.fit(train, validation_data=validation, epochs=epochs, steps_per_epoch=steps_per_epoch,
-              callbacks=all_callbacks, verbose=verbose, shuffle=False)
-    return read_history(run_dir)
-
-
-def completed_epochs(run_dir: str | Path) -> int:
-    """How many epochs the backup of ``run_dir`` holds (0 for a new run): where fit will resume."""
-    path = Path(run_dir) / "backup" / "training_metadata.json"
-    return int(json.loads(path.read_text())["epoch"]) if path.exists() else 0
+    log_dir = Path(log_dir)
+    steps = batches.steps_per_epoch
+    backup = ResumableBackup(log_dir / BACKUP_DIR, backup_seconds)
+    first_epoch, first_step = backup.position()
+    if first_epoch >= epochs:
+        return read_history(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    standard = []
+    if tensorboard:
+        standard.append(keras.callbacks.TensorBoard(str(log_dir / "tensorboard")))
+    standard.append(keras.callbacks.CSVLogger(str(log_dir / HISTORY_FILE), append=True))
+    if checkpoint is not None:
+        standard.append(AtomicCheckpoint(log_dir / checkpoint, monitor=monitor, mode=mode))
+    all_callbacks = [*callbacks, *standard, backup]  # callers' first: values they add to the logs reach the others
+    verbose = progress_verbosity() if verbose is None else verbose
+    if first_step > 0:  # finish the interrupted epoch from its next step
+        backup.start(first_epoch, first_step)
+        model.fit(batches(first_epoch, first_step).take(steps - first_step), validation_data=validation,
+                  initial_epoch=first_epoch, epochs=first_epoch + 1, steps_per_epoch=steps - first_step,
+                  callbacks=all_callbacks, verbose=verbose, shuffle=False)
+        first_epoch += 1
+        if model.stop_training:
+            return read_history(log_dir)
+    if first_epoch < epochs:
+        backup.start(first_epoch, 0)
+        model.fit(batches(first_epoch, 0), validation_data=validation, initial_epoch=first_epoch, epochs=epochs,
+                  steps_per_epoch=steps, callbacks=all_callbacks, verbose=verbose, shuffle=False)
+    return read_history(log_dir)

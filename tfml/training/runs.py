@@ -14,8 +14,7 @@ import tensorflow as tf
 
 from tfml.training.saving import write_text
 
-# Recorded in config.json but allowed to change when a run directory is resumed.
-NOT_COMPARED_ON_RESUME = ("run_dir", "fresh", "verbose", "progress")
+CONFIG_FILE = "config.json"
 
 
 def versions() -> dict[str, str]:
@@ -37,24 +36,41 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def prepare_run_dir(run_dir: str | Path, args: dict, fresh: bool = False, extra: dict | None = None) -> Path:
+def is_tfml_run(path: Path) -> bool:
+    """Whether ``path`` holds a config.json written by tfml (its "versions" name tfml)."""
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "tfml" in config.get("versions", {})
+
+
+def prepare_run_dir(run_dir: str | Path, args: dict, fresh: bool = False, extra: dict | None = None,
+                    not_compared: tuple[str, ...] = ()) -> Path:
     """Creates ``run_dir`` (or reuses it to resume) and writes ``config.json`` = {"args", "versions",
     "command", **extra}.
 
-    Resuming needs the same arguments as the run that made the directory: a difference is a
-    ValueError naming the arguments, so a run never silently continues with other settings.
-    ``fresh`` deletes an existing run directory first.
+    A user's folder is never touched: an existing ``run_dir`` must be empty or a run tfml made
+    (its config.json says so); anything else, and a file, is a ValueError. ``fresh`` deletes a tfml
+    run directory first. Resuming needs the same arguments (except ``not_compared``) as the run that
+    made the directory: a difference is a ValueError naming them, so a run never silently continues
+    with other settings.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--run-dir {run_dir} is a file, not a directory; name a new or empty directory, or a tfml run")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not is_tfml_run(run_dir):
+        raise ValueError(f"--run-dir {run_dir} is a folder that tfml did not make (it has no tfml config.json) and is not "
+                         "empty; nothing was changed. Name a new or empty directory, or an earlier tfml run")
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
-    config_path = run_dir / "config.json"
+    config_path = run_dir / CONFIG_FILE
     args = json.loads(json.dumps(args, default=str))  # as stored: tuples become lists
     if config_path.exists():
         previous = json.loads(config_path.read_text()).get("args", {})
         changed = sorted(
             key for key in set(previous) | set(args)
-            if key not in NOT_COMPARED_ON_RESUME and previous.get(key) != args.get(key)
+            if key not in not_compared and previous.get(key) != args.get(key)
         )
         if changed:
             details = ", ".join(f"{key}: {previous.get(key)!r} -> {args.get(key)!r}" for key in changed)
@@ -67,6 +83,14 @@ def prepare_run_dir(run_dir: str | Path, args: dict, fresh: bool = False, extra:
     config = {"args": args, "versions": versions(), "command": command, **(extra or {})}
     write_text(config_path, json.dumps(config, indent=2, default=str))
     return run_dir
+
+
+def update_run_record(run_dir: str | Path, **facts) -> None:
+    """Adds ``facts`` (data source, counts) to the run's config.json."""
+    path = Path(run_dir) / CONFIG_FILE
+    config = json.loads(path.read_text())
+    config.update(json.loads(json.dumps(facts, default=str)))
+    write_text(path, json.dumps(config, indent=2, default=str))
 
 
 def get_strategy(name: str = "default") -> tf.distribute.Strategy:

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import Callable
 
 import keras
+
+LEGACY_HDF5_NOTICE = "You are saving your model as an HDF5 file"
+
+
+class _DropLegacyHdf5Notice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(LEGACY_HDF5_NOTICE)
+
+
+def quiet_saving() -> None:
+    """Drops Keras's "legacy format" notice, logged through absl at every .h5 save. tfml saves .h5 on
+    purpose (the zoo's format, readable by plain keras.models.load_model) and one checkpoint can be
+    saved every epoch, so the notice would fill the console. Idempotent."""
+    logger = logging.getLogger("absl")
+    if not any(isinstance(f, _DropLegacyHdf5Notice) for f in logger.filters):
+        logger.addFilter(_DropLegacyHdf5Notice())
+
+
+quiet_saving()
 
 
 def partial_path(path: str | os.PathLike) -> Path:
@@ -41,3 +62,12 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> Path:
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Writes a text file atomically."""
     return atomic_write(path, lambda temporary: temporary.write_text(text))
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

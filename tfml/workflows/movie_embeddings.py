@@ -19,26 +19,17 @@ import keras
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import tensorflow as tf
 
 from tfml.data.movielens import load_movielens, resolve_title
 from tfml.losses.cooccurrence import CoOccurrenceLoss
 from tfml.models.embedding_matrix import build_embedding_matrix, embedding_table
+from tfml.pipelines import FullBatch
 from tfml.pipelines.cooccurrence import colike_counts, hold_out_likes, like_matrix, ppmi
 from tfml.retrieval import ExactIndex, held_out_recall_at_k, recommend_for_users, recommend_popular, similarity_matrix
-from tfml.training import (
-    StopOnDivergence,
-    atomic_write,
-    completed_epochs,
-    fit,
-    prepare_run_dir,
-    read_history,
-    save_model,
-    set_seed,
-    write_text,
-)
-from tfml.viz import loss_curves, training_curves, write_report
-from tfml.workflows.study import StudyConfig
+from tfml.training import StopOnDivergence, atomic_write, set_seed
+from tfml.viz import loss_curves, training_curves
+from tfml.workflows.config import ConfigError, StudyConfig, option
+from tfml.workflows.study import Run
 
 OPTIMIZERS = {
     "sgd": lambda lr: keras.optimizers.SGD(lr),
@@ -53,25 +44,32 @@ SWEEP = {"sgd": (1e-6, 1e-5, 1e-4), "momentum": (1e-7, 1e-6, 1e-5), "adam": (1e-
 @dataclasses.dataclass(kw_only=True)
 class Config(StudyConfig):
     NAME = "movies"
+    TITLE = "MovieLens: movie embeddings from co-like counts"
     QUICK = {"min_likes": 20, "iterations": 150, "sweep_iterations": 40}
-    data: str = "small"
-    threshold: float = 4.0
-    min_likes: int = 1
-    dim: int = 32
-    init_scale: float = 0.1
-    optimizer: str = "adam"
-    learning_rate: float = 0.05
-    iterations: int = 400
-    sweep_iterations: int = 150
-    sweep: dict = dataclasses.field(default_factory=lambda: {name: list(rates) for name, rates in SWEEP.items()})
-    titles: tuple[str, ...] = ("Apollo 13", "Toy Story", "Home Alone")
-    k: int = 10
-    hidden_fraction: float = 0.2
+    data: str = option("small", "'small' (embedded ml-latest-small), or a folder with ratings.csv + movies.csv or u.data + u.item",
+                       metavar="SRC")
+    threshold: float = option(4.0, "a rating at least this is a like", low=0.5, high=5)
+    min_likes: int = option(1, "movies liked fewer times get no embedding", low=1)
+    dim: int = option(32, "embedding size", low=1)
+    init_scale: float = option(0.1, "standard deviation of the initial embeddings", above=0)
+    optimizer: str = option("adam", "optimizer of the main embedding", choices=tuple(OPTIMIZERS))
+    learning_rate: float = option(0.05, "learning rate of the main embedding", above=0)
+    iterations: int = option(400, "full-batch steps of the main embedding", low=1)
+    sweep_iterations: int = option(150, "full-batch steps of each optimizer / learning-rate run", low=1)
+    sweep: dict = option({name: list(rates) for name, rates in SWEEP.items()},
+                         "optimizers and learning rates compared, as NAME=LR,LR,... (optimizers: sgd, momentum, adam, adagrad)",
+                         metavar="NAME=LR,...")
+    titles: tuple[str, ...] = option(("Apollo 13", "Toy Story", "Home Alone"), "movies to recommend for in the report", metavar="TITLE")
+    k: int = option(10, "recommendations per movie and per user (recall@k)", low=1)
+    hidden_fraction: float = option(0.2, "share of each user's likes hidden for the held-out recall", above=0, high=0.9)
 
-
-def full_batch(target: np.ndarray) -> tf.data.Dataset:
-    """One element, repeated: (all item indices, the target matrix)."""
-    return tf.data.Dataset.from_tensors((np.arange(len(target), dtype=np.int32), target.astype(np.float32))).repeat()
+    def __post_init__(self):
+        super().__post_init__()
+        for name, rates in self.sweep.items():
+            if name not in OPTIMIZERS:
+                raise ConfigError("sweep", f"unknown optimizer {name!r}; choose among {', '.join(OPTIMIZERS)}")
+            if not rates or any(not rate > 0 for rate in rates):
+                raise ConfigError("sweep", f"{name}: learning rates must be positive numbers, got {rates}")
 
 
 def make_model(item_ids, config: Config, optimizer: str, learning_rate: float) -> keras.Model:
@@ -81,37 +79,38 @@ def make_model(item_ids, config: Config, optimizer: str, learning_rate: float) -
     return model
 
 
-def train_embedding(target: sp.spmatrix, item_ids, config: Config, run_dir: Path) -> tuple[keras.Model, pd.DataFrame]:
-    """Fits V to ``target`` with the config's optimizer (resumable in run_dir; one epoch = one
-    full-batch step); returns the model at the lowest loss and the history."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+def full_batch(target: sp.spmatrix, epochs: int) -> FullBatch:
+    """(all item indices, the dense target matrix) as every step."""
+    return FullBatch(np.arange(target.shape[0], dtype=np.int32), target.toarray().astype(np.float32), epochs)
+
+
+def train_embedding(run: Run, target: sp.spmatrix, item_ids, config: Config, name: str) -> tuple[keras.Model, pd.DataFrame]:
+    """Fits V to ``target`` with the config's optimizer as training ``name`` (resumable; one epoch =
+    one full-batch step); returns the model at the lowest loss and the history."""
     model = make_model(item_ids, config, config.optimizer, config.learning_rate)
-    if completed_epochs(run_dir) < config.iterations:
-        history = fit(model, full_batch(target.toarray()), validation=None, run_dir=run_dir, epochs=config.iterations,
-                      steps_per_epoch=1, checkpoint="embedding.h5", monitor="loss", verbose=0,
-                      callbacks=[StopOnDivergence()])
-    else:
-        history = read_history(run_dir)
-    return keras.models.load_model(run_dir / "embedding.h5"), history
+    history = run.fit(model, full_batch(target, config.iterations), validation=None, epochs=config.iterations, name=name,
+                      checkpoint="embedding.h5", monitor="loss", verbose=0, callbacks=[StopOnDivergence()])
+    return run.best_model(name), history
 
 
-def sweep_run(target: np.ndarray, item_ids, config: Config, optimizer: str, learning_rate: float, path: Path) -> dict:
-    """Loss per iteration of one (optimizer, learning rate) in ``path`` (.json) and the final V of a run
-    that did not diverge in ``path`` with suffix .npy; both re-used when present."""
+def sweep_run(run: Run, target: sp.spmatrix, item_ids, config: Config, optimizer: str, learning_rate: float) -> dict:
+    """Loss per iteration of one (optimizer, learning rate), kept in sweep/<name>.json, and the final V
+    of a run that did not diverge, in sweep/<name>.npy; both re-used when present."""
+    path = run.path("sweep", f"{optimizer}_lr{learning_rate:g}.json")
     vectors_path = path.with_suffix(".npy")
     if path.exists():
         result = json.loads(path.read_text())
         return {**result, "vectors": np.load(vectors_path) if result["diverged_at"] is None else None}
     model = make_model(item_ids, config, optimizer, learning_rate)
     stop = StopOnDivergence()
-    history = model.fit(full_batch(target), steps_per_epoch=1, epochs=config.sweep_iterations, verbose=0,
-                        callbacks=[stop], shuffle=False)
+    history = model.fit(full_batch(target, config.sweep_iterations)(), steps_per_epoch=1, epochs=config.sweep_iterations,
+                        verbose=0, callbacks=[stop], shuffle=False)
     vectors, _ = embedding_table(model)
     result = {"optimizer": optimizer, "learning_rate": learning_rate, "loss": [float(v) for v in history.history["loss"]],
               "diverged_at": stop.diverged_at}
     if stop.diverged_at is None:
         atomic_write(vectors_path, lambda p: np.save(p, vectors))
-    write_text(path, json.dumps(result))
+    run.write_json(f"sweep/{path.name}", result)
     return {**result, "vectors": vectors if stop.diverged_at is None else None}
 
 
@@ -144,34 +143,27 @@ def overlap(a, b) -> float:
 
 
 def run(config: Config) -> Path:
-    run_dir = config.resolved_run_dir()
-    set_seed(config.seed)
+    run = Run(config)
     data = load_movielens(config.data)
     likes = like_matrix(data.ratings, config.threshold, config.min_likes)
     counts = colike_counts(likes.matrix)
-    prepare_run_dir(run_dir, dataclasses.asdict(config), fresh=config.fresh, extra={
-        "data_source": data.source, "users": len(likes.users), "movies_with_likes": len(likes.movies),
-        "likes": int(likes.matrix.nnz), "dropped_out_of_range": data.dropped_out_of_range, "dropped_duplicates": data.dropped_duplicates})
+    run.record(data_source=data.source, users=len(likes.users), movies_with_likes=len(likes.movies), likes=int(likes.matrix.nnz),
+               dropped_out_of_range=data.dropped_out_of_range, dropped_duplicates=data.dropped_duplicates)
     titles = data.movies["title"]
-    figures = {}
 
     # 1. the embedding of all likes, for recommendations (and the zoo)
-    model, history = train_embedding(counts, likes.movies, config, run_dir / "runs" / "counts")
-    save_model(model, run_dir / "movie_embedding.h5")
-    training_curves(history, run_dir / "figures/loss_main.png", f"c(V), {config.optimizer} lr {config.learning_rate:g}")
-    figures["Loss of the embedding used for recommendations"] = "figures/loss_main.png"
+    model, history = train_embedding(run, counts, likes.movies, config, "counts")
+    run.save_model(model, "movie_embedding.h5")
+    training_curves(history, run.figure("loss_main.png", "Loss of the embedding used for recommendations"),
+                    f"c(V), {config.optimizer} lr {config.learning_rate:g}")
     vectors, item_ids = embedding_table(model)
 
     # 2. optimizers x learning rates, same seed and initial V
-    dense_counts = counts.toarray()
-    sweep = {(name, lr): sweep_run(dense_counts, likes.movies, config, name, lr, run_dir / "sweep" / f"{name}_lr{lr:g}.json")
-             for name, rates in config.sweep.items() for lr in rates}
-    del dense_counts
+    sweep = {(name, lr): sweep_run(run, counts, likes.movies, config, name, lr) for name, rates in config.sweep.items() for lr in rates}
     for name, rates in config.sweep.items():
         runs = {f"lr {lr:g}": sweep[(name, lr)] for lr in rates}
         loss_curves({label: r["loss"] for label, r in runs.items()}, {label: r["diverged_at"] for label, r in runs.items()},
-                    run_dir / f"figures/sweep_{name}.png", f"c(V) per full-batch step: {name}")
-        figures[f"Loss against iteration: {name}"] = f"figures/sweep_{name}.png"
+                    run.figure(f"sweep_{name}.png", f"Loss against iteration: {name}"), f"c(V) per full-batch step: {name}")
 
     # 3. recommendations for the titles: lists, overlap with popularity, stability across the sweep
     popularity = np.argsort(-np.asarray(likes.matrix.sum(axis=0)).ravel(), kind="stable")
@@ -203,7 +195,7 @@ def run(config: Config) -> Path:
     run_names = {"counts": "heldout-counts", "log(1 + counts)": "heldout-logcounts", "PPMI": "heldout-ppmi"}
     recommendations = {}
     for target_name, target in targets.items():
-        vectors_kept = embedding_table(train_embedding(target, likes.movies, config, run_dir / "runs" / run_names[target_name])[0])[0]
+        vectors_kept = embedding_table(train_embedding(run, target, likes.movies, config, run_names[target_name])[0])[0]
         for measure in ("dot", "cosine"):
             recommendations[f"embedding, c(V) on {target_name} ({measure})"] = recommend_for_users(
                 kept, similarity_matrix(vectors_kept, measure), config.k)
@@ -220,29 +212,23 @@ def run(config: Config) -> Path:
     metrics.update({f"popularity_overlap/{title}": value for title, value in popularity_overlap.items()})
     if len(stability_table):
         metrics.update({f"sweep_overlap/{t}": float(v) for t, v in stability_table.groupby("title")["overlap"].mean().items()})
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    write_text(run_dir / "recommendations.json", json.dumps(lists, indent=2, ensure_ascii=False))
+    run.write_json("recommendations.json", lists)
     recommendations = pd.DataFrame(rec_rows).pivot(index="rank", columns="query", values="recommendation")
-    write_report(
-        run_dir, "MovieLens: movie embeddings from co-like counts", metrics,
-        tables={f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)": recommendations,
-                "Overlap of each list with the popularity list (most-liked movies)":
-                    pd.DataFrame({"overlap": popularity_overlap}),
-                "Optimizers and learning rates (overlap_with_main: mean share of the three lists that the run reproduces)":
-                    sweep_table.set_index(["optimizer", "learning_rate"]),
-                f"Held-out likes: recall@{config.k} ({config.hidden_fraction:.0%} of each user's likes hidden, seed {config.seed})":
-                    recall_table.set_index("method")},
-        figures=figures,
-        notes=(f"Data: {data.source}; {len(likes.users):,} users, {len(likes.movies):,} movies liked by at least {config.min_likes} user(s) "
-               f"(rating >= {config.threshold:g}), {likes.matrix.nnz:,} likes; X has {counts.nnz:,} non-zero off-diagonal entries. "
-               f"V is {len(likes.movies):,} x {config.dim}, trained by {config.optimizer} (lr {config.learning_rate:g}) for "
-               f"{config.iterations} full-batch steps; the sweep runs {config.sweep_iterations} steps from the same initial V. "
-               "c(V) depends on V only through V V^T, so any rotation V R of a solution is an equally good solution and gives the "
-               "same cosine lists; lists still differ across optimizers and learning rates because each run stops at a different "
-               "point of a non-convex descent (unfinished runs have fitted fewer directions of X), and because movies with few likes "
-               "have rows that the cost barely constrains, so their similarities are set by where the descent left them. "
-               "A user's score for a movie is the sum of its similarities to the movies the user liked (movies they liked are "
-               "excluded): 'dot' uses v_i . v_j, the model's estimate of the co-like count; 'cosine' only the direction, which for "
-               "movies with few likes is barely constrained by c and so mostly noise."),
-    )
-    return run_dir
+    run.table(f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)", recommendations)
+    run.table("Overlap of each list with the popularity list (most-liked movies)", pd.DataFrame({"overlap": popularity_overlap}))
+    run.table("Optimizers and learning rates (overlap_with_main: mean share of the three lists that the run reproduces)",
+              sweep_table.set_index(["optimizer", "learning_rate"]))
+    run.table(f"Held-out likes: recall@{config.k} ({config.hidden_fraction:.0%} of each user's likes hidden, seed {config.seed})",
+              recall_table.set_index("method"))
+    run.note(f"Data: {data.source}; {len(likes.users):,} users, {len(likes.movies):,} movies liked by at least {config.min_likes} user(s) "
+             f"(rating >= {config.threshold:g}), {likes.matrix.nnz:,} likes; X has {counts.nnz:,} non-zero off-diagonal entries. "
+             f"V is {len(likes.movies):,} x {config.dim}, trained by {config.optimizer} (lr {config.learning_rate:g}) for "
+             f"{config.iterations} full-batch steps; the sweep runs {config.sweep_iterations} steps from the same initial V.")
+    run.note("c(V) depends on V only through V V^T, so any rotation V R of a solution is an equally good solution and gives the "
+             "same cosine lists; lists still differ across optimizers and learning rates because each run stops at a different "
+             "point of a non-convex descent (unfinished runs have fitted fewer directions of X), and because movies with few likes "
+             "have rows that the cost barely constrains, so their similarities are set by where the descent left them.")
+    run.note("A user's score for a movie is the sum of its similarities to the movies the user liked (movies they liked are "
+             "excluded): 'dot' uses v_i . v_j, the model's estimate of the co-like count; 'cosine' only the direction, which for "
+             "movies with few likes is barely constrained by c and so mostly noise.")
+    return run.finish(metrics)

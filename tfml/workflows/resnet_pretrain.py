@@ -9,62 +9,62 @@ CIFAR-10. Real photographs, labelled, and no class in common with CIFAR-10. The 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from tfml.data import stratified_split
 from tfml.data.traffic_signs import load_traffic_signs
 from tfml.models.resnet import build_resnet18, classifier
-from tfml.training import prepare_run_dir, save_model, set_seed, write_text
-from tfml.training.classifier import compile_classifier, fit_classifier
-from tfml.viz import training_curves, write_report
-from tfml.workflows.study import StudyConfig
+from tfml.pipelines import fixed_batches, labelled_batches, shuffled_order
+from tfml.training.classifier import compile_classifier
+from tfml.viz import training_curves
+from tfml.workflows.config import StudyConfig, option
+from tfml.workflows.study import Run
 
 
 @dataclasses.dataclass(kw_only=True)
 class Config(StudyConfig):
     NAME = "resnet-pretrain"
+    TITLE = "ResNet-18 backbone pretrained on traffic signs"
     QUICK = {"epochs": 1, "max_images": 1500}
-    data: str = "../shared/data/tt100k-crops.tar.gz"
-    image_size: int = 32
-    stem: str = "imagenet"
-    min_images: int = 20
-    epochs: int = 8
-    batch_size: int = 128
-    learning_rate: float = 0.05
-    weight_decay: float = 5e-4
-    validation_fraction: float = 0.1
-    max_images: int | None = None  # quick mode: a seeded subset of the training images
+    data: str = option("../shared/data/tt100k-crops.tar.gz", "TT100K crops folder or .tar.gz", metavar="SRC")
+    image_size: int = option(32, "crops are padded to a square and resized to this many pixels", low=8)
+    stem: str = option("imagenet", "first layers: 7x7/2 conv + max-pool (imagenet) or 3x3/1 conv (cifar)", choices=("imagenet", "cifar"))
+    min_images: int = option(20, "classes with fewer crops are dropped", low=2)
+    epochs: int = option(8, "training epochs", low=1)
+    batch_size: int = option(128, "images per batch", low=1)
+    learning_rate: float = option(0.05, "initial SGD learning rate (cosine-decayed)", above=0)
+    weight_decay: float = option(5e-4, "decoupled weight decay", low=0)
+    validation_fraction: float = option(0.1, "share of the training images held out to pick the best epoch", above=0, high=0.5)
+    max_images: int | None = option(None, "a seeded subset of the training images (quick mode)", low=1)
 
 
 def run(config: Config) -> Path:
-    run_dir = config.resolved_run_dir()
-    set_seed(config.seed)
+    run = Run(config)
     data = load_traffic_signs(config.data, config.image_size, config.min_images, seed=config.seed, progress=True)
-    prepare_run_dir(run_dir, dataclasses.asdict(config), fresh=config.fresh,
-                    extra={"data_source": str(Path(config.data).resolve()), "classes": len(data.class_names),
-                           "train_images": len(data.x_train), "test_images": len(data.x_test)})
+    run.record(data_source=str(Path(config.data).resolve()), classes=len(data.class_names), train_images=len(data.x_train),
+               test_images=len(data.x_test))
     fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
     if config.max_images:
         fit_index = np.sort(np.random.default_rng(config.seed).permutation(fit_index)[: config.max_images])
-    backbone = build_resnet18((config.image_size, config.image_size, 3), stem=config.stem, include_top=False, name="backbone")
-    model = compile_classifier(classifier(backbone, len(data.class_names)), config.learning_rate, config.weight_decay,
-                               config.epochs * (len(fit_index) // config.batch_size))
-    history = fit_classifier(model, data.x_train, data.y_train, fit_index, val_index, run_dir, config.epochs, config.batch_size, config.seed)
-    training_curves(history, run_dir / "figures/training_curves.png", f"ResNet-18 ({config.stem} stem) on traffic signs")
-    best = keras.models.load_model(run_dir / "model.h5")
-    save_model(best.get_layer("backbone"), run_dir / "backbone.h5")
-    predicted = best.predict(data.x_test.astype(np.float32) / 255.0, batch_size=256, verbose=0).argmax(axis=1)
+    batch_size = min(config.batch_size, len(fit_index))
+    with run.scope():
+        backbone = build_resnet18((config.image_size, config.image_size, 3), stem=config.stem, include_top=False, name="backbone")
+        model = compile_classifier(classifier(backbone, len(data.class_names)), config.learning_rate, config.weight_decay,
+                                   config.epochs * (len(fit_index) // batch_size))
+    train = labelled_batches(data.x_train, shuffled_order(fit_index, data.y_train[fit_index], config.seed), batch_size,
+                             config.epochs, config.seed)
+    validation = fixed_batches(data.x_train[val_index], data.y_train[val_index], 256)
+    history = run.fit(model, train, validation=validation, epochs=config.epochs, monitor="val_accuracy", mode="max")
+    training_curves(history, run.figure("training_curves.png", "Training curves"), f"ResNet-18 ({config.stem} stem) on traffic signs")
+    best = run.best_model()
+    run.save_model(best.get_layer("backbone"), "backbone.h5")
+    predicted = best.predict(data.x_test, batch_size=256, verbose=0).argmax(axis=1)
     metrics = {"test_accuracy": float(np.mean(predicted == data.y_test)),
                "best_val_accuracy": float(history["val_accuracy"].max()), "epochs": int(len(history))}
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    write_report(run_dir, "ResNet-18 backbone pretrained on traffic signs", metrics,
-                 figures={"Training curves": "figures/training_curves.png"},
-                 notes=(f"{len(data.class_names)} classes, {len(fit_index):,} training / {len(val_index):,} validation / "
-                        f"{len(data.x_test):,} test images at {config.image_size} x {config.image_size}; {config.stem} stem; "
-                        f"SGD momentum 0.9, lr {config.learning_rate:g} cosine-decayed, weight decay {config.weight_decay:g}, "
-                        f"batch {config.batch_size}, {config.epochs} epochs; best epoch by validation accuracy."))
-    return run_dir
+    run.note(f"{len(data.class_names)} classes, {len(fit_index):,} training / {len(val_index):,} validation / "
+             f"{len(data.x_test):,} test images at {config.image_size} x {config.image_size}; {config.stem} stem; "
+             f"SGD momentum 0.9, lr {config.learning_rate:g} cosine-decayed, weight decay {config.weight_decay:g}, "
+             f"batch {batch_size}, {config.epochs} epochs; best epoch by validation accuracy.")
+    return run.finish(metrics)

@@ -7,7 +7,8 @@ also takes a local file or ``imagenet`` (keras-hub preset, needs the network).
 - features route: the frozen backbone runs once over every image; a single Dense softmax layer on
   the standardised 512 features is trained with Adam and L2 weight regularisation.
 - fine-tuning route: backbone + head trained end to end at 32 x 32 for ``epochs`` epochs (SGD,
-  momentum 0.9, cosine-decayed learning rate, weight decay, random horizontal flips).
+  momentum 0.9, cosine-decayed learning rate, weight decay, seeded random horizontal flips in the
+  input pipeline).
 - scratch: the same network, randomly initialised, same epochs and optimiser.
 A 5,000-image stratified validation split picks each route's checkpoint; the test set only scores.
 """
@@ -15,7 +16,6 @@ A 5,000-image stratified validation split picks each route's checkpoint; the tes
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from tfml.data import load_cifar10, stratified_split
-from tfml.models.resnet import backbone_stem, load_backbone
-from tfml.training import prepare_run_dir, set_seed, write_text
-from tfml.training.classifier import compile_classifier, fit_classifier
-from tfml.viz import confident_predictions, training_curves, write_report
-from tfml.workflows.study import StudyConfig
+from tfml.models.resnet import backbone_stem, classifier, load_backbone
+from tfml.pipelines import fixed_batches, labelled_batches, shuffled_order
+from tfml.training import set_seed
+from tfml.training.classifier import compile_classifier
+from tfml.viz import confident_predictions, training_curves
+from tfml.workflows.config import StudyConfig, option
+from tfml.workflows.study import Run
 
 DEFAULT_BACKBONE = "resnet18-tt100k-backbone"
 STEM_NOTES = {
@@ -40,18 +42,20 @@ STEM_NOTES = {
 @dataclasses.dataclass(kw_only=True)
 class Config(StudyConfig):
     NAME = "resnet"
+    TITLE = "ResNet-18 on CIFAR-10: frozen features vs fine-tuning vs scratch"
     QUICK = {"data": "sample", "epochs": 1, "head_epochs": 10, "validation_size": 500}
-    data: str = "sample"
-    weights: str = DEFAULT_BACKBONE  # zoo name, .h5 file, "imagenet" or "none"
-    epochs: int = 3  # budget of the fine-tuning and scratch routes
-    batch_size: int = 128
-    finetune_learning_rate: float = 0.02
-    scratch_learning_rate: float = 0.05
-    weight_decay: float = 5e-4
-    head_epochs: int = 40
-    head_learning_rate: float = 1e-3
-    head_l2: float = 1e-4
-    validation_size: int = 5000
+    data: str = option("sample", "as for `tfml train autoencoder`", metavar="SRC")
+    weights: str = option(DEFAULT_BACKBONE, "backbone: zoo name, .h5 / .weights.h5 file, 'imagenet' (keras-hub) or 'none'",
+                          metavar="WEIGHTS")
+    epochs: int = option(3, "epochs of the fine-tuning and scratch routes", low=1)
+    batch_size: int = option(128, "images per batch", low=1)
+    finetune_learning_rate: float = option(0.02, "initial SGD learning rate of fine-tuning (cosine-decayed)", above=0)
+    scratch_learning_rate: float = option(0.05, "initial SGD learning rate from scratch (cosine-decayed)", above=0)
+    weight_decay: float = option(5e-4, "decoupled weight decay", low=0)
+    head_epochs: int = option(40, "epochs of the logistic regression on features", low=1)
+    head_learning_rate: float = option(1e-3, "Adam learning rate of the logistic regression", above=0)
+    head_l2: float = option(1e-4, "L2 weight penalty of the logistic regression", low=0)
+    validation_size: int = option(5000, "training images held out to pick each route's checkpoint", low=10)
 
 
 def resolve_weights(weights: str) -> str:
@@ -71,29 +75,20 @@ def feature_head(features: int, classes: int, mean: np.ndarray, std: np.ndarray,
     return keras.Model(inputs, outputs, name="logistic_regression")
 
 
-def finetune_model(backbone: keras.Model, classes: int, seed: int) -> keras.Model:
-    """Random horizontal flips (training only), the backbone, a Dense softmax head."""
-    inputs = keras.Input(backbone.input_shape[1:], name="image")
-    x = keras.layers.RandomFlip("horizontal", seed=seed, name="flip")(inputs)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="head")(backbone(x))
-    return keras.Model(inputs, outputs, name="classifier")
-
-
 def evaluate(probabilities: np.ndarray, y_test: np.ndarray) -> dict:
     predicted = probabilities.argmax(axis=1)
     return {"test_accuracy": float(np.mean(predicted == y_test)), "predicted": predicted, "confidence": probabilities.max(axis=1)}
 
 
 def run(config: Config) -> Path:
-    run_dir = config.resolved_run_dir()
-    set_seed(config.seed)
+    run = Run(config)
     weights = resolve_weights(config.weights)
     data = load_cifar10(config.data, seed=config.seed, progress=True)
-    prepare_run_dir(run_dir, dataclasses.asdict(config), fresh=config.fresh, extra={"data_source": data.source, "weights_file": weights})
+    run.record(data_source=data.source, weights_file=weights)
     y_train, y_test = data.y_train.reshape(-1), data.y_test.reshape(-1)
     fit_index, val_index = stratified_split(y_train, config.validation_size, config.seed)
     classes, names = len(data.class_names), data.class_names
-    rows, outcomes, figures = [], {}, {}
+    rows, outcomes = [], {}
 
     # features route: frozen backbone once, then logistic regression on the features
     backbone = load_backbone(weights, data.x_train.shape[1:])
@@ -101,54 +96,54 @@ def run(config: Config) -> Path:
     features_train = backbone.predict(data.x_train, batch_size=256, verbose=0)
     features_test = backbone.predict(data.x_test, batch_size=256, verbose=0)
     mean, std = features_train[fit_index].mean(axis=0), features_train[fit_index].std(axis=0) + 1e-6
-    head = feature_head(features_train.shape[1], classes, mean, std, config.head_l2)
-    head.compile(keras.optimizers.Adam(config.head_learning_rate), keras.losses.SparseCategoricalCrossentropy(),
-                 metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
-    history = fit_classifier(head, features_train, y_train, fit_index, val_index, run_dir / "features", config.head_epochs,
-                             min(256, len(fit_index)), config.seed, verbose=0)
-    best = keras.models.load_model(run_dir / "features" / "model.h5")
+    with run.scope():
+        head = feature_head(features_train.shape[1], classes, mean, std, config.head_l2)
+        head.compile(keras.optimizers.Adam(config.head_learning_rate), keras.losses.SparseCategoricalCrossentropy(),
+                     metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
+    head_batch = min(256, len(fit_index))
+    history = run.fit(head, labelled_batches(features_train, shuffled_order(fit_index, y_train[fit_index], config.seed), head_batch,
+                                             config.head_epochs, config.seed),
+                      validation=fixed_batches(features_train[val_index], y_train[val_index], 1024), epochs=config.head_epochs,
+                      name="features", monitor="val_accuracy", mode="max", verbose=0)
+    best = run.best_model("features")
     outcomes["features"] = evaluate(best.predict(features_test, verbose=0), y_test)
     rows.append({"route": "features (frozen backbone + logistic regression)", "initialisation": Path(weights).name,
-                 "trained_parameters": best.count_params(), "epochs": config.head_epochs, **{"test_accuracy": outcomes["features"]["test_accuracy"]},
+                 "trained_parameters": best.count_params(), "epochs": config.head_epochs, "test_accuracy": outcomes["features"]["test_accuracy"],
                  "best_val_accuracy": float(history["val_accuracy"].max())})
-    training_curves(history, run_dir / "figures/curves_features.png", "logistic regression on frozen features")
+    training_curves(history, run.figure("curves_features.png", "Training curves: features"), "logistic regression on frozen features")
 
     # fine-tuning from the pretrained backbone, and the same network from scratch, same budget
+    batch_size = min(config.batch_size, len(fit_index))
     for route, initial, learning_rate in (("fine-tuning", weights, config.finetune_learning_rate),
                                           ("scratch", "none", config.scratch_learning_rate)):
         set_seed(config.seed)
-        backbone = load_backbone(initial, data.x_train.shape[1:], stem=stem)
-        steps = config.epochs * (len(fit_index) // config.batch_size)
-        model = compile_classifier(finetune_model(backbone, classes, config.seed), learning_rate, config.weight_decay, steps)
-        history = fit_classifier(model, data.x_train, y_train, fit_index, val_index, run_dir / route, config.epochs,
-                                 config.batch_size, config.seed)
-        best = keras.models.load_model(run_dir / route / "model.h5")
+        steps = config.epochs * (len(fit_index) // batch_size)
+        with run.scope():
+            model = compile_classifier(classifier(load_backbone(initial, data.x_train.shape[1:], stem=stem), classes),
+                                       learning_rate, config.weight_decay, steps)
+        train = labelled_batches(data.x_train, shuffled_order(fit_index, y_train[fit_index], config.seed), batch_size,
+                                 config.epochs, config.seed, flip=True)
+        history = run.fit(model, train, validation=fixed_batches(data.x_train[val_index], y_train[val_index], 256),
+                          epochs=config.epochs, name=route, monitor="val_accuracy", mode="max")
+        best = run.best_model(route)
         outcomes[route] = evaluate(best.predict(data.x_test, batch_size=256, verbose=0), y_test)
         rows.append({"route": f"{route} (backbone + head, end to end)", "initialisation": "random" if initial == "none" else Path(initial).name,
                      "trained_parameters": sum(int(np.prod(w.shape)) for w in best.trainable_weights), "epochs": config.epochs,
                      "test_accuracy": outcomes[route]["test_accuracy"], "best_val_accuracy": float(history["val_accuracy"].max())})
-        training_curves(history, run_dir / f"figures/curves_{route}.png", f"{route}, {config.epochs} epochs")
+        training_curves(history, run.figure(f"curves_{route}.png", f"Training curves: {route}"), f"{route}, {config.epochs} epochs")
 
     for route, outcome in outcomes.items():
-        path = f"figures/confident_{route}.png"
-        confident_predictions(data.x_test, y_test, outcome["predicted"], outcome["confidence"], names, run_dir / path,
+        confident_predictions(data.x_test, y_test, outcome["predicted"], outcome["confidence"], names,
+                              run.figure(f"confident_{route}.png", f"Most confident predictions: {route}"),
                               title=f"{route}: per class, 5 most confident correct (green) | 5 most confident incorrect (red)")
-        figures[f"Most confident predictions: {route}"] = path
-        figures[f"Training curves: {route}"] = f"figures/curves_{route}.png"
-    table = pd.DataFrame(rows)
     metrics = {f"{route}/test_accuracy": outcome["test_accuracy"] for route, outcome in outcomes.items()}
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    write_report(
-        run_dir, "ResNet-18 on CIFAR-10: frozen features vs fine-tuning vs scratch", metrics,
-        tables={"Test accuracy (10,000 test images unless --data sample)": table.set_index("route")},
-        figures=figures,
-        notes=(f"Data: {data.source}; {len(fit_index):,} training and {len(val_index):,} validation images (checkpoint by "
-               f"validation accuracy), {len(y_test):,} test images, all 32 x 32. Backbone weights: {config.weights} ({weights}), "
-               f"{stem} stem{STEM_NOTES[stem]}. "
-               f"Features route: the backbone's 512 average-pooled features, standardised with the training mean and std, "
-               f"one Dense softmax layer, Adam lr {config.head_learning_rate:g}, L2 {config.head_l2:g}, {config.head_epochs} epochs. "
-               f"Fine-tuning: SGD momentum 0.9, lr {config.finetune_learning_rate:g} (scratch {config.scratch_learning_rate:g}) "
-               f"cosine-decayed, weight decay {config.weight_decay:g}, batch {config.batch_size}, random horizontal flips, "
-               f"{config.epochs} epochs each."),
-    )
-    return run_dir
+    run.table(f"Test accuracy ({len(y_test):,} test images)", pd.DataFrame(rows).set_index("route"))
+    run.note(f"Data: {data.source}; {len(fit_index):,} training and {len(val_index):,} validation images (checkpoint by "
+             f"validation accuracy), {len(y_test):,} test images, all 32 x 32. Backbone weights: {config.weights} ({weights}), "
+             f"{stem} stem{STEM_NOTES[stem]}. "
+             f"Features route: the backbone's 512 average-pooled features, standardised with the training mean and std, "
+             f"one Dense softmax layer, Adam lr {config.head_learning_rate:g}, L2 {config.head_l2:g}, {config.head_epochs} epochs. "
+             f"Fine-tuning: SGD momentum 0.9, lr {config.finetune_learning_rate:g} (scratch {config.scratch_learning_rate:g}) "
+             f"cosine-decayed, weight decay {config.weight_decay:g}, batch {batch_size}, random horizontal flips, "
+             f"{config.epochs} epochs each.")
+    return run.finish(metrics)

@@ -9,8 +9,6 @@ the query's own source, and how often the query finds its own source at rank 1 a
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from pathlib import Path
 
 import keras
@@ -18,39 +16,44 @@ import numpy as np
 import pandas as pd
 
 from tfml.data import load_cifar10, stratified_split
-from tfml.pipelines.distortions import DistortionSchedule, distort_batch, mix_distortions
-from tfml.pipelines.images import epoch_keyed_reconstruction_dataset
-from tfml.retrieval import ExactIndex, precision_at_k
-from tfml.training import PSNR, completed_epochs, fit, prepare_run_dir, save_model, set_seed, write_text
-from tfml.viz import image_rows, neighbour_grid, training_curves, write_report
-from tfml.workflows.study import StudyConfig
+from tfml.pipelines import reconstruction_batches, reconstruction_pairs
+from tfml.pipelines.distortions import DistortionSchedule, distort_batch, keyed_map, mix_distortions
+from tfml.retrieval import ExactIndex, LabelRelevance, evaluate_retrieval
+from tfml.training import PSNR
+from tfml.viz import image_rows, neighbour_grid, training_curves
+from tfml.workflows.config import StudyConfig, option
+from tfml.workflows.study import Run
 
 
 @dataclasses.dataclass(kw_only=True)
 class Config(StudyConfig):
     NAME = "robust"
+    TITLE = "Robust retrieval under noise and projective distortion"
     QUICK = {"data": "sample", "epochs": 3, "batch_size": 64, "eval_noise": (0.1, 0.3), "eval_projective": (0.1, 0.25)}
-    base_model: str  # autoencoder .h5 to continue from (the CLI also takes zoo names)
-    data: str = "sample"
-    epochs: int = 10
-    batch_size: int = 128
-    learning_rate: float = 3e-4
-    validation_fraction: float = 0.1
-    share: tuple[float, float] = (0.25, 0.75)
-    noise: tuple[float, float] = (0.05, 0.3)
-    projective: tuple[float, float] = (0.05, 0.25)
-    eval_noise: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3)
-    eval_projective: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3)
-    evaluation_seed: int = 1234
-    k: int = 10
-    figure_queries: int = 6
+    base_model: str = option("cifar10-autoencoder", "autoencoder .h5 or zoo name to continue from", metavar="MODEL")
+    data: str = option("sample", "as for `tfml train autoencoder`", metavar="SRC")
+    epochs: int = option(10, "training epochs", low=1)
+    batch_size: int = option(128, "images per batch", low=1)
+    learning_rate: float = option(3e-4, "Adam learning rate", above=0)
+    validation_fraction: float = option(0.1, "share of the training images held out to pick the best epoch", above=0, high=0.5)
+    share: tuple[float, float] = option((0.25, 0.75), "share of distorted inputs, first and last epoch (ramped)", low=0, high=1,
+                                        metavar=("FIRST", "LAST"))
+    noise: tuple[float, float] = option((0.05, 0.3), "largest noise standard deviation, first and last epoch", low=0,
+                                        metavar=("FIRST", "LAST"))
+    projective: tuple[float, float] = option((0.05, 0.25), "largest corner shift (share of the size), first and last epoch",
+                                             low=0, high=0.5, metavar=("FIRST", "LAST"))
+    eval_noise: tuple[float, ...] = option((0.05, 0.1, 0.2, 0.3), "noise strengths of the evaluation queries", low=0)
+    eval_projective: tuple[float, ...] = option((0.05, 0.1, 0.2, 0.3), "projective strengths of the evaluation queries", low=0, high=0.5)
+    evaluation_seed: int = option(1234, "seed of the distorted evaluation queries")
+    k: int = option(10, "neighbours retrieved per query (precision@k)", low=1)
+    figure_queries: int = option(6, "queries shown per neighbour figure", low=1)
 
     def schedule(self) -> DistortionSchedule:
         return DistortionSchedule(tuple(self.share), tuple(self.noise), tuple(self.projective), ramp_epochs=self.epochs)
 
 
 def distorted_queries(x_test: np.ndarray, config: Config) -> dict[tuple[str, float], np.ndarray]:
-    """The evaluation queries: clean, and each (kind, strength) of the config, seeded."""
+    """The evaluation queries (uint8): clean, and each (kind, strength) of the config, seeded."""
     settings = {("clean", 0.0): x_test}
     for kind, strengths in (("noise", config.eval_noise), ("projective", config.eval_projective)):
         for strength in strengths:
@@ -62,7 +65,10 @@ def evaluate(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarr
     """One row per (kind, strength, model); neighbours[(model, kind, strength)] = indices (Q, k) found
     with the source kept in the base."""
     x_test, y_test = x_all[n_train:], labels[n_train:]
+    clean_targets = x_test.astype(np.float32) / 255.0
     sources = np.arange(n_train, len(x_all))
+    same_class = LabelRelevance(y_test, labels)
+    own_source = LabelRelevance(sources, np.arange(len(x_all)))  # query i's one relevant item: its clean source
     rows, neighbours = [], {}
     for name, autoencoder in models.items():
         encoder = autoencoder.get_layer("encoder")
@@ -70,60 +76,70 @@ def evaluate(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarr
         for (kind, strength), images in queries.items():
             codes = encoder.predict(images, batch_size=1024, verbose=0)
             reconstructed = autoencoder.predict(images, batch_size=1024, verbose=0)
-            _, without_source = index.search(codes, k, exclude=sources)
-            _, with_source = index.search(codes, k)
-            neighbours[(name, kind, strength)] = with_source
+            without_source = evaluate_retrieval(index, codes, same_class, [f"precision@{k}"], exclude=sources)
+            with_source = evaluate_retrieval(index, codes, own_source, ["hit_rate@1", f"hit_rate@{k}"])
+            neighbours[(name, kind, strength)] = with_source.indices
             rows.append({
                 "distortion": kind, "strength": strength, "model": name,
-                "reconstruction_mse": float(np.mean((reconstructed - x_test) ** 2)),
-                f"precision@{k}": precision_at_k(labels[without_source], y_test, k),
-                "own_source_at_1": float(np.mean(with_source[:, 0] == sources)),
-                f"own_source_in_top{k}": float(np.mean((with_source == sources[:, None]).any(axis=1))),
+                "reconstruction_mse": float(np.mean((reconstructed - clean_targets) ** 2)),
+                f"precision@{k}": without_source.metrics[f"precision@{k}"],
+                "own_source_at_1": with_source.metrics["hit_rate@1"],
+                f"own_source_in_top{k}": with_source.metrics[f"hit_rate@{k}"],
             })
     return pd.DataFrame(rows), neighbours
 
 
+def load_autoencoder(path: str) -> keras.Model:
+    """An autoencoder saved by tfml: uint8 images in, with "encoder" and "decoder" parts."""
+    model = keras.models.load_model(path, compile=False)
+    layer_names = {layer.name for layer in model.layers}
+    if not {"encoder", "decoder"} <= layer_names:
+        raise ValueError(f"{path} is not an autoencoder (it has no 'encoder' and 'decoder' parts); give one made by "
+                         "`tfml train autoencoder` (autoencoder.h5) or the zoo's cifar10-autoencoder")
+    if str(model.inputs[0].dtype) != "uint8":
+        raise ValueError(f"{path} takes {model.inputs[0].dtype} images; tfml's models take uint8 images (retrain it, or use "
+                         "the zoo's cifar10-autoencoder)")
+    return model
+
+
 def run(config: Config) -> Path:
-    run_dir = config.resolved_run_dir()
-    set_seed(config.seed)
+    run = Run(config)
     data = load_cifar10(config.data, seed=config.seed, progress=True)
-    prepare_run_dir(run_dir, dataclasses.asdict(config), fresh=config.fresh, extra={"data_source": data.source})
-    figures = run_dir / "figures"
+    run.record(data_source=data.source, base_model=config.base_model)
     schedule = config.schedule()
     train_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
-    x_fit = np.rint(data.x_train[train_index] * 255).astype(np.uint8)  # cached as uint8, scaled per batch
-    x_val = data.x_train[val_index]
+    x_fit, x_val = data.x_train[train_index], data.x_train[val_index]
 
-    original = keras.models.load_model(config.base_model, compile=False)
-    model = keras.models.clone_model(original)
-    model.set_weights(original.get_weights())
-    model.compile(keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(),
-                  metrics=[keras.metrics.MeanSquaredError(name="mse"), PSNR()])
-    last = config.epochs - 1
-    train = epoch_keyed_reconstruction_dataset(
-        x_fit, config.batch_size, config.seed, config.epochs, completed_epochs(run_dir),
-        input_map=lambda image, key, epoch: mix_distortions(image, key, epoch, schedule))
-    validation = epoch_keyed_reconstruction_dataset(  # fixed inputs: the final schedule, epoch-independent keys
-        x_val, config.batch_size, config.seed + 1, 1, input_map=lambda image, key, epoch: mix_distortions(image, key, last, schedule))
+    original = load_autoencoder(config.base_model)
+    with run.scope():
+        model = keras.models.clone_model(original)
+        model.set_weights(original.get_weights())
+        model.compile(keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(), metrics=[PSNR()])
+    mix = lambda image, key, epoch: mix_distortions(image, key, epoch, schedule)  # noqa: E731
+    train = reconstruction_batches(x_fit, config.batch_size, config.seed, config.epochs, input_map=mix)
+    last = config.epochs - 1  # validation inputs: fixed, distorted by the final schedule with epoch-independent keys
+    x_val_distorted = keyed_map(x_val, lambda image, key: mix_distortions(image, key, last, schedule), config.seed + 1)
     log_schedule = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(
         {f"schedule_{name}": value for name, value in schedule.values(epoch).items()}))
-    history = fit(model, train, validation=validation, run_dir=run_dir, epochs=config.epochs, checkpoint="robust_autoencoder.h5",
-                  steps_per_epoch=math.ceil(len(x_fit) / config.batch_size), callbacks=[log_schedule])
-    training_curves(history, figures / "training_curves.png", "continued training with distorted inputs")
+    history = run.fit(model, train, validation=reconstruction_pairs(x_val_distorted, x_val, config.batch_size),
+                      epochs=config.epochs, checkpoint="robust_autoencoder.h5", callbacks=[log_schedule])
+    training_curves(history, run.figure("training_curves.png", "Training curves (schedule columns: share of distorted inputs and "
+                                        "largest strengths)"), "continued training with distorted inputs")
 
-    robust = keras.models.load_model(run_dir / "robust_autoencoder.h5")
-    save_model(robust.get_layer("encoder"), run_dir / "robust_encoder.h5")
+    robust = run.best_model()
+    run.save_model(robust.get_layer("encoder"), "robust_encoder.h5")
     x_all = np.concatenate([data.x_train, data.x_test])
     labels = np.concatenate([data.y_train, data.y_test]).reshape(-1)
     n_train = len(data.x_train)
     queries = distorted_queries(data.x_test, config)
     table, neighbours = evaluate({"original": original, "robust": robust}, x_all, labels, n_train, queries, config.k)
 
-    n = config.figure_queries
-    image_rows([queries[key][:8] for key in queries], figures / "distortion_examples.png",
+    image_rows([queries[key][:8] for key in queries], run.figure("distortion_examples.png", "Evaluation queries"),
                [f"{kind} {strength:g}" for kind, strength in queries], title="evaluation queries (seeded)")
     names = np.array(data.class_names)
-    for kind, strengths in (("noise", config.eval_noise), ("projective", config.eval_projective)):
+    n = min(config.figure_queries, len(data.x_test))
+    for kind, strengths, caption in (("noise", config.eval_noise, "Neighbours of noisy queries"),
+                                     ("projective", config.eval_projective, "Neighbours of warped queries")):
         key = (kind, max(strengths))
         rows_images, rows_neighbours, rows_labels, rows_names = [], [], [], []
         for q in range(n):
@@ -133,26 +149,19 @@ def run(config: Config) -> Path:
                 rows_neighbours.append(x_all[found])
                 rows_labels.append(f"{model_name}: {names[data.y_test[q, 0]]}")
                 rows_names.append([("SOURCE " if i == n_train + q else "") + names[labels[i]] for i in found])
-        neighbour_grid(np.stack(rows_images), np.stack(rows_neighbours), figures / f"neighbours_{kind}.png",
-                       None, rows_names, query_titles=rows_labels, title=f"{kind} {key[1]:g}: each distorted query, neighbours by the original (upper) "
-                       "and the robust model (lower); SOURCE marks the query's own clean image")
+        neighbour_grid(np.stack(rows_images), np.stack(rows_neighbours), run.figure(f"neighbours_{kind}.png", caption),
+                       None, rows_names, query_titles=rows_labels, title=f"{kind} {key[1]:g}: each distorted query, neighbours by "
+                       "the original (upper) and the robust model (lower); SOURCE marks the query's own clean image")
 
     metrics = {f"{row['model']}/{row['distortion']}/{row['strength']:g}/{name}": row[name]
                for row in table.to_dict("records") for name in table.columns[3:]}
     metrics.update({"epochs": int(len(history)), "best_val_loss": float(history["val_loss"].min())})
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     wide = table.pivot_table(index=["distortion", "strength"], columns="model", values=list(table.columns[3:]))
-    write_report(
-        run_dir, "Robust retrieval under noise and projective distortion", metrics,
-        tables={"Original vs robust model on distorted test queries (euclidean, base: 60,000 clean images)": wide},
-        figures={"Training curves (schedule columns: share of distorted inputs and largest strengths)": "figures/training_curves.png",
-                 "Evaluation queries": "figures/distortion_examples.png",
-                 "Neighbours of noisy queries": "figures/neighbours_noise.png",
-                 "Neighbours of warped queries": "figures/neighbours_projective.png"},
-        notes=(f"Data: {data.source}. Continued from {config.base_model} for {config.epochs} epochs; the share of distorted "
-               f"inputs grows {config.share[0]:g} -> {config.share[1]:g}, the largest noise standard deviation "
-               f"{config.noise[0]:g} -> {config.noise[1]:g} and the largest corner shift {config.projective[0]:g} -> "
-               f"{config.projective[1]:g} of the image size; each distorted input draws its strength uniformly below that. "
-               "precision@10 leaves the query's own source out of the base; own_source_* keeps it in."),
-    )
-    return run_dir
+    run.table(f"Original vs robust model on distorted test queries (euclidean, base: {len(x_all):,} clean images)", wide)
+    run.note(f"Data: {data.source}. Continued from {config.base_model} for {config.epochs} epochs; the share of distorted "
+             f"inputs grows {config.share[0]:g} -> {config.share[1]:g}, the largest noise standard deviation "
+             f"{config.noise[0]:g} -> {config.noise[1]:g} and the largest corner shift {config.projective[0]:g} -> "
+             f"{config.projective[1]:g} of the image size; each distorted input draws its strength uniformly below that. "
+             f"precision@{config.k} leaves the query's own source out of the base; own_source_* keeps it in.")
+    return run.finish(metrics)
+

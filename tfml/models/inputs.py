@@ -1,0 +1,31 @@
+"""The input of every tfml image model: uint8 RGB images, converted to float in the model.
+
+``image_input`` returns a ``keras.Input(dtype="uint8")`` and its ``Rescaling(1/255)`` (named
+"to_unit_float"): the one place where images become floats in [0, 1]. The layer is saved with
+the model, so a saved model says what it expects (``describe_input``) and takes images as decoded.
+"""
+
+from __future__ import annotations
+
+import keras
+
+SCALE_LAYER = "to_unit_float"
+
+
+def image_input(shape, name: str = "image") -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """(uint8 input of ``shape`` (H, W, C), the same images as float32 in [0, 1])."""
+    inputs = keras.Input(tuple(shape), dtype="uint8", name=name)
+    return inputs, keras.layers.Rescaling(1.0 / 255.0, name=SCALE_LAYER)(inputs)
+
+
+def describe_input(model: keras.Model) -> dict:
+    """{"input_shape", "input_dtype", "preprocessing"} of a model, for zoo entries and codes files."""
+    layer_names = [layer.name for layer in model.layers]
+    dtype = str(getattr(model.inputs[0], "dtype", "float32")) if model.inputs else "float32"
+    if dtype == "uint8" and SCALE_LAYER in layer_names:
+        preprocessing = "uint8 RGB 0-255; the model divides by 255 (Rescaling layer 'to_unit_float')"
+        if any(isinstance(layer, keras.layers.Normalization) for layer in model.layers):
+            preprocessing += ", then standardises per channel (Normalization layer, adapted on the training images)"
+    else:
+        preprocessing = f"{dtype} input as given (no preprocessing layer)"
+    return {"input_shape": list(model.input_shape[1:]), "input_dtype": dtype, "preprocessing": preprocessing}

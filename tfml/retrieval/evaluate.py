@@ -1,0 +1,122 @@
+"""Search an index and evaluate what came back: the one helper every study uses.
+
+Metric names: ``precision@K``, ``recall@K``, ``hit_rate@K`` (for a match relevance: R@K),
+``ndcg@K``, ``r_precision``, ``map@r``, ``knn@K`` (k-NN classification accuracy, majority vote of
+the first K), ``balanced_knn@K`` (the same, balanced over classes), ``mean_gain@K`` (mean gain of
+the first K: precision@K for binary relevance, e.g. mean genre Jaccard for graded).
+``knn@K`` and ``balanced_knn@K`` need a ``LabelRelevance``.
+
+>>> import numpy as np
+>>> from tfml.retrieval import ExactIndex, LabelRelevance
+>>> base = np.array([[0.0], [0.1], [5.0], [5.2]], np.float32)
+>>> labels = np.array([0, 0, 1, 1])
+>>> result = evaluate_retrieval(ExactIndex(base), base, LabelRelevance(labels, labels), ["precision@1", "map@r", "knn@1"],
+...                             exclude=np.arange(4))
+>>> result.metrics
+{'precision@1': 1.0, 'map@r': 1.0, 'knn@1': 1.0}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score
+
+from tfml.retrieval import metrics as m
+from tfml.retrieval.relevance import LabelRelevance
+
+_PATTERN = re.compile(r"^(precision|recall|hit_rate|ndcg|knn|balanced_knn|mean_gain)@(\d+)$|^(r_precision|map@r)$")
+
+
+@dataclasses.dataclass
+class Retrieval:
+    metrics: dict[str, float]
+    per_query: dict[str, np.ndarray]  # per-query values (NaN where a metric skips the query)
+    distances: np.ndarray  # (Q, k) of the search, ascending
+    indices: np.ndarray  # (Q, k) base indices
+    skipped: dict[str, int]  # per metric, queries it could not score (e.g. ideal DCG 0)
+
+
+def parse_metric(name: str) -> tuple[str, int | None]:
+    """("precision", 10) for "precision@10", ("map@r", None) for "map@r"; a ValueError otherwise."""
+    match = _PATTERN.match(name)
+    if not match:
+        raise ValueError(f"unknown retrieval metric {name!r}; use precision@K, recall@K, hit_rate@K, ndcg@K, knn@K, "
+                         "balanced_knn@K, mean_gain@K, r_precision or map@r")
+    if match.group(3):
+        return match.group(3), None
+    k = int(match.group(2))
+    if k < 1:
+        raise ValueError(f"{name}: K must be at least 1")
+    return match.group(1), k
+
+
+def evaluate_retrieval(index, queries, relevance, metrics: Sequence[str], *, exclude=None, rows=None,
+                       progress: bool = False) -> Retrieval:
+    """Searches ``index`` (``search(queries, k, exclude)``) for the query vectors and computes
+    ``metrics`` under ``relevance`` (see ``tfml.retrieval.relevance``). ``rows`` are the queries'
+    indices in the relevance definition (default 0 .. Q - 1); ``exclude`` one base index per query
+    to leave out (the query itself), or None. The search depth is the largest K asked, or, for
+    R-based metrics, the largest number of relevant items of any query."""
+    parsed = [(name, *parse_metric(name)) for name in metrics]
+    n_queries = len(queries)
+    rows = np.arange(n_queries) if rows is None else np.asarray(rows)
+    depth = max([k for _, _, k in parsed if k is not None], default=1)
+    n_relevant = None
+    if any(kind in ("recall", "r_precision", "map@r") for _, kind, _ in parsed):
+        n_relevant = relevance.n_relevant(rows, exclude)
+        if any(kind in ("r_precision", "map@r") for _, kind, _ in parsed):
+            if (n_relevant < 1).any():
+                raise ValueError(f"{int((n_relevant < 1).sum())} queries have no relevant item in the base; R-based metrics need one")
+            depth = max(depth, int(n_relevant.max()))
+    available = len(index) - (0 if exclude is None else 1)
+    if depth > available:
+        raise ValueError(f"the metrics need the {depth} nearest items, but the base offers {available} per query")
+    distances, indices = index.search(queries, depth, exclude=exclude, progress=progress)
+    gains = relevance.gains(rows, indices)
+    values, per_query, skipped = {}, {}, {}
+    for name, kind, k in parsed:
+        if kind in ("knn", "balanced_knn"):
+            if not isinstance(relevance, LabelRelevance):
+                raise ValueError(f"{name} classifies by labels and needs a LabelRelevance")
+            neighbour_labels, query_labels = relevance.labels_of(indices), relevance.query_labels[rows]
+            if kind == "knn":
+                scores = m.knn_accuracy(neighbour_labels, query_labels, k, per_query=True)
+            else:
+                predicted = m.knn_predict(neighbour_labels, k)
+                values[name] = float(balanced_accuracy_score(query_labels, predicted))
+                continue
+        elif kind in ("precision", "mean_gain"):
+            scores = m.precision_at_k(gains, k, per_query=True)
+        elif kind == "recall":
+            scores = m.recall_at_k(gains, k, n_relevant, per_query=True)
+        elif kind == "hit_rate":
+            scores = m.hit_rate_at_k(gains, k, per_query=True)
+        elif kind == "ndcg":
+            scores = m.ndcg_at_k(gains, relevance.ideal(rows, k, exclude), k, per_query=True)
+        elif kind == "r_precision":
+            scores = m.r_precision(gains, n_relevant, per_query=True)
+        else:
+            scores = m.map_at_r(gains, n_relevant, per_query=True)
+        per_query[name] = scores
+        skipped[name] = int(np.isnan(scores).sum())
+        if skipped[name] == len(scores):
+            raise ValueError(f"{name}: no query can be scored")
+        values[name] = float(np.nanmean(scores))
+    return Retrieval(values, per_query, distances, indices, skipped)
+
+
+def bootstrap_interval(per_query, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-query values (NaN skipped), resampling queries."""
+    values = np.asarray(per_query, np.float64)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        raise ValueError("no per-query values to resample")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
