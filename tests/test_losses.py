@@ -189,3 +189,63 @@ def test_training_with_semihard_loss_brings_same_class_points_together():
     before = model.evaluate(x, labels, batch_size=64, verbose=0)
     model.fit(x, labels, batch_size=64, epochs=60, verbose=0, shuffle=False)
     assert model.evaluate(x, labels, batch_size=64, verbose=0) < 0.5 * before
+
+
+class MetricLossBaseTest(tf.test.TestCase):
+    """The base's contract: per-anchor values, Keras reduction and sample weights, reducers, query/key."""
+
+    def setUp(self):
+        self.labels, self.x = batch(7, n=10, dtype=np.float64)
+
+    def test_per_anchor_values_average_to_the_loss_over_anchors_with_a_term(self):
+        for loss in (TripletSemiHardLoss(margin=1.5, dtype="float64"), ContrastiveLoss(margin=1.5, dtype="float64")):
+            value = loss(self.labels, self.x)
+            per_anchor = type(loss)(**{**loss.get_config(), "reduction": None})(self.labels, self.x)
+            self.assertEqual(per_anchor.shape, (10,))
+            has_term = np.array([(self.labels == label).sum() > 1 for label in self.labels])  # a positive (and negatives exist)
+            if loss.name.startswith("contrastive"):
+                has_term[:] = True  # every anchor has negative pairs
+            self.assertAllClose(value, per_anchor.numpy().sum() / has_term.sum())
+            total = type(loss)(**{**loss.get_config(), "reduction": "sum"})(self.labels, self.x)
+            self.assertAllClose(total, tf.reduce_sum(per_anchor))
+
+    def test_sample_weights_weight_anchors(self):
+        loss = TripletHardLoss(margin=1.5, dtype="float64")
+        per_anchor = ref_hard_per_anchor(self.labels, self.x, 1.5)
+        weights = np.linspace(0.0, 2.0, 10)
+        valid = ~np.isnan(per_anchor)
+        expected = np.sum(np.where(valid, per_anchor, 0) * weights) / valid.sum()
+        self.assertAllClose(loss(self.labels, self.x, sample_weight=weights), expected)
+        self.assertAllClose(loss(self.labels, self.x, sample_weight=np.zeros(10)), 0.0)
+
+    def test_mean_nonzero_reducer_divides_by_the_terms_above_zero(self):
+        labels = np.array([0, 0, 1, 1])
+        points = np.array([[0.0], [1.0], [2.5], [4.0]], np.float64)
+        # contrastive plain form, margin 2: positives d = 1, 1.5 (each twice), negatives: only (1, 2) at 1.5 is inside
+        mean = ContrastiveLoss(margin=2.0, squared=False, dtype="float64")(labels, points)
+        nonzero = ContrastiveLoss(margin=2.0, squared=False, reducer="mean_nonzero", dtype="float64")(labels, points)
+        self.assertAllClose(mean, (1 + 1.5) / 2 + 2 * 0.5 / 8)
+        self.assertAllClose(nonzero, (1 + 1.5) / 2 + 0.5)
+
+    def test_query_key_embeddings_compare_each_query_with_every_key(self):
+        rng = np.random.default_rng(1)
+        queries, keys = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+        labels = np.array([0, 0, 1, 1, 2, 2])
+        value = ContrastiveLoss(margin=3.0, dtype="float64")(labels, np.stack([queries, keys], axis=1))
+        d = np.sqrt(((queries[:, None] - keys[None]) ** 2).sum(-1))
+        same = labels[:, None] == labels[None]
+        expected = np.mean(d[same] ** 2) + np.mean(np.maximum(3.0 - d[~same], 0) ** 2)
+        self.assertAllClose(value, expected)
+
+    def test_unknown_reducer_is_an_error(self):
+        with self.assertRaisesRegex(ValueError, "reducer must be one of mean, mean_nonzero, sum"):
+            TripletHardLoss(reducer="median")
+
+
+def ref_hard_per_anchor(labels, x, margin):
+    values = []
+    for a in range(len(labels)):
+        pos = [ref_distance(x[a], x[p], "l2") for p in range(len(labels)) if p != a and labels[p] == labels[a]]
+        neg = [ref_distance(x[a], x[k], "l2") for k in range(len(labels)) if labels[k] != labels[a]]
+        values.append(max(0.0, margin + max(pos) - min(neg)) if pos and neg else np.nan)
+    return np.array(values)
