@@ -29,36 +29,54 @@ def test_full_cifar10_from_the_shared_jpeg_archive():
     assert np.bincount(data.y_test[:, 0]).tolist() == [1000] * 10
 
 
-def test_download_source_through_tfds_is_mocked_offline():
+def test_download_source_through_tfds_is_mocked_offline(monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setattr(cifar10, "_reachable", lambda host: True)  # as if online; mock_data serves the examples
     with tfds.testing.mock_data(num_examples=12):
         data = load_cifar10("cifar10")
     assert data.source == "tfds:cifar10"
     check_contract(data, 12, 12)
+    assert data.ids_test[3] == "cifar10:test/3"
 
 
-def test_keras_datasets_is_the_second_download_route(monkeypatch):
+def test_keras_datasets_is_the_second_download_route_and_says_so(monkeypatch, caplog):
     import keras
     import tensorflow_datasets as tfds
 
+    monkeypatch.setattr(cifar10, "_reachable", lambda host: True)
     monkeypatch.setattr(tfds, "load", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
     fake = np.zeros((4, 32, 32, 3), np.uint8), np.arange(4).reshape(4, 1)
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: (fake, fake))
     data = load_cifar10("cifar10")
     assert data.source == "keras.datasets:cifar10"
     check_contract(data, 4, 4)
+    fallbacks = [r.message for r in caplog.records if "trying keras.datasets" in r.message]
+    assert fallbacks == ["tensorflow-datasets could not load cifar10 (OSError: no network); trying keras.datasets"]
 
 
-def test_offline_download_is_a_clear_error_suggesting_the_other_sources(monkeypatch):
+def test_without_tensorflow_datasets_the_keras_route_says_how_to_install_it(monkeypatch, caplog):
+    import sys
+
+    import keras
+
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # not installed
+    fake = np.zeros((2, 32, 32, 3), np.uint8), np.arange(2).reshape(2, 1)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: (fake, fake))
+    assert load_cifar10("cifar10").source == "keras.datasets:cifar10"
+    assert any("pip install 'tfml[tfds]'" in r.message for r in caplog.records)
+
+
+def test_offline_download_is_a_fast_clear_error_suggesting_the_other_sources(monkeypatch):
     import keras
     import tensorflow_datasets as tfds
 
     def offline(*args, **kwargs):
         raise OSError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(tfds, "load", offline)
+    monkeypatch.setattr(cifar10, "_reachable", lambda host: False)  # tfds would retry for minutes: not even tried
+    monkeypatch.setattr(tfds, "load", lambda *a, **k: pytest.fail("tfds.load was called offline"))
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
-    with pytest.raises(RuntimeError, match="(?s)could not download CIFAR-10.*--data sample.*--data PATH"):
+    with pytest.raises(RuntimeError, match="could not download CIFAR-10.*cannot be reached.*--data sample.*--data PATH"):
         load_cifar10("cifar10")
 
 

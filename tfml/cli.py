@@ -45,15 +45,28 @@ def quiet_tensorflow(verbose: bool) -> None:
     """Imports TensorFlow without its start-up noise on CPU machines unless ``verbose``."""
     if verbose or "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also hides the CUDA cuInit line of the first device query
+    if int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0) < 3:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also hides the CUDA cuInit line of the first device query
     with _silenced_stderr():
         import tensorflow  # noqa: F401
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" notice: studies predict on arrays of
+    several lengths (train, test, figures), which retraces by design and costs nothing that matters."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 # --- options from configuration fields ----------------------------------------------------------
 
 class Parser(argparse.ArgumentParser):
-    """argparse with tfml's one-line error format."""
+    """argparse with tfml's one-line error format, and no abbreviated options (--epoch is a
+    mistake, not --epochs)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message):
         raise SystemExit(_fail(f"{message} (see {self.prog} --help)"))
@@ -239,7 +252,9 @@ def main(argv=None) -> int:
     debug = "--debug" in argv or os.environ.get("TFML_DEBUG", "") not in ("", "0")
     quiet_tensorflow(verbose)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tensorflow").handlers.clear()  # one format for every message: through the root handler
+    tensorflow_log = logging.getLogger("tensorflow")
+    tensorflow_log.handlers.clear()  # one format for every message: through the root handler
+    tensorflow_log.addFilter(_NoRetracingNotice())
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:

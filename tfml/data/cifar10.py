@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -58,20 +59,43 @@ def _from_uint8(x_train, y_train, x_test, y_test, class_names, source, ids_train
     )
 
 
+DOWNLOAD_HOST = "www.cs.toronto.edu"  # where both tensorflow-datasets and keras.datasets fetch CIFAR-10
+
+
+def _reachable(host: str, timeout: float = 5.0) -> bool:
+    """Whether ``host`` answers on port 443 (tensorflow-datasets retries a failing download for
+    minutes; this tells in seconds that it would fail)."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _download(cache_dir: Path) -> Cifar10:
+    """The real CIFAR-10: tensorflow-datasets (the ``tfds`` extra; prepared once in the cache), else
+    keras.datasets, each route's failure said in one line; both failing is an error naming the others."""
     errors = []
     try:
         import tensorflow_datasets as tfds
-
-        splits = tfds.load("cifar10", split=["train", "test"], as_supervised=True, data_dir=str(cache_dir / "tfds"))
-        arrays = []
-        for split in splits:
-            batches = list(tfds.as_numpy(split.batch(10_000)))
-            arrays += [np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])]
-        return _from_uint8(*arrays, CLASS_NAMES, "tfds:cifar10")
-    except Exception as error:  # tfds raises many types offline (DownloadError, OSError, ...)
-        errors.append(f"tensorflow-datasets: {type(error).__name__}: {error}")
-        log.warning("tfds could not load cifar10 (%s); trying keras.datasets", error)
+    except ImportError:
+        tfds = None
+        log.warning("tensorflow-datasets is not installed (pip install 'tfml[tfds]'); downloading CIFAR-10 through keras.datasets")
+    if tfds is not None:
+        data_dir = str(cache_dir / "tfds")
+        if tfds.builder("cifar10", data_dir=data_dir).is_prepared() or _reachable(DOWNLOAD_HOST):
+            try:
+                splits = tfds.load("cifar10", split=["train", "test"], as_supervised=True, data_dir=data_dir)
+                arrays = []
+                for split in splits:
+                    batches = list(tfds.as_numpy(split.batch(10_000)))
+                    arrays += [np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])]
+                return _from_uint8(*arrays, CLASS_NAMES, "tfds:cifar10")
+            except Exception as error:  # tfds raises many types (DownloadError, OSError, missing dependencies, ...)
+                errors.append(f"tensorflow-datasets: {type(error).__name__}: {error}")
+                log.warning("tensorflow-datasets could not load cifar10 (%s: %s); trying keras.datasets", type(error).__name__, error)
+        else:
+            errors.append(f"tensorflow-datasets: cifar10 is not in {data_dir} and {DOWNLOAD_HOST} cannot be reached")
     try:
         import keras
 
@@ -80,8 +104,8 @@ def _download(cache_dir: Path) -> Cifar10:
     except Exception as error:
         errors.append(f"keras.datasets: {type(error).__name__}: {error}")
     raise RuntimeError(
-        "could not download CIFAR-10 (offline?):\n  " + "\n  ".join(errors)
-        + "\nUse --data sample (the embedded sample) or --data PATH to a folder or .tar.gz with "
+        "could not download CIFAR-10 (offline?): " + "; ".join(errors)
+        + ". Use --data sample (the embedded sample) or --data PATH to a folder or .tar.gz with "
         "train/<class>/ and test/<class>/ (e.g. ../shared/data/cifar10-jpg.tar.gz)."
     )
 

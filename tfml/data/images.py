@@ -20,6 +20,7 @@ import logging
 import os
 import tarfile
 import warnings
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -45,15 +46,27 @@ def is_archive(path: str | os.PathLike) -> bool:
     return str(path).endswith((".tar.gz", ".tgz", ".tar"))
 
 
+def archive_members(path: Path, read=lambda name, member: False) -> Iterator[tuple[str, tarfile.TarInfo, bytes | None]]:
+    """(name without a leading "./", member, its bytes when ``read(name, member)`` else None) of each
+    member of a .tar[.gz]; a truncated or foreign file is a ValueError naming it."""
+    try:
+        with tarfile.open(path) as archive:
+            for member in archive:
+                name = member.name.lstrip("./")
+                yield name, member, archive.extractfile(member).read() if read(name, member) else None
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise ValueError(f"{path} is not a readable archive ({type(error).__name__}: {error}); "
+                         "it may be truncated or not a .tar.gz") from None
+
+
 def _iter_files(root: Path, subdir: str | None) -> Iterator[tuple[str, bytes]]:
     """Yields (path relative to root/subdir, file bytes) of every image file."""
     prefix = f"{subdir.strip('/')}/" if subdir else ""
     if is_archive(root):
-        with tarfile.open(root) as archive:
-            for member in archive:
-                name = member.name.lstrip("./")
-                if member.isfile() and name.startswith(prefix) and name.lower().endswith(IMAGE_EXTENSIONS):
-                    yield name[len(prefix):], archive.extractfile(member).read()
+        wanted = lambda name, member: member.isfile() and name.startswith(prefix) and name.lower().endswith(IMAGE_EXTENSIONS)  # noqa: E731
+        for name, _, data in archive_members(root, wanted):
+            if data is not None:
+                yield name[len(prefix):], data
     else:
         base = root / subdir if subdir else root
         if not base.is_dir():
@@ -75,8 +88,10 @@ def decode_image(data: bytes, image_size: tuple[int, int] | None = None, pad_to_
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"not a readable image ({error})") from error
+    except UnidentifiedImageError:
+        raise ValueError("not a readable image (no known image format)") from None
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"not a readable image ({error})") from None
     if pad_to_square and rgb.size[0] != rgb.size[1]:
         side = max(rgb.size)
         square = Image.new("RGB", (side, side))

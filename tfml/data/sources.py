@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tfml.data.cifar10 import load_cifar10
-from tfml.data.images import is_archive, load_image_folder
+from tfml.data.images import archive_members, is_archive, load_image_folder
 
 
 @dataclasses.dataclass
@@ -22,15 +22,11 @@ class LabelledImages:
 
 def _has_splits(path: Path) -> bool:
     if is_archive(path):
-        import tarfile
-
-        with tarfile.open(path) as archive:
-            for member in archive:
-                top = member.name.lstrip("./").split("/", 1)[0]
-                if top in ("train", "test"):
-                    return True
-                if member.isfile():
-                    return False
+        for name, member, _ in archive_members(path):
+            if name.split("/", 1)[0] in ("train", "test"):
+                return True
+            if member.isfile():
+                return False
         return False
     return (path / "train").is_dir() and (path / "test").is_dir()
 

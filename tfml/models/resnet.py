@@ -89,7 +89,10 @@ def load_backbone(weights: str, input_shape=(32, 32, 3), stem: str = "imagenet")
         model = build_resnet18(input_shape, stem=stem, include_top=False, name="backbone")
         model.load_weights(weights)
         return model
-    model = keras.models.load_model(weights, compile=False)
+    try:
+        model = keras.models.load_model(weights, compile=False)
+    except Exception as error:  # h5py and Keras raise many types for a truncated or foreign file
+        raise ValueError(f"{weights} is not a readable Keras model file ({type(error).__name__}: {error})") from None
     if tuple(model.input_shape[1:]) != tuple(input_shape) or tuple(model.output_shape[1:]) != (512,):
         raise ValueError(f"{weights} maps {model.input_shape[1:]} to {model.output_shape[1:]}; a ResNet-18 backbone for "
                          f"{tuple(input_shape)} images with 512 features is needed")

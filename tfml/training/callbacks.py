@@ -102,7 +102,11 @@ class ResumableBackup(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._metrics_pending is not None:  # after Keras reset them: continue the epoch's running means
-            for variable, value in zip(self.model.metrics_variables, self._metrics_pending):
+            variables = self.model.metrics_variables
+            if len(variables) != len(self._metrics_pending):
+                raise RuntimeError(f"the backup holds {len(self._metrics_pending)} metric values, the model has {len(variables)} "
+                                   "metric variables: was it compiled with other metrics?")
+            for variable, value in zip(variables, self._metrics_pending):
                 variable.assign(np.asarray(value, variable.dtype))
             self._metrics_pending = None
 

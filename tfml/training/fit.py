@@ -77,6 +77,10 @@ def fit(
     all_callbacks = [*callbacks, *standard, backup]  # callers' first: values they add to the logs reach the others
     verbose = progress_verbosity() if verbose is None else verbose
     if first_step > 0:  # finish the interrupted epoch from its next step
+        # Keras builds compiled metrics on the first step; build them now so the backup can restore
+        # the epoch's running values before that step
+        x, y = next(iter(batches(first_epoch, first_step).take(1)))
+        model.compute_metrics(x, y, model(x, training=False), None)
         backup.start(first_epoch, first_step)
         model.fit(batches(first_epoch, first_step).take(steps - first_step), validation_data=validation,
                   initial_epoch=first_epoch, epochs=first_epoch + 1, steps_per_epoch=steps - first_step,

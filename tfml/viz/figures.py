@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -47,7 +48,8 @@ def image_rows(rows: Sequence[np.ndarray], path, row_names: Sequence[str] = (), 
     return _save(figure, path)
 
 
-_FRAME_COLOURS = {"green": (0.0, 0.6, 0.0), "red": (0.85, 0.0, 0.0), "blue": (0.0, 0.0, 0.85)}
+_FRAME_COLOURS = {"green": (0.0, 0.6, 0.0), "red": (0.85, 0.0, 0.0), "blue": (0.0, 0.0, 0.85), "grey": (0.55, 0.55, 0.55)}
+_FRAME_MEANING = {"blue": "query", "green": "same label as the query", "red": "another label", "grey": "query without a label"}
 
 
 def neighbour_grid(
@@ -61,8 +63,10 @@ def neighbour_grid(
     query_titles: Sequence[str] | None = None,
 ) -> Path:
     """One row per query: the query, then its neighbours in rank order (neighbour_images (Q, k, H, W, 3)).
-    With labels, a neighbour's frame is green when its label matches the query's, red otherwise.
-    query_titles replace the default "query: <label>" captions. Drawn as one composed image with
+    With labels, a neighbour's frame is green when its label matches the query's, red otherwise; a
+    query without a label (query_labels None, or None for that query) gets grey frames, never the
+    red of a wrong answer. A legend says what each frame colour means. query_titles replace the
+    default "query: <label>" captions. Drawn as one composed image with
     captions (one axes, not one per image: 20 x 11 images render in about a second)."""
     n_queries, k = neighbour_images.shape[:2]
     height, width = query_images.shape[1:3]
@@ -72,13 +76,16 @@ def neighbour_grid(
     canvas = np.ones((n_queries * cell_h, (k + 1) * cell_w, 3), np.float32)
     texts = []
     for q in range(n_queries):
-        query_caption = query_titles[q] if query_titles is not None else f"query: {query_labels[q]}" if query_labels is not None else "query"
+        known = query_labels is not None and query_labels[q] is not None
+        query_caption = query_titles[q] if query_titles is not None else f"query: {query_labels[q]}" if known else "query (no label)"
         cells = [(query_images[q], query_caption, "blue")]
         for j in range(k):
             words, colour = [], None
             if neighbour_labels is not None:
                 words.append(str(neighbour_labels[q][j]))
-                if query_labels is not None:
+                if query_labels is None or query_labels[q] is None:
+                    colour = "grey"
+                else:
                     colour = "green" if neighbour_labels[q][j] == query_labels[q] else "red"
             if distances is not None:
                 words.append(f"{distances[q, j]:.3g}")
@@ -92,14 +99,23 @@ def neighbour_grid(
                 np.clip(image, 0, 1).repeat(scale, axis=0).repeat(scale, axis=1))
             texts.append((left + cell_w / 2 - gap / 2, top - 3, text, colour or "black"))
     dpi = 110
-    figure = plt.figure(figsize=(canvas.shape[1] / dpi, canvas.shape[0] / dpi + (0.4 if title else 0)), dpi=dpi)
-    axis = figure.add_axes((0, 0, 1, canvas.shape[0] / (canvas.shape[0] + (0.4 * dpi if title else 0))))
+    used = [c for c in ("blue", "green", "red", "grey") if any(t[3] == c for t in texts)]
+    header = (0.35 if title else 0.0) + (0.3 if used else 0.0)  # inches above the grid
+    height_in = canvas.shape[0] / dpi + header
+    figure = plt.figure(figsize=(canvas.shape[1] / dpi, height_in), dpi=dpi)
+    axis = figure.add_axes((0, 0, 1, 1 - header / height_in))
     axis.imshow(canvas, interpolation="nearest")
     axis.axis("off")
     for x, y, text, colour in texts:
         axis.text(x, y, text, ha="center", va="bottom", fontsize=7, color=colour)
     if title:
-        figure.suptitle(title, fontsize=10, y=0.995)
+        figure.suptitle(title, fontsize=10, y=1 - 0.05 / height_in, va="top")
+    if used:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(facecolor="white", edgecolor=_FRAME_COLOURS[c], linewidth=2, label=f"{_FRAME_MEANING[c]}") for c in used]
+        figure.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False, title="frame:",
+                      title_fontsize=8, alignment="left", bbox_to_anchor=(0.5, 1 - (0.33 if title else 0.0) / height_in))
     return _save(figure, path)
 
 
@@ -110,6 +126,11 @@ def pairplot(codes: np.ndarray, labels: Sequence[str], path, title: str = "") ->
     frame = pd.DataFrame(codes, columns=[f"z{i}" for i in range(codes.shape[1])])
     frame["class"] = list(labels)
     grid = sns.pairplot(frame, hue="class", hue_order=sorted(set(labels)), corner=True, height=1.2, plot_kws={"s": 12})
+    for axis in grid.axes.flat:
+        if axis is not None:  # three ticks per axis in small print: long labels like -2.5 no longer run into each other
+            axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+            axis.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+            axis.tick_params(labelsize=7)
     grid.figure.suptitle(title, fontsize=12)
     return _save(grid.figure, path)
 

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from tfml import zoo
 from tfml.data import load_cifar10, stratified_split
 from tfml.pipelines import reconstruction_batches, reconstruction_pairs
 from tfml.pipelines.distortions import DistortionSchedule, distort_batch, keyed_map, mix_distortions
@@ -91,7 +92,7 @@ def evaluate(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarr
 
 def load_autoencoder(path: str) -> keras.Model:
     """An autoencoder saved by tfml: uint8 images in, with "encoder" and "decoder" parts."""
-    model = keras.models.load_model(path, compile=False)
+    model, _ = zoo.load_model(path)
     layer_names = {layer.name for layer in model.layers}
     if not {"encoder", "decoder"} <= layer_names:
         raise ValueError(f"{path} is not an autoencoder (it has no 'encoder' and 'decoder' parts); give one made by "
