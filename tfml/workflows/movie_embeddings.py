@@ -213,6 +213,15 @@ def run(config: Config) -> Path:
     if len(stability_table):
         metrics.update({f"sweep_overlap/{t}": float(v) for t, v in stability_table.groupby("title")["overlap"].mean().items()})
     run.write_json("recommendations.json", lists)
+    best = max(recall_rows, key=lambda row: row[f"recall@{config.k}"])
+    popularity_row = next(row for row in recall_rows if row["method"] == "popularity")
+    run.summarise(f"Run: {'quick mode (movies liked at least ' + str(config.min_likes) + ' times)' if config.quick else 'full run'} "
+                  f"on {data.source}: {len(likes.users):,} users, {len(likes.movies):,} movies, {likes.matrix.nnz:,} likes; "
+                  f"V ({len(likes.movies):,} x {config.dim}) fitted in {len(history)} full-batch steps, c(V) "
+                  f"{history['loss'].iloc[0]:.3g} -> {history['loss'].iloc[-1]:.3g}.")
+    run.summarise(f"Held-out likes: the best recommender is {best['method']} with recall@{config.k} = "
+                  f"{best[f'recall@{config.k}']:.3f} (a popularity list gets {popularity_row[f'recall@{config.k}']:.3f}): "
+                  f"of the likes hidden from each user, that share comes back among their {config.k} recommendations.")
     recommendations = pd.DataFrame(rec_rows).pivot(index="rank", columns="query", values="recommendation")
     run.table(f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)", recommendations)
     run.table("Overlap of each list with the popularity list (most-liked movies)", pd.DataFrame({"overlap": popularity_overlap}))

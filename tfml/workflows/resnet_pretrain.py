@@ -63,6 +63,10 @@ def run(config: Config) -> Path:
     predicted = best.predict(data.x_test, batch_size=256, verbose=0).argmax(axis=1)
     metrics = {"test_accuracy": float(np.mean(predicted == data.y_test)),
                "best_val_accuracy": float(history["val_accuracy"].max()), "epochs": int(len(history))}
+    run.summarise(f"Run: {'quick mode, ' if config.quick else ''}{len(fit_index):,} training images of {len(data.class_names)} "
+                  f"traffic-sign classes, {len(history)} epoch(s): test accuracy {metrics['test_accuracy']:.3f} on "
+                  f"{len(data.x_test):,} test images (chance {1 / len(data.class_names):.3f}). The backbone (backbone.h5) is "
+                  "what `tfml train resnet` fine-tunes on CIFAR-10.")
     run.note(f"{len(data.class_names)} classes, {len(fit_index):,} training / {len(val_index):,} validation / "
              f"{len(data.x_test):,} test images at {config.image_size} x {config.image_size}; {config.stem} stem; "
              f"SGD momentum 0.9, lr {config.learning_rate:g} cosine-decayed, weight decay {config.weight_decay:g}, "

@@ -137,6 +137,14 @@ def run(config: Config) -> Path:
                               run.figure(f"confident_{route}.png", f"Most confident predictions: {route}"),
                               title=f"{route}: per class, 5 most confident correct (green) | 5 most confident incorrect (red)")
     metrics = {f"{route}/test_accuracy": outcome["test_accuracy"] for route, outcome in outcomes.items()}
+    best_route = max(outcomes, key=lambda route: outcomes[route]["test_accuracy"])
+    run.summarise(f"Run: {'quick mode on the embedded sample' if config.data == 'sample' else 'data: ' + data.source}; "
+                  f"{len(fit_index):,} training, {len(val_index):,} validation, {len(y_test):,} test images; "
+                  f"{config.epochs} epoch(s) per end-to-end route, {config.head_epochs} for the logistic regression.")
+    run.summarise("Test accuracy (chance 0.100): " + "; ".join(f"{route} {outcome['test_accuracy']:.3f}" for route, outcome in outcomes.items())
+                  + f". Best here: {best_route}."
+                  + (" With 2,000 images and one epoch these figures are noisy and the routes barely trained; judge the routes by a "
+                     "run on the full CIFAR-10 (the README's command)." if config.data == "sample" else ""))
     run.table(f"Test accuracy ({len(y_test):,} test images)", pd.DataFrame(rows).set_index("route"))
     run.note(f"Data: {data.source}; {len(fit_index):,} training and {len(val_index):,} validation images (checkpoint by "
              f"validation accuracy), {len(y_test):,} test images, all 32 x 32. Backbone weights: {config.weights} ({weights}), "

@@ -90,6 +90,23 @@ def evaluate(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarr
     return pd.DataFrame(rows), neighbours
 
 
+def robustness_verdict(table: pd.DataFrame, k: int) -> str:
+    """In words: on which distorted queries the retrained model finds more same-class images and
+    its own source than the original, and what happens on clean queries."""
+    pivot = table.pivot_table(index=["distortion", "strength"], columns="model", values=[f"precision@{k}", "own_source_at_1"])
+    distorted = pivot.drop(index="clean", level=0)
+    ahead = int((distorted[(f"precision@{k}", "robust")] > distorted[(f"precision@{k}", "original")]).sum())
+    strongest = distorted.groupby(level=0).tail(1)
+    parts = [f"{kind} {strength:g}: precision@{k} {row[(f'precision@{k}', 'original')]:.3f} -> {row[(f'precision@{k}', 'robust')]:.3f}, "
+             f"own source first {row[('own_source_at_1', 'original')]:.2f} -> {row[('own_source_at_1', 'robust')]:.2f}"
+             for (kind, strength), row in strongest.iterrows()]
+    clean = pivot.loc[("clean", 0.0)]
+    return (f"The retrained model is ahead on {ahead} of {len(distorted)} distorted settings by precision@{k} "
+            f"(original -> robust at the strongest: {'; '.join(parts)}); on clean queries precision@{k} goes "
+            f"{clean[(f'precision@{k}', 'original')]:.3f} -> {clean[(f'precision@{k}', 'robust')]:.3f}. Chance is 0.100; "
+            "'own source first' is how often a distorted query finds its own clean image at rank 1.")
+
+
 def load_autoencoder(path: str) -> keras.Model:
     """An autoencoder saved by tfml: uint8 images in, with "encoder" and "decoder" parts."""
     model, _ = zoo.load_model(path)
@@ -157,6 +174,11 @@ def run(config: Config) -> Path:
     metrics = {f"{row['model']}/{row['distortion']}/{row['strength']:g}/{name}": row[name]
                for row in table.to_dict("records") for name in table.columns[3:]}
     metrics.update({"epochs": int(len(history)), "best_val_loss": float(history["val_loss"].min())})
+    what = "quick mode on the embedded 2,500-image sample" if config.quick else f"data: {data.source}"
+    run.summarise(f"Run: {what}; continued {config.base_model} for {len(history)} epochs on {len(x_fit):,} training images with "
+                  f"distorted inputs. Each of the {len(data.x_test):,} test images, clean and distorted "
+                  f"({len(queries) - 1} settings), queries all {len(x_all):,} clean images.")
+    run.summarise(robustness_verdict(table, config.k))
     wide = table.pivot_table(index=["distortion", "strength"], columns="model", values=list(table.columns[3:]))
     run.table(f"Original vs robust model on distorted test queries (euclidean, base: {len(x_all):,} clean images)", wide)
     run.note(f"Data: {data.source}. Continued from {config.base_model} for {config.epochs} epochs; the share of distorted "
