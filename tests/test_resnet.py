@@ -45,8 +45,12 @@ def test_local_backbone_files_round_trip(tmp_path):
     for path in ("backbone.h5", "backbone.weights.h5"):
         loaded = load_backbone(str(tmp_path / path), (32, 32, 3))
         np.testing.assert_allclose(loaded.predict(x, verbose=0), backbone.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="ResNet-18 backbone for \\(64, 64, 3\\)"):
-        load_backbone(str(tmp_path / "backbone.h5"), (64, 64, 3))
+    at_other_size = load_backbone(str(tmp_path / "backbone.h5"), (64, 48, 3))  # the weights move to another image size
+    assert at_other_size.input_shape == (None, 64, 48, 3)
+    for a, b in zip(at_other_size.get_weights(), backbone.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="ResNet-18 backbone for 1-channel images"):
+        load_backbone(str(tmp_path / "backbone.h5"), (32, 32, 1))
     with pytest.raises(FileNotFoundError, match="do not exist"):
         load_backbone(str(tmp_path / "missing.h5"))
 

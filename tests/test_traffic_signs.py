@@ -2,6 +2,8 @@
 
 import json
 
+import pandas as pd
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -31,7 +33,7 @@ def small_signs(tmp_path):
 
 def test_merge_filter_split_pad_and_skip(small_signs):
     with pytest.warns(UserWarning, match="tiny.png \\(too small \\(3x3 px"):
-        data = load_traffic_signs(small_signs, image_size=16, min_images=4, test_fraction=0.25, seed=0)
+        data = load_traffic_signs(small_signs, image_size=16, min_images=4, train_fraction=0.75, seed=0, pad_to_square=True)
     assert data.class_names == ["pl50", "w57"]  # w57 only in test before merging: kept
     assert data.dropped_classes == {"io": 1}
     assert data.skipped_files == 1
@@ -41,6 +43,24 @@ def test_merge_filter_split_pad_and_skip(small_signs):
     all_images = np.concatenate([data.x_train, data.x_test])
     banded = [im for im in all_images if im[0].max() == 0 and im[8, :, 0].max() > 100]
     assert len(banded) == 1
+
+
+def test_split_follows_the_reference_rule(small_signs):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_traffic_signs(small_signs, image_size=16, min_images=4, train_fraction=0.75, seed=3)
+    # the rule written out: classes sorted, files sorted by name, one rng in class order, first round(0.75 n) train
+    rng = np.random.default_rng(3)
+    expected_train, expected_test = [], []
+    for code, files in (("pl50", [f"{split}/pl50/{i}.png" for i in range(3) for split in ("test", "train")]),
+                        ("w57", [f"test/w57/{i}.png" for i in range(4)])):
+        files = sorted(files, key=lambda f: (f.rsplit("/", 1)[1], f))
+        permuted = [files[i] for i in rng.permutation(len(files))]
+        expected_train += permuted[: round(0.75 * len(files))]
+        expected_test += permuted[round(0.75 * len(files)):]
+    assert data.ids_train == expected_train and data.ids_test == expected_test
 
 
 def test_missing_data_names_the_option(tmp_path):
@@ -62,20 +82,27 @@ def test_real_crops_give_71_classes_and_24214_images():
     data = load_traffic_signs(shared_file("tt100k-crops.tar.gz"))
     assert len(data.class_names) == 71
     assert len(data.x_train) + len(data.x_test) == 24214
+    assert (len(data.x_train), len(data.x_test)) == (19371, 4843)  # the reference split's counts
     assert data.x_train.shape[1:] == (64, 64, 3) and data.x_train.dtype == np.uint8
-    assert abs(len(data.x_test) / 24214 - 0.2) < 0.01
 
 
 def test_quick_study_end_to_end(tmp_path):
     path = shared_file("tt100k-crops.tar.gz")
-    run_dir = study.run(study.Config.quick_mode(data=str(path), run_dir=str(tmp_path / "run"), other_dims=(8,)))
+    config = study.Config.quick_mode(data=str(path), run_dir=str(tmp_path / "run"))
+    run_dir = study.run(config)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    for name in study.RUNS:
+    for name in config.runs:
         for key in ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "map@r"):
             assert 0 <= metrics[f"{name}/d32/{key}"] <= 1
+        log = pd.read_csv(run_dir / "runs" / f"{name}-d32" / "training_log.csv")
+        assert {"val_knn_at_1", "val_map_at_r", "epoch_seconds"} <= set(log.columns)  # checkpoints by retrieval, not loss
+        choice = json.loads((run_dir / "runs" / f"{name}-d32" / "model.h5.json").read_text())
+        assert choice["monitor"] == "val_map_at_r" and choice["best"] == pytest.approx(log["val_map_at_r"].max())
     assert "raw pixels/d12288/knn@1" in metrics and "untrained network/d32/map@r" in metrics
     best = list(study.RUNS)[metrics["best_run"]]
     assert f"{best}/d8/map@r" in metrics
+    assert max(metrics[f"{name}/d32/knn@1"] for name in config.runs) > metrics["untrained network/d32/knn@1"]
     for name in ("tsne_train.png", "tsne_test.png", "umap_train.png", "umap_test.png", "centroid_distances.png"):
         assert (run_dir / "figures" / name).stat().st_size > 5000
-    assert (run_dir / "report.html").stat().st_size > 50000
+    html = (run_dir / "report.html").read_text()
+    assert "Mining" in html and "Contrastive or triplet" in html

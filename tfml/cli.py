@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 STUDIES = {"autoencoder": "autoencoder_retrieval", "robust": "robust_retrieval", "traffic-signs": "traffic_signs",
-           "movies": "movie_embeddings", "resnet-pretrain": "resnet_pretrain", "resnet": "resnet_transfer"}
+           "posters": "poster_embeddings", "movies": "movie_embeddings", "resnet-pretrain": "resnet_pretrain", "resnet": "resnet_transfer"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 

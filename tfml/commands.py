@@ -210,6 +210,38 @@ def recommend(config: RecommendConfig) -> None:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+# --- evaluate -------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(kw_only=True)
+class EvaluateConfig(Checked):
+    model: str = option(help="embedding network: .h5 file or zoo name (e.g. tt100k-embedding)", metavar="MODEL")
+    data: str = option("../shared/data/tt100k-crops.tar.gz", "TT100K crops (folder or .tar.gz with train/<code>/ and test/<code>/)",
+                       metavar="SRC")
+    min_images: int = option(20, "classes with fewer crops are dropped (the study's rule)", low=2)
+    train_fraction: float = option(0.8, "share of each class's crops in the gallery (the study's reference split)", above=0, high=0.95)
+    seed: int = option(0, "seed of the split (the study's default: 0)")
+    pad_to_square: bool = option(False, "pad crops to a square before resizing (only for a model trained that way)")
+
+
+def evaluate(config: EvaluateConfig) -> None:
+    from tfml import zoo
+    from tfml.data.traffic_signs import load_traffic_signs
+    from tfml.workflows.traffic_signs import embed
+    from tfml.workflows.traffic_signs import evaluate as evaluate_embeddings
+
+    model, record = zoo.load_model(config.model)
+    zoo.require_kind(model, "image-encoder", config.model)
+    size = model.input_shape[1]
+    data = load_traffic_signs(config.data, size, config.min_images, config.train_fraction, seed=config.seed,
+                              pad_to_square=config.pad_to_square, progress=True)
+    metrics = evaluate_embeddings(embed(model, data.x_train), embed(model, data.x_test), data.y_train, data.y_test)
+    print(f"{config.model} on {config.data}: {len(data.class_names)} classes, {len(data.x_test):,} test images queried against "
+          f"{len(data.x_train):,} training images ({size} x {size}, Euclidean)")
+    for name, label in (("knn@1", "kNN@1"), ("knn@5", "kNN@5"), ("balanced_knn@1", "balanced kNN@1"), ("r_precision", "R-precision"),
+                        ("map@r", "MAP@R")):
+        print(f"{label:>15}: {metrics[name]:.4f}")
+
+
 # --- zoo ------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(kw_only=True)
@@ -274,6 +306,9 @@ COMMANDS = (
     Command("encode", "encode images with an image encoder into a codes file (.npz)", EncodeConfig, encode),
     Command("retrieve", "nearest neighbours of query images in a codes file", RetrieveConfig, retrieve,
             "Encode the query images with the encoder that made the codes file and list each query's nearest images."),
+    Command("evaluate", "k-NN classification and retrieval figures of an embedding network on the traffic-sign test split",
+            EvaluateConfig, evaluate, "Embed the TT100K crops with the model, split as the traffic-sign study does, and print kNN@1, "
+            "kNN@5, balanced kNN@1, R-precision and MAP@R of the test images against the training images."),
     Command("project", "2-D projection of a codes file, coloured by class", ProjectConfig, project),
     Command("distort", "distort images (noise or projective) for a quick look", DistortConfig, distort),
     Command("recommend", "movies closest to a movie, by title (MovieLens embedding)", RecommendConfig, recommend,

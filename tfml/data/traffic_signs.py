@@ -1,9 +1,13 @@
 """Traffic-sign crops (Tsinghua-Tencent 100K): class folders per sign code, train/ and test/.
 
 ``load_traffic_signs`` merges the two splits (a class present in only one split is kept like any
-other), keeps the classes with at least ``min_images`` crops, and re-splits each class
-``test_fraction`` / rest with a seed. Crops of any size are padded to a square (black, centred, so
-signs keep their shape whatever the aspect ratio) and resized to image_size x image_size; crops whose
+other), keeps the classes with at least ``min_images`` crops, and re-splits each class by the rule of
+the pytorch-metric-learning reference (so figures compare one to one): classes in sorted order, each
+class's files sorted by file name, one ``numpy.random.default_rng(seed)`` drawing
+``perm = rng.permutation(n)`` per class in that order, the first ``round(train_fraction * n)`` of the
+permuted files for training. With seed 0 and the TT100K crops: 71 classes, 19,371 training and
+4,843 test images. Crops are resized to image_size x image_size (PIL bilinear, as the reference), or
+first padded to a square (``pad_to_square``: black, centred, signs keep their shape); crops whose
 shorter side is below ``min_side`` pixels are skipped and counted (see tfml.data.images).
 """
 
@@ -17,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from tfml.data.images import load_image_folder
-from tfml.data.splits import stratified_split
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +57,17 @@ class TrafficSigns:
     class_names: list[str]
     dropped_classes: dict[str, int]  # class -> images, for classes under min_images
     skipped_files: int
+    ids_train: list[str] = dataclasses.field(default_factory=list)  # "train/pl50/1234.jpg": split folder, class, file
+    ids_test: list[str] = dataclasses.field(default_factory=list)
 
 
 def load_traffic_signs(
     path: str | os.PathLike,
     image_size: int = 64,
     min_images: int = 20,
-    test_fraction: float = 0.2,
+    train_fraction: float = 0.8,
     seed: int = 0,
+    pad_to_square: bool = False,
     min_side: int = 4,
     progress: bool = False,
 ) -> TrafficSigns:
@@ -72,20 +78,35 @@ def load_traffic_signs(
                                 "(a folder or .tar.gz with train/<code>/ and test/<code>/, e.g. ../shared/data/tt100k-crops.tar.gz)")
     if min_images < 2:
         raise ValueError(f"min_images must be at least 2 to split every class, got {min_images}")
-    parts = [load_image_folder(path, (image_size, image_size), subdir=split, seed=seed, progress=progress,
-                               pad_to_square=True, min_side=min_side) for split in ("train", "test")]
-    names = sorted(set(parts[0].class_names) | set(parts[1].class_names))
-    images = np.concatenate([part.images for part in parts])
-    labels = np.concatenate([np.array([names.index(part.class_names[l]) for l in part.labels], np.int64) for part in parts])
-    counts = np.bincount(labels, minlength=len(names))
-    kept = [i for i, count in enumerate(counts) if count >= min_images]
-    dropped = {names[i]: int(counts[i]) for i in range(len(names)) if counts[i] < min_images}
-    log.info("traffic signs: %d classes with >= %d images kept (%d images), %d dropped", len(kept), min_images,
-             int(counts[kept].sum()), len(dropped))
-    remap = np.full(len(names), -1, np.int64)
-    remap[kept] = np.arange(len(kept))
-    keep = remap[labels] >= 0
-    images, labels = images[keep], remap[labels[keep]]
-    train, test = stratified_split(labels, test_fraction, seed)
-    return TrafficSigns(images[train], labels[train], images[test], labels[test], [names[i] for i in kept], dropped,
-                        len(parts[0].skipped) + len(parts[1].skipped))
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    parts = {split: load_image_folder(path, (image_size, image_size), subdir=split, seed=seed, progress=progress,
+                                      pad_to_square=pad_to_square, min_side=min_side) for split in ("train", "test")}
+    by_class: dict[str, list[tuple[str, str, np.ndarray]]] = {}
+    for split, part in parts.items():
+        for relative, image in zip(part.paths, part.images):
+            code, name = relative.split("/", 1)
+            by_class.setdefault(code, []).append((Path(name).name, f"{split}/{relative}", image))
+    dropped = {code: len(files) for code, files in sorted(by_class.items()) if len(files) < min_images}
+    kept = sorted(code for code, files in by_class.items() if len(files) >= min_images)
+    if not kept:
+        raise ValueError(f"{path}: no class has {min_images} or more crops")
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label, code in enumerate(kept):
+        files = sorted(by_class[code], key=lambda item: (item[0], item[1]))  # by file name
+        permuted = [files[i] for i in rng.permutation(len(files))]
+        cut = round(train_fraction * len(files))
+        train += [(label, item) for item in permuted[:cut]]
+        test += [(label, item) for item in permuted[cut:]]
+    log.info("traffic signs: %d classes with >= %d images kept (%d train, %d test), %d dropped", len(kept), min_images,
+             len(train), len(test), len(dropped))
+
+    def arrays(rows):
+        return (np.stack([item[2] for _, item in rows]), np.array([label for label, _ in rows], np.int64),
+                [item[1] for _, item in rows])
+
+    x_train, y_train, ids_train = arrays(train)
+    x_test, y_test, ids_test = arrays(test)
+    return TrafficSigns(x_train, y_train, x_test, y_test, kept, dropped, len(parts["train"].skipped) + len(parts["test"].skipped),
+                        ids_train, ids_test)

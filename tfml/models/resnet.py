@@ -74,7 +74,9 @@ def load_backbone(weights: str, input_shape=(32, 32, 3), stem: str = "imagenet")
     """A ResNet-18 backbone (image -> 512 features) named "backbone":
     - "none": randomly initialised, with ``stem``;
     - a ``.weights.h5`` file: weights saved from such a backbone (with ``stem``);
-    - an ``.h5`` model file: a saved backbone (its own stem), checked to map ``input_shape`` to 512 features;
+    - an ``.h5`` model file: a saved ResNet-18 backbone (its own stem) with 512 features and as many
+      input channels; its weights move to ``input_shape`` (convolutions and pooling do not depend
+      on the image size);
     - "imagenet": the keras-hub preset ``resnet_18_imagenet`` (optional extra; needs the network).
     """
     if weights == "imagenet":
@@ -93,11 +95,14 @@ def load_backbone(weights: str, input_shape=(32, 32, 3), stem: str = "imagenet")
         model = keras.models.load_model(weights, compile=False)
     except Exception as error:  # h5py and Keras raise many types for a truncated or foreign file
         raise ValueError(f"{weights} is not a readable Keras model file ({type(error).__name__}: {error})") from None
-    if tuple(model.input_shape[1:]) != tuple(input_shape) or tuple(model.output_shape[1:]) != (512,):
+    if model.input_shape[-1] != input_shape[-1] or tuple(model.output_shape[1:]) != (512,):
         raise ValueError(f"{weights} maps {model.input_shape[1:]} to {model.output_shape[1:]}; a ResNet-18 backbone for "
-                         f"{tuple(input_shape)} images with 512 features is needed")
+                         f"{input_shape[-1]}-channel images with 512 features is needed")
     copy = build_resnet18(input_shape, stem=backbone_stem(model), include_top=False, name="backbone")
-    copy.set_weights(model.get_weights())
+    try:
+        copy.set_weights(model.get_weights())
+    except ValueError as error:
+        raise ValueError(f"{weights} is not a ResNet-18 backbone of this layout ({error})") from None
     return copy
 
 

@@ -5,4 +5,11 @@ from tfml.pipelines.augmentation import augment, horizontal_flip, pad_and_crop
 from tfml.pipelines.batches import BatchStream, FullBatch, fixed_batches, seeded_permutation
 from tfml.pipelines.cooccurrence import Likes, colike_counts, hold_out_likes, like_matrix, ppmi
 from tfml.pipelines.images import reconstruction_batches, reconstruction_pairs, unit_float
-from tfml.pipelines.sampling import labelled_batches, offline_pairs, offline_triplets, pk_indices, shuffled_order
+from tfml.pipelines.sampling import (
+    labelled_batches,
+    offline_pairs,
+    offline_triplets,
+    pk_indices,
+    random_in_batch_triplets,
+    shuffled_order,
+)

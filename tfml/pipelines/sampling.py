@@ -43,6 +43,27 @@ def pk_indices(labels, classes_per_batch: int, images_per_class: int, n_batches:
     return batches
 
 
+def random_in_batch_triplets(batch_labels, seed: int, epoch: int = 0) -> np.ndarray:
+    """For batches of labels (n_batches, B): (n_batches, B, 2) positions inside each batch of one
+    random positive (another item with the anchor's label) and one random negative per anchor,
+    drawn from default_rng([seed, epoch, 1]); the "indexed" triplets of ``TripletLoss``. A batch
+    where an anchor has no positive or no negative is an error."""
+    batch_labels = np.asarray(batch_labels)
+    rng = np.random.default_rng([seed, epoch, 1])
+    same = batch_labels[:, :, None] == batch_labels[:, None, :]
+    positive = same & ~np.eye(batch_labels.shape[1], dtype=bool)[None]
+    if not positive.any(axis=2).all() or not (~same).any(axis=2).all():
+        raise ValueError("random in-batch triplets need a positive and a negative for every anchor (K >= 2 and P >= 2)")
+    draws = rng.random(batch_labels.shape + (2,))
+
+    def pick(mask, u):  # the floor(u * count)-th True of each row
+        counts = mask.sum(axis=2)
+        wanted = np.minimum((u * counts).astype(np.int64), counts - 1)
+        return (np.cumsum(mask, axis=2) > wanted[..., None]).argmax(axis=2)
+
+    return np.stack([pick(positive, draws[..., 0]), pick(~same, draws[..., 1])], axis=2)
+
+
 def _positive_pairs(groups, rng, count):
     usable = [g for g in groups if len(g) >= 2]
     if not usable:

@@ -18,4 +18,4 @@ from tfml.retrieval.metrics import (
     top_ratio_accuracy,
 )
 from tfml.retrieval.recommend import recommend_for_users, recommend_popular, similarity_matrix, top_k
-from tfml.retrieval.relevance import GradedRelevance, LabelRelevance, jaccard, jaccard_relevance, match_relevance
+from tfml.retrieval.relevance import GradedRelevance, LabelRelevance, jaccard, jaccard_relevance, match_relevance  # noqa: F401

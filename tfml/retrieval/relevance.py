@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from tfml.pipelines.jaccard import jaccard
 
 def _exclude(rows, exclude) -> np.ndarray:
     return np.full(len(rows), -1, np.int64) if exclude is None else np.asarray(exclude, np.int64).reshape(-1)
@@ -85,15 +86,6 @@ class GradedRelevance:
     def ideal(self, rows, k: int, exclude=None) -> np.ndarray:
         gains = -np.sort(-self._rows(rows, exclude), axis=1)[:, :k]
         return np.maximum(gains, 0.0)
-
-
-def jaccard(a, b) -> np.ndarray:
-    """Jaccard index |a & b| / |a | b| between the rows of two multi-hot matrices (n, G) and (m, G),
-    (n, m); two empty sets have index 0."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    both = a @ b.T
-    either = a.sum(1)[:, None] + b.sum(1)[None, :] - both
-    return np.divide(both, either, out=np.zeros_like(both), where=either > 0)
 
 
 def jaccard_relevance(query_sets, base_sets) -> GradedRelevance:

@@ -1,7 +1,23 @@
-"""Figures, 2-D projections and the per-run HTML report."""
+"""Figures, 2-D projections, TensorBoard projector exports and the per-run HTML report."""
 
-from tfml.viz.figures import confident_predictions, image_rows, loss_curves, model_diagram, neighbour_grid, pairplot, scatter_2d, training_curves
+from tfml.viz.figures import (
+    confident_predictions,
+    distance_heatmap,
+    grouped_bars,
+    highlight_grid,
+    image_rows,
+    image_table,
+    line_plot,
+    loss_curves,
+    matrix_heatmap,
+    model_diagram,
+    neighbour_grid,
+    pairplot,
+    scatter_2d,
+    scatter_xy,
+    training_curves,
+)
 from tfml.viz.projection import METHODS as PROJECTIONS
 from tfml.viz.projection import project_2d
+from tfml.viz.projector import write_projector
 from tfml.viz.report import write_report
-from tfml.viz.figures import distance_heatmap

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -182,12 +182,14 @@ def distance_heatmap(distances: np.ndarray, names: Sequence[str], groups: Sequen
 
 
 def training_curves(history: pd.DataFrame, path, title: str = "") -> Path:
-    """One panel per metric logged in ``history`` (a CSV log), train and validation together."""
+    """One panel per metric logged in ``history`` (a CSV log), train and validation together; a
+    validation-only figure (e.g. val_map_at_r from a per-epoch evaluation) gets its own panel."""
     names = [c for c in history.columns if c != "epoch" and not c.startswith("val_") and c != "learning_rate"]
+    names += [c for c in history.columns if c.startswith("val_") and c[4:] not in history.columns]
     figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     epochs = history["epoch"] + 1
     for axis, name in zip(axes[0], names):
-        axis.plot(epochs, history[name], marker="o", ms=3, label="train")
+        axis.plot(epochs, history[name], marker="o", ms=3, label="validation" if name.startswith("val_") else "train")
         if f"val_{name}" in history:
             axis.plot(epochs, history[f"val_{name}"], marker="o", ms=3, label="validation")
         axis.set_xlabel("epoch")
@@ -280,4 +282,98 @@ def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_
         axes[c, 0].set_ylabel(class_names[c], fontsize=8)
     figure.suptitle(title or f"per class: {per_class} most confident correct | {per_class} most confident incorrect", fontsize=10)
     figure.tight_layout()
+    return _save(figure, path)
+
+
+def image_table(rows: Sequence[Sequence[tuple]], path, title: str = "", cell: tuple[float, float] = (1.3, 1.9),
+                row_titles: Sequence[str] | None = None) -> Path:
+    """A grid of images with captions: rows of (image, caption[, colour]) cells (colour frames the
+    image); captions may have several lines. For triplets with their distances, or a query with
+    its neighbours and their genres."""
+    n_rows, n_cols = len(rows), max(len(row) for row in rows)
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(cell[0] * n_cols, cell[1] * n_rows), squeeze=False)
+    for r, row in enumerate(rows):
+        for c in range(n_cols):
+            axis = axes[r, c]
+            if c >= len(row):
+                axis.axis("off")
+                continue
+            image, caption, *colour = row[c]
+            _show(axis, np.asarray(image), None, colour[0] if colour else None)
+            axis.set_title(caption, fontsize=6.5, color=colour[0] if colour else "black")
+        if row_titles is not None:
+            axes[r, 0].set_ylabel(row_titles[r], fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def scatter_xy(x, y, path, title: str = "", xlabel: str = "", ylabel: str = "", diagonal: bool = False) -> Path:
+    """A scatter of y against x with Pearson's r in the title; ``diagonal`` draws y = x."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    figure, axis = plt.subplots(figsize=(5.5, 5))
+    axis.scatter(x, y, s=6, alpha=0.4)
+    if diagonal:
+        low, high = min(x.min(), y.min()), max(x.max(), y.max())
+        axis.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--", label="y = x")
+        axis.legend(fontsize=8)
+    r = np.corrcoef(x, y)[0, 1] if len(x) > 1 and x.std() > 0 and y.std() > 0 else np.nan
+    axis.set_title(f"{title}\nPearson r = {r:.3f} over {len(x):,} points", fontsize=10)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    return _save(figure, path)
+
+
+def highlight_grid(points: np.ndarray, groups: dict[str, np.ndarray], path, title: str = "", columns: int = 6) -> Path:
+    """Small multiples of a 2-D projection: one panel per group, its points in colour over all the
+    others in grey (e.g. where each genre's movies fall)."""
+    points = np.asarray(points)
+    rows = math.ceil(len(groups) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.3 * rows), squeeze=False)
+    for axis, (name, mask) in zip(axes.flat, groups.items()):
+        axis.scatter(points[:, 0], points[:, 1], s=2, color="#cccccc")
+        axis.scatter(points[mask, 0], points[mask, 1], s=4, color="#c0392b")
+        axis.set_title(f"{name} ({int(np.sum(mask))})", fontsize=8)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    for axis in list(axes.flat)[len(groups):]:
+        axis.axis("off")
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def grouped_bars(frame: pd.DataFrame, path, title: str = "", ylabel: str = "") -> Path:
+    """One group of bars per row of ``frame``, one bar per column (e.g. genre share per split)."""
+    figure, axis = plt.subplots(figsize=(max(6.0, 0.45 * len(frame) * len(frame.columns) / 2 + 2), 4))
+    frame.plot.bar(ax=axis, width=0.8)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.tick_params(axis="x", labelsize=8, labelrotation=60)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def matrix_heatmap(matrix: np.ndarray, names: Sequence[str], path, title: str = "", fmt: str = "d", label: str = "") -> Path:
+    """An annotated heat map of a square matrix with named rows and columns (e.g. genre co-occurrence)."""
+    import seaborn as sns
+
+    size = max(6.0, 0.45 * len(names) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    sns.heatmap(matrix, xticklabels=names, yticklabels=names, annot=True, fmt=fmt, annot_kws={"fontsize": 6}, cmap="Blues",
+                square=True, ax=axis, cbar_kws={"label": label, "shrink": 0.6})
+    axis.tick_params(labelsize=7)
+    axis.set_title(title)
+    return _save(figure, path)
+
+
+def line_plot(x, lines: dict[str, Sequence[float]], path, title: str = "", xlabel: str = "", ylabel: str = "") -> Path:
+    """One line per entry of ``lines`` against ``x``."""
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for label, values in lines.items():
+        axis.plot(x, values, marker="o", ms=3, label=label)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.legend(fontsize=8)
     return _save(figure, path)

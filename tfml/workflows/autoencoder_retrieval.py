@@ -142,6 +142,7 @@ def run(config: Config) -> Path:
                          {"model": str(encoder_path), "sha256": sha256(encoder_path), **describe_input(encoder)}))
 
     names = np.array(data.class_names)
+    run.project("test_codes", codes[n_train:], pd.DataFrame({"class": names[data.y_test[:, 0]], "image": data.ids_test}), data.x_test)
     image_rows([data.x_test[:10], reconstructed[:10], pca_reconstructed[:10]],
                run.figure("reconstructions.png", "Reconstructions of the first 10 test images"),
                ["original", "autoencoder", f"PCA-{config.latent_dim}"], [data.class_names[c] for c in data.y_test[:10, 0]])

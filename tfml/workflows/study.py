@@ -34,6 +34,7 @@ import pandas as pd
 from tfml.retrieval.codes import Codes, save_codes
 from tfml.training import fit as fit_model
 from tfml.training import get_strategy, prepare_run_dir, read_history, save_model, set_seed, update_run_record, write_text
+from tfml.viz.projector import write_projector
 from tfml.viz.report import write_report
 from tfml.workflows.config import NOT_COMPARED_ON_RESUME, StudyConfig
 
@@ -107,6 +108,11 @@ class Run:
 
     def write_json(self, filename: str, data) -> Path:
         return write_text(self.path(filename), json.dumps(data, indent=2, ensure_ascii=False, default=_json_value) + "\n")
+
+    def project(self, name: str, vectors, metadata: pd.DataFrame, images=None, thumbnail=(32, 32)) -> Path:
+        """A TensorBoard projector export of ``vectors`` (one metadata row each, thumbnails from
+        ``images``) in tensorboard/projector/<name>/: `tensorboard --logdir` shows it in 3-D."""
+        return write_projector(self.dir / "tensorboard" / "projector" / name, vectors, metadata, images, thumbnail)
 
     def figure(self, filename: str, caption: str | None = None) -> Path:
         """The path of figures/<filename> to draw into; with a caption the figure goes into the report."""

@@ -1,16 +1,30 @@
 """Study 2: contrastive vs triplet metric learning, with and without mining, on traffic-sign crops.
 
-Five runs at one embedding size (contrastive on offline random pairs, contrastive with hard pairs
-in P x K batches, triplet on offline random triplets, triplet with semi-hard mining, batch-hard
-triplet), then the best of them by MAP@R at two smaller sizes. Every run sees the same number of
-images. Test images are classified by k-NN against the training embeddings; baselines are raw pixels
-and the untrained network.
+The protocol of the pytorch-metric-learning reference (``benchmarks/pml_reference.py``), so every
+row has its reference twin: TT100K crops with the reference split, 64 x 64, standardised per channel
+inside the model, a seeded 4-pixel pad-and-crop, batches of 128 (P x K = 32 x 4, or shuffled), 8
+epochs of len(train) // 128 steps, Adam 1e-3, the reference network (d = 32). Runs:
+
+- triplet-semihard (a): triplet margin 0.2 on the semi-hard triplets of each batch (PML's miner);
+- triplet-random (b): one random in-batch positive and negative per anchor (no mining);
+- contrastive-margin (c): contrastive loss (plain distances, margins 0 / 1) on the pairs PML's
+  PairMarginMiner keeps (positives farther than 0.2, negatives closer than 0.8);
+- contrastive-all (d): contrastive loss on all pairs of shuffled batches (no mining);
+- triplet-semihard-tfa: tensorflow-addons' semi-hard rule (one negative per positive pair);
+- triplet-batchhard: batch-hard with the soft margin log(1 + exp(d_ap - d_an)), which trains from
+  scratch where the hinge at margin 0.2 collapses (all embeddings at the margin).
+
+A held-out 10% of the training images picks each run's checkpoint by MAP@R (leave-one-out retrieval
+among themselves, every epoch), never by the mined loss. Test images are then classified by k-NN
+against all training images (Euclidean); baselines are raw pixels and the untrained network. The
+best run is trained again at smaller sizes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import json
+import time
 from pathlib import Path
 
 import keras
@@ -19,23 +33,29 @@ import pandas as pd
 
 from tfml.data import stratified_split
 from tfml.data.traffic_signs import family_order, load_traffic_signs, sign_family
-from tfml.losses import ContrastiveLoss, ContrastivePairLoss, TripletHardLoss, TripletMarginLoss, TripletSemiHardLoss
-from tfml.models import build_embedding_net, build_siamese
-from tfml.pipelines import labelled_batches, offline_pairs, offline_triplets, pk_indices
+from tfml.losses import ContrastiveLoss, TripletHardLoss, TripletLoss, TripletSemiHardLoss
+from tfml.models import build_embedding_net, channel_statistics
+from tfml.pipelines import labelled_batches, pk_indices, random_in_batch_triplets
 from tfml.retrieval import ExactIndex, LabelRelevance, evaluate_retrieval
-from tfml.training import set_seed
+from tfml.training import EpochMetrics, set_seed
 from tfml.viz import project_2d, scatter_2d, training_curves
 from tfml.viz.figures import distance_heatmap
 from tfml.workflows.config import StudyConfig, option
 from tfml.workflows.study import Run
 
-# name -> (sampling, loss factory); sampling is "pk" (P x K batches, online mining), "pairs" or "triplets" (offline)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REFERENCE_FILE = PROJECT_ROOT / "benchmarks" / "results" / "pml_reference.json"
+
+# name -> (batches, loss factory, reference row); batches: "pk" (P x K), "pk-random" (P x K with one
+# random in-batch triplet per anchor in the targets) or "shuffled" (a permutation cut into batches)
 RUNS = {
-    "contrastive": ("pairs", lambda c: ContrastivePairLoss(margin=c.contrastive_margin)),
-    "contrastive-hard": ("pk", lambda c: ContrastiveLoss(margin=c.contrastive_margin, pairs="hard")),
-    "triplet": ("triplets", lambda c: TripletMarginLoss(margin=c.triplet_margin)),
-    "triplet-semihard": ("pk", lambda c: TripletSemiHardLoss(margin=c.triplet_margin)),
-    "triplet-batchhard": ("pk", lambda c: TripletHardLoss(margin=c.triplet_margin)),
+    "triplet-semihard": ("pk", lambda c: TripletLoss(c.triplet_margin, triplets="semihard", reducer="mean_nonzero"), "a"),
+    "triplet-random": ("pk-random", lambda c: TripletLoss(c.triplet_margin, triplets="indexed", reducer="mean_nonzero"), "b"),
+    "contrastive-margin": ("pk", lambda c: ContrastiveLoss(margin=1.0, squared=False, pairs="margin", miner_margins=c.miner_margins,
+                                                           reducer="mean_nonzero"), "c"),
+    "contrastive-all": ("shuffled", lambda c: ContrastiveLoss(margin=1.0, squared=False, pairs="all", reducer="mean_nonzero"), "d"),
+    "triplet-semihard-tfa": ("pk", lambda c: TripletSemiHardLoss(margin=c.triplet_margin), None),
+    "triplet-batchhard": ("pk", lambda c: TripletHardLoss(soft=True), None),
 }
 METRICS = ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "map@r")
 
@@ -44,22 +64,31 @@ METRICS = ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "ma
 class Config(StudyConfig):
     NAME = "traffic-signs"
     TITLE = "Traffic signs: contrastive vs triplet, with and without mining"
-    QUICK = {"epochs": 2, "max_classes": 10, "max_images_per_class": 60, "classes_per_batch": 8, "images_per_class": 6}
+    QUICK = {"epochs": 2, "max_classes": 10, "max_images_per_class": 60, "classes_per_batch": 8, "images_per_class": 4,
+             "other_dims": (8,), "runs": ("triplet-semihard", "triplet-random", "contrastive-margin", "contrastive-all")}
     data: str = option("../shared/data/tt100k-crops.tar.gz", "folder or .tar.gz with train/<code>/ and test/<code>/", metavar="SRC")
-    image_size: int = option(64, "crops are padded to a square and resized to this many pixels", low=8)
+    image_size: int = option(64, "crops are resized to this many pixels square", low=8)
+    pad_to_square: bool = option(False, "pad each crop to a square (black) before resizing, keeping the sign's shape")
     min_images: int = option(20, "classes with fewer crops (train and test merged) are dropped", low=2)
-    dim: int = option(32, "embedding size of the five runs", low=1)
-    other_dims: tuple[int, ...] = option((8, 16), "sizes tried for the best run", low=1)
-    normalize: bool = option(True, "L2-normalise the embeddings")
-    epochs: int = option(8, "training epochs of each run", low=1)
-    classes_per_batch: int = option(30, "P of the P x K batches", low=2)
-    images_per_class: int = option(8, "K of the P x K batches", low=2)
+    train_fraction: float = option(0.8, "share of each class's crops for training (the reference split rule)", above=0, high=0.95)
+    network: str = option("reference", "embedding network: the reference's 4 conv blocks, or tfml's first (small) one",
+                          choices=("reference", "small"))
+    dim: int = option(32, "embedding size of the runs", low=1)
+    other_dims: tuple[int, ...] = option((8, 16), "sizes the best run is trained again at", low=1)
+    runs: tuple[str, ...] = option(tuple(RUNS), "runs to train", choices=tuple(RUNS))
+    epochs: int = option(8, "epochs of each run; an epoch is len(train) // batch steps", low=1)
+    classes_per_batch: int = option(32, "P of the P x K batches (batch size P x K for every run)", low=2)
+    images_per_class: int = option(4, "K of the P x K batches", low=2)
+    padding: int = option(4, "random crop after padding this many pixels (0: no augmentation)", low=0)
     learning_rate: float = option(1e-3, "Adam learning rate", above=0)
-    contrastive_margin: float = option(1.0, "margin of the contrastive losses", above=0)
-    triplet_margin: float = option(0.2, "margin of the triplet losses", above=0)
-    validation_fraction: float = option(0.1, "share of the training images held out for validation", above=0, high=0.5)
+    triplet_margin: float = option(0.2, "margin of the triplet losses and the semi-hard miner", above=0)
+    miner_margins: tuple[float, float] = option((0.2, 0.8), "pair-margin miner: positives farther, negatives closer than",
+                                                low=0, metavar=("POS", "NEG"))
+    validation_fraction: float = option(0.1, "share of the training images held out to pick each run's checkpoint", above=0, high=0.5)
     max_classes: int | None = option(None, "keep only the most frequent classes (quick mode)", low=2)
-    max_images_per_class: int | None = option(None, "keep at most this many images per class (quick mode)", low=2)
+    max_images_per_class: int | None = option(None, "keep at most this many images per class (quick mode)", low=4)
+    reference: str = option(str(REFERENCE_FILE), "JSON of the pytorch-metric-learning reference rows (benchmarks/pml_reference.py)",
+                            metavar="FILE")
 
 
 def subset(images, labels, config: Config, class_names):
@@ -74,94 +103,159 @@ def subset(images, labels, config: Config, class_names):
     return images[keep], remap[labels[keep]], [class_names[c] for c in np.sort(classes)]
 
 
-def epoch_order(sampling: str, labels: np.ndarray, config: Config, images_per_epoch: int):
-    """(order(epoch) -> (indices, targets), items per batch); every sampling uses images_per_epoch
-    images per epoch."""
-    batch_images = config.classes_per_batch * config.images_per_class
-    steps = math.ceil(images_per_epoch / batch_images)
-    if sampling == "pk":
-        def order(epoch):
-            batches = pk_indices(labels, config.classes_per_batch, config.images_per_class, steps, config.seed, epoch).reshape(-1)
-            return batches, labels[batches]
-        return order, batch_images
-    if sampling == "pairs":
-        per_batch = batch_images // 2
-        return lambda epoch: offline_pairs(labels, steps * per_batch, config.seed, epoch), per_batch
-    per_batch = batch_images // 3
-    return lambda epoch: (offline_triplets(labels, steps * per_batch, config.seed, epoch), np.zeros(steps * per_batch, np.int64)), per_batch
+def epoch_order(batches: str, labels: np.ndarray, config: Config, steps: int):
+    """order(epoch) -> (indices, targets) of ``steps`` batches of P x K items (labels[indices]
+    index the fit images)."""
+    batch_size = config.classes_per_batch * config.images_per_class
 
+    def order(epoch):
+        if batches == "shuffled":  # permutations one after the other until the epoch's steps are full
+            rounds = -(-steps * batch_size // len(labels))
+            indices = np.concatenate([np.random.default_rng([config.seed, epoch, r]).permutation(len(labels)) for r in range(rounds)])
+            indices = indices[: steps * batch_size]
+            return indices, labels[indices]
+        indices = pk_indices(labels, config.classes_per_batch, config.images_per_class, steps, config.seed, epoch)
+        if batches == "pk-random":
+            picks = random_in_batch_triplets(labels[indices], config.seed, epoch).reshape(-1, 2)
+            return indices.reshape(-1), np.column_stack([labels[indices.reshape(-1)], picks])
+        return indices.reshape(-1), labels[indices.reshape(-1)]
 
-def train_run(run: Run, name: str, dim: int, data, fit_index, val_index, config: Config) -> keras.Model:
-    """Trains (or resumes) one run, runs/<name>-d<dim>/, and returns its embedding network."""
-    sampling, make_loss = RUNS[name]
-    training = f"{name}-d{dim}"
-    set_seed(config.seed)
-    with run.scope():
-        net = build_embedding_net((config.image_size, config.image_size, 3), dim, config.normalize)
-        model = net if sampling == "pk" else build_siamese(net, 2 if sampling == "pairs" else 3)
-        model.compile(keras.optimizers.Adam(config.learning_rate), make_loss(config))
-    labels = data.y_train
-    order, batch_size = epoch_order(sampling, labels[fit_index], config, len(fit_index))
-    train = labelled_batches(data.x_train[fit_index], order, batch_size, config.epochs, config.seed)
-    val_order, _ = epoch_order(sampling, labels[val_index], config, len(val_index))
-    validation = labelled_batches(data.x_train[val_index], val_order, batch_size, 1, config.seed)(0, 0)
-    history = run.fit(model, train, validation=validation, epochs=config.epochs, name=training, verbose=2)
-    training_curves(history, run.figure(f"curves_{training}.png", f"Training curves: {name} d = {dim}"), f"{name}, d = {dim}")
-    best = run.best_model(training)
-    embedding = best if sampling == "pk" else best.get_layer("shared").layer
-    run.save_model(embedding, f"runs/{training}/embedding_net.h5")
-    return embedding
-
-
-def evaluate(train_vectors, test_vectors, y_train, y_test) -> dict[str, float]:
-    """k-NN classification (Euclidean, k = 1 and 5, ties to the nearest) and retrieval metrics of the
-    test images against the training images."""
-    result = evaluate_retrieval(ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), METRICS)
-    return result.metrics
+    return order
 
 
 def embed(net: keras.Model, images: np.ndarray) -> np.ndarray:
     return net.predict(images, batch_size=512, verbose=0)
 
 
+def evaluate(train_vectors, test_vectors, y_train, y_test) -> dict[str, float]:
+    """k-NN classification (Euclidean, k = 1 and 5, ties to the nearest) and retrieval metrics of the
+    test images against the training images."""
+    return evaluate_retrieval(ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), METRICS).metrics
+
+
+def validation_metrics(images: np.ndarray, labels: np.ndarray):
+    """The per-epoch figures that pick a checkpoint: leave-one-out retrieval among the validation
+    images (each queries the others) -> {"val_knn_at_1", "val_map_at_r"}; MAP@R over the queries whose
+    class has another validation image."""
+    counts = np.bincount(labels)
+    scored = np.flatnonzero(counts[labels] > 1)
+
+    def measure(model):
+        vectors = embed(model, images)
+        index = ExactIndex(vectors)
+        relevance = LabelRelevance(labels, labels)
+        knn = evaluate_retrieval(index, vectors, relevance, ["knn@1"], exclude=np.arange(len(labels)))
+        map_r = evaluate_retrieval(index, vectors[scored], relevance, ["map@r"], exclude=scored, rows=scored)
+        return {"val_knn_at_1": knn.metrics["knn@1"], "val_map_at_r": map_r.metrics["map@r"]}
+
+    return measure
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds the epoch's training seconds to its logs, so a run's training time adds up over resumes."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self.start
+
+
+def train_run(run: Run, name: str, dim: int, data, fit_index, val_index, standardize, config: Config) -> tuple[keras.Model, float]:
+    """Trains (or resumes) one run, runs/<name>-d<dim>/; returns its best embedding network and its
+    training seconds."""
+    batches, make_loss, _ = RUNS[name]
+    training = f"{name}-d{dim}"
+    set_seed(config.seed)
+    with run.scope():
+        net = build_embedding_net((config.image_size, config.image_size, 3), dim, network=config.network, standardize=standardize)
+        net.compile(keras.optimizers.Adam(config.learning_rate), make_loss(config))
+    batch_size = config.classes_per_batch * config.images_per_class
+    steps = len(data.x_train) // batch_size  # the reference's epoch: all training images, drop last
+    order = epoch_order(batches, data.y_train[fit_index], config, steps)
+    stream = labelled_batches(data.x_train[fit_index], order, batch_size, config.epochs, config.seed, padding=config.padding)
+    history = run.fit(net, stream, validation=None, epochs=config.epochs, name=training, monitor="val_map_at_r", mode="max", verbose=2,
+                      callbacks=[EpochTimer(), EpochMetrics(validation_metrics(data.x_train[val_index], data.y_train[val_index]))])
+    training_curves(history.drop(columns=["epoch_seconds"]), run.figure(f"curves_{training}.png", f"Training curves: {name} d = {dim}"),
+                    f"{name}, d = {dim} (loss, and validation figures that pick the checkpoint)")
+    best = run.best_model(training)
+    run.save_model(best, f"runs/{training}/embedding_net.h5")
+    return best, float(history["epoch_seconds"].sum())
+
+
+def read_reference(path: str) -> dict:
+    """The reference rows {"a": {"knn@1": ..., "train_seconds": ...}, ...} recorded by
+    benchmarks/pml_reference.py, or {} when the file is absent."""
+    return json.loads(Path(path).read_text())["rows"] if Path(path).is_file() else {}
+
+
+def findings(rows: dict[str, dict]) -> list[str]:
+    """Answers to "does mining help?" and "contrastive or triplet?" from the MAP@R of the runs."""
+    said = []
+    pairs = (("triplet-semihard", "triplet-random", "triplets"), ("contrastive-margin", "contrastive-all", "contrastive pairs"))
+    for mined, plain, what in pairs:
+        if mined in rows and plain in rows:
+            gain = rows[mined]["map@r"] - rows[plain]["map@r"]
+            said.append(f"Mining {'helps' if gain > 0 else 'does not help'} {what}: MAP@R {rows[plain]['map@r']:.3f} without "
+                        f"mining, {rows[mined]['map@r']:.3f} with ({gain:+.3f}; kNN@1 {rows[plain]['knn@1']:.3f} -> "
+                        f"{rows[mined]['knn@1']:.3f}).")
+    triplet = {n: r for n, r in rows.items() if n.startswith("triplet")}
+    contrastive = {n: r for n, r in rows.items() if n.startswith("contrastive")}
+    if triplet and contrastive:
+        best_t = max(triplet, key=lambda n: triplet[n]["map@r"])
+        best_c = max(contrastive, key=lambda n: contrastive[n]["map@r"])
+        winner = best_c if contrastive[best_c]["map@r"] > triplet[best_t]["map@r"] else best_t
+        said.append(f"Contrastive or triplet: the best contrastive run ({best_c}, MAP@R {contrastive[best_c]['map@r']:.3f}) against "
+                    f"the best triplet run ({best_t}, {triplet[best_t]['map@r']:.3f}): {winner} is ahead here.")
+    return said
+
+
 def run(config: Config) -> Path:
     run = Run(config)
-    data = load_traffic_signs(config.data, config.image_size, config.min_images, seed=config.seed, progress=True)
+    data = load_traffic_signs(config.data, config.image_size, config.min_images, config.train_fraction, seed=config.seed,
+                              pad_to_square=config.pad_to_square, progress=True)
     if config.max_classes or config.max_images_per_class:
         x_all = np.concatenate([data.x_train, data.x_test])
         y_all = np.concatenate([data.y_train, data.y_test])
         x_all, y_all, names = subset(x_all, y_all, config, data.class_names)
-        train, test = stratified_split(y_all, 0.2, config.seed)
-        data = dataclasses.replace(data, x_train=x_all[train], y_train=y_all[train], x_test=x_all[test], y_test=y_all[test], class_names=names)
+        train, test = stratified_split(y_all, 1 - config.train_fraction, config.seed)
+        data = dataclasses.replace(data, x_train=x_all[train], y_train=y_all[train], x_test=x_all[test], y_test=y_all[test],
+                                   class_names=names, ids_train=[], ids_test=[])
     run.record(data_source=str(Path(config.data).resolve()), classes=len(data.class_names), train_images=len(data.x_train),
                test_images=len(data.x_test), dropped_classes=data.dropped_classes, skipped_files=data.skipped_files)
     fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    standardize = channel_statistics(data.x_train[fit_index])
+    reference = read_reference(config.reference)
 
-    rows, nets = [], {}
+    rows, nets, seconds = [], {}, {}
     pixels = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255.0  # noqa: E731
     rows.append({"run": "raw pixels", "dim": pixels(data.x_train[:1]).shape[1],
                  **evaluate(pixels(data.x_train), pixels(data.x_test), data.y_train, data.y_test)})
     set_seed(config.seed)
-    untrained = build_embedding_net((config.image_size, config.image_size, 3), config.dim, config.normalize)
+    untrained = build_embedding_net((config.image_size, config.image_size, 3), config.dim, network=config.network, standardize=standardize)
     rows.append({"run": "untrained network", "dim": config.dim,
                  **evaluate(embed(untrained, data.x_train), embed(untrained, data.x_test), data.y_train, data.y_test)})
-    for name in RUNS:
-        nets[(name, config.dim)] = train_run(run, name, config.dim, data, fit_index, val_index, config)
-    trained_rows = []
-    for (name, dim), net in nets.items():
-        trained_rows.append({"run": name, "dim": dim, **evaluate(embed(net, data.x_train), embed(net, data.x_test), data.y_train, data.y_test)})
-    best = max(trained_rows, key=lambda row: row["map@r"])["run"]
+    trained = {}
+    for name in config.runs:
+        net, seconds[(name, config.dim)] = train_run(run, name, config.dim, data, fit_index, val_index, standardize, config)
+        nets[(name, config.dim)] = net
+        trained[name] = evaluate(embed(net, data.x_train), embed(net, data.x_test), data.y_train, data.y_test)
+        rows.append({"run": name, "dim": config.dim, **trained[name], "train_seconds": seconds[(name, config.dim)]})
+    best = max(trained, key=lambda name: trained[name]["map@r"])
     for dim in config.other_dims:
-        net = train_run(run, best, dim, data, fit_index, val_index, config)
+        net, seconds[(best, dim)] = train_run(run, best, dim, data, fit_index, val_index, standardize, config)
         nets[(best, dim)] = net
-        trained_rows.append({"run": best, "dim": dim, **evaluate(embed(net, data.x_train), embed(net, data.x_test), data.y_train, data.y_test)})
-    table = pd.DataFrame(rows + trained_rows)
-    table.insert(1, "sampling", ["-", "-"] + [RUNS[row["run"]][0] for row in trained_rows])
+        rows.append({"run": best, "dim": dim, **evaluate(embed(net, data.x_train), embed(net, data.x_test), data.y_train, data.y_test),
+                     "train_seconds": seconds[(best, dim)]})
+    table = pd.DataFrame(rows)
 
     best_net = nets[(best, config.dim)]
     run.save_model(best_net, "best_embedding_net.h5")
     train_vectors, test_vectors = embed(best_net, data.x_train), embed(best_net, data.x_test)
     names = np.array(data.class_names)
+    run.project(f"{best}-d{config.dim}-test", test_vectors, pd.DataFrame({"class": names[data.y_test],
+                "family": [sign_family(n) for n in names[data.y_test]]}), data.x_test)
     rng = np.random.default_rng(config.seed)
     shown = np.sort(rng.choice(len(train_vectors), min(5000, len(train_vectors)), replace=False))
     for method in ("tsne", "umap"):
@@ -178,12 +272,37 @@ def run(config: Config) -> Path:
                      f"distances between class centroids ({best}, d = {config.dim}), ordered by sign family")
 
     metrics = {f"{row['run']}/d{row['dim']}/{key}": value for row in table.to_dict("records")
-               for key, value in row.items() if key not in ("run", "dim", "sampling")}
+               for key, value in row.items() if key not in ("run", "dim") and not pd.isna(value)}
     metrics["best_run"] = list(RUNS).index(best)
-    run.table("k-NN classification and retrieval on the test images (base: training embeddings, Euclidean)", table.set_index(["run", "dim"]))
-    run.note(f"Data: {config.data}; {len(data.class_names)} classes, {len(data.x_train):,} training and {len(data.x_test):,} test images "
-             f"({config.image_size} x {config.image_size}, padded to square). Each run sees {len(fit_index):,} images per epoch for "
-             f"{config.epochs} epochs (P x K = {config.classes_per_batch} x {config.images_per_class}; offline pairs / triplets "
-             f"fill batches of the same number of images). Best run by MAP@R at d = {config.dim}: <b>{best}</b>. "
-             "t-SNE/UMAP of the training set show a seeded sample of at most 5,000 images.")
+    what = "quick mode (10 classes, 60 crops each)" if config.quick else "full data"
+    run.summarise(f"Run: {what}: {len(data.class_names)} classes, {len(data.x_train):,} training ({len(fit_index):,} to train on, "
+                  f"{len(val_index):,} to pick checkpoints) and {len(data.x_test):,} test images at {config.image_size} x "
+                  f"{config.image_size}; each run {config.epochs} epochs of {len(data.x_train) // (config.classes_per_batch * config.images_per_class)} "
+                  f"steps (batch {config.classes_per_batch} x {config.images_per_class}). Test images are classified by their nearest "
+                  "training images; MAP@R (1.0 = every same-class image ranked first) is the figure runs are compared by.")
+    for sentence in findings(trained):
+        run.summarise(sentence)
+    comparison = []
+    for name in config.runs:
+        letter = RUNS[name][2]
+        ours = trained[name]
+        line = {"run": name, "reference row": letter or "-", "kNN@1": ours["knn@1"], "kNN@5": ours["knn@5"],
+                "R-precision": ours["r_precision"], "MAP@R": ours["map@r"], "train seconds": seconds[(name, config.dim)]}
+        if letter and letter in reference:
+            ref = reference[letter]
+            line.update({"reference kNN@1": ref["knn@1"], "reference MAP@R": ref["map@r"], "reference train seconds": ref["train_seconds"]})
+        comparison.append(line)
+    run.table("tfml runs beside the pytorch-metric-learning reference (same data, split and protocol; d = 32)",
+              pd.DataFrame(comparison).set_index("run"))
+    if not reference:
+        run.note(f"No reference rows: {config.reference} is absent (make it with `python benchmarks/pml_reference.py`).")
+    run.table("k-NN classification and retrieval on the test images (base: training embeddings, Euclidean)",
+              table.set_index(["run", "dim"]))
+    run.note(f"Data: {config.data}; {len(data.class_names)} classes ({len(data.dropped_classes)} dropped with fewer than "
+             f"{config.min_images} crops), reference split ({config.train_fraction:.0%} of each class for training), "
+             f"{'padded to square and ' if config.pad_to_square else ''}resized to {config.image_size} x {config.image_size}; "
+             f"network: {config.network}; augmentation: random crop after {config.padding}-px padding. Each run's checkpoint is the "
+             f"epoch with the best validation MAP@R ({len(val_index):,} held-out training images); train seconds add up the epochs' "
+             f"training time. Best run by test MAP@R at d = {config.dim}: <b>{best}</b>. t-SNE/UMAP of the training set show a "
+             "seeded sample of at most 5,000 images.")
     return run.finish(metrics)
