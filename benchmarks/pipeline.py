@@ -14,7 +14,6 @@ Contenders (same model, same images, batch 128, one epoch each, after a short wa
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import platform

@@ -91,7 +91,7 @@ def interpretation(table: pd.DataFrame, reconstruction: dict, config: Config, n_
         try:
             recorded = zoo.entry(ZOO_MODEL)["metrics"]
             verdict += (f" The full run on all 60,000 CIFAR-10 images (the zoo's <code>{ZOO_MODEL}</code>) reaches "
-                        f"{recorded[f'precision@10/autoencoder/euclidean']:.3f} against {recorded['precision@10/pixels/euclidean']:.3f} "
+                        f"{recorded['precision@10/autoencoder/euclidean']:.3f} against {recorded['precision@10/pixels/euclidean']:.3f} "
                         f"(pixels) and {recorded['precision@10/pca10/euclidean']:.3f} (PCA-10).")
         except (KeyError, FileNotFoundError):
             pass

@@ -133,8 +133,6 @@ def movie_row(movies: pd.DataFrame, item_ids: np.ndarray, title: str, threshold:
 def recommend(model: keras.Model, movies: pd.DataFrame, title: str, k: int = 10, threshold: float = 4.0) -> pd.DataFrame:
     """The k movies closest to ``title`` by cosine similarity of the embeddings (itself excluded)."""
     vectors, item_ids = embedding_table(model)
-    run.project("movies", vectors, pd.DataFrame({"title": titles[item_ids].to_numpy(),
-                                                 "likes": np.asarray(likes.matrix.sum(axis=0)).ravel().astype(int)}))
     row = movie_row(movies, item_ids, title, threshold)
     rows, cosine = similar_movies(vectors, row, k)
     return pd.DataFrame({"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(), "cosine": cosine})
@@ -159,6 +157,8 @@ def run(config: Config) -> Path:
     training_curves(history, run.figure("loss_main.png", "Loss of the embedding used for recommendations"),
                     f"c(V), {config.optimizer} lr {config.learning_rate:g}")
     vectors, item_ids = embedding_table(model)
+    run.project("movies", vectors, pd.DataFrame({"title": titles[item_ids].to_numpy(),
+                                                 "likes": np.asarray(likes.matrix.sum(axis=0)).ravel().astype(int)}))
 
     # 2. optimizers x learning rates, same seed and initial V
     sweep = {(name, lr): sweep_run(run, counts, likes.movies, config, name, lr) for name, rates in config.sweep.items() for lr in rates}
