@@ -14,8 +14,9 @@ epochs of len(train) // 128 steps, Adam 1e-3, the reference network (d = 32). Ru
 - triplet-batchhard: batch-hard with the soft margin log(1 + exp(d_ap - d_an)), which trains from
   scratch where the hinge at margin 0.2 collapses (all embeddings at the margin).
 
-A held-out 10% of the training images picks each run's checkpoint by MAP@R (leave-one-out retrieval
-among themselves, every epoch), never by the mined loss. Test images are then classified by k-NN
+Each run's checkpoint is picked every epoch by MAP@R, never by the mined loss: by default all
+training images train (as in the reference) and a seeded sample of them retrieves among all training
+embeddings; ``--validation-fraction`` holds images out instead, retrieved among themselves. Test images are then classified by k-NN
 against all training images (Euclidean); baselines are raw pixels and the untrained network. The
 best run is trained again at smaller sizes.
 """
@@ -84,7 +85,9 @@ class Config(StudyConfig):
     triplet_margin: float = option(0.2, "margin of the triplet losses and the semi-hard miner", above=0)
     miner_margins: tuple[float, float] = option((0.2, 0.8), "pair-margin miner: positives farther, negatives closer than",
                                                 low=0, metavar=("POS", "NEG"))
-    validation_fraction: float = option(0.1, "share of the training images held out to pick each run's checkpoint", above=0, high=0.5)
+    validation_fraction: float = option(0.0, "share of the training images held out to pick each run's checkpoint; 0: train on "
+                                        "all of them (as the reference) and pick by retrieval among the training images", low=0, high=0.5)
+    selection_queries: int = option(2000, "with --validation-fraction 0: training images that query the others every epoch", low=10)
     max_classes: int | None = option(None, "keep only the most frequent classes (quick mode)", low=2)
     max_images_per_class: int | None = option(None, "keep at most this many images per class (quick mode)", low=4)
     reference: str = option(str(REFERENCE_FILE), "JSON of the pytorch-metric-learning reference rows (benchmarks/pml_reference.py)",
@@ -133,20 +136,20 @@ def evaluate(train_vectors, test_vectors, y_train, y_test) -> dict[str, float]:
     return evaluate_retrieval(ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), METRICS).metrics
 
 
-def validation_metrics(images: np.ndarray, labels: np.ndarray):
-    """The per-epoch figures that pick a checkpoint: leave-one-out retrieval among the validation
-    images (each queries the others) -> {"val_knn_at_1", "val_map_at_r"}; MAP@R over the queries whose
-    class has another validation image."""
+def selection_metrics(images: np.ndarray, labels: np.ndarray, queries: np.ndarray, prefix: str):
+    """The per-epoch figures that pick a checkpoint: leave-one-out retrieval of ``queries`` (rows of
+    ``images``) among ``images`` -> {prefix + "knn_at_1", prefix + "map_at_r"}; MAP@R over the
+    queries whose class has another image."""
     counts = np.bincount(labels)
-    scored = np.flatnonzero(counts[labels] > 1)
+    scored = queries[counts[labels[queries]] > 1]
 
     def measure(model):
         vectors = embed(model, images)
         index = ExactIndex(vectors)
         relevance = LabelRelevance(labels, labels)
-        knn = evaluate_retrieval(index, vectors, relevance, ["knn@1"], exclude=np.arange(len(labels)))
+        knn = evaluate_retrieval(index, vectors[queries], relevance, ["knn@1"], exclude=queries, rows=queries)
         map_r = evaluate_retrieval(index, vectors[scored], relevance, ["map@r"], exclude=scored, rows=scored)
-        return {"val_knn_at_1": knn.metrics["knn@1"], "val_map_at_r": map_r.metrics["map@r"]}
+        return {f"{prefix}knn_at_1": knn.metrics["knn@1"], f"{prefix}map_at_r": map_r.metrics["map@r"]}
 
     return measure
 
@@ -162,6 +165,17 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self.start
 
 
+def checkpoint_metrics(data, fit_index, val_index, config: Config):
+    """(callback measure, monitored name): held-out validation images retrieved among themselves, or,
+    with no held-out images, a seeded sample of training images retrieved among all training images
+    (a held-in figure: it follows how well the training images are embedded)."""
+    if len(val_index):
+        return (selection_metrics(data.x_train[val_index], data.y_train[val_index], np.arange(len(val_index)), "val_"),
+                "val_map_at_r")
+    queries = np.sort(np.random.default_rng(config.seed).choice(len(fit_index), min(config.selection_queries, len(fit_index)), replace=False))
+    return selection_metrics(data.x_train[fit_index], data.y_train[fit_index], queries, "train_"), "train_map_at_r"
+
+
 def train_run(run: Run, name: str, dim: int, data, fit_index, val_index, standardize, config: Config) -> tuple[keras.Model, float]:
     """Trains (or resumes) one run, runs/<name>-d<dim>/; returns its best embedding network and its
     training seconds."""
@@ -175,8 +189,9 @@ def train_run(run: Run, name: str, dim: int, data, fit_index, val_index, standar
     steps = len(data.x_train) // batch_size  # the reference's epoch: all training images, drop last
     order = epoch_order(batches, data.y_train[fit_index], config, steps)
     stream = labelled_batches(data.x_train[fit_index], order, batch_size, config.epochs, config.seed, padding=config.padding)
-    history = run.fit(net, stream, validation=None, epochs=config.epochs, name=training, monitor="val_map_at_r", mode="max", verbose=2,
-                      callbacks=[EpochTimer(), EpochMetrics(validation_metrics(data.x_train[val_index], data.y_train[val_index]))])
+    measure, monitor = checkpoint_metrics(data, fit_index, val_index, config)
+    history = run.fit(net, stream, validation=None, epochs=config.epochs, name=training, monitor=monitor, mode="max", verbose=2,
+                      callbacks=[EpochTimer(), EpochMetrics(measure)])
     training_curves(history.drop(columns=["epoch_seconds"]), run.figure(f"curves_{training}.png", f"Training curves: {name} d = {dim}"),
                     f"{name}, d = {dim} (loss, and validation figures that pick the checkpoint)")
     best = run.best_model(training)
@@ -224,7 +239,10 @@ def run(config: Config) -> Path:
                                    class_names=names, ids_train=[], ids_test=[])
     run.record(data_source=str(Path(config.data).resolve()), classes=len(data.class_names), train_images=len(data.x_train),
                test_images=len(data.x_test), dropped_classes=data.dropped_classes, skipped_files=data.skipped_files)
-    fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    if config.validation_fraction > 0:
+        fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    else:
+        fit_index, val_index = np.arange(len(data.x_train)), np.array([], np.int64)
     standardize = channel_statistics(data.x_train[fit_index])
     reference = read_reference(config.reference)
 
@@ -275,8 +293,10 @@ def run(config: Config) -> Path:
                for key, value in row.items() if key not in ("run", "dim") and not pd.isna(value)}
     metrics["best_run"] = list(RUNS).index(best)
     what = "quick mode (10 classes, 60 crops each)" if config.quick else "full data"
+    picked = (f"{len(val_index):,} held out to pick checkpoints" if len(val_index) else
+              f"checkpoints picked by retrieval among {min(config.selection_queries, len(fit_index)):,} training images")
     run.summarise(f"Run: {what}: {len(data.class_names)} classes, {len(data.x_train):,} training ({len(fit_index):,} to train on, "
-                  f"{len(val_index):,} to pick checkpoints) and {len(data.x_test):,} test images at {config.image_size} x "
+                  f"{picked}) and {len(data.x_test):,} test images at {config.image_size} x "
                   f"{config.image_size}; each run {config.epochs} epochs of {len(data.x_train) // (config.classes_per_batch * config.images_per_class)} "
                   f"steps (batch {config.classes_per_batch} x {config.images_per_class}). Test images are classified by their nearest "
                   "training images; MAP@R (1.0 = every same-class image ranked first) is the figure runs are compared by.")
@@ -302,7 +322,7 @@ def run(config: Config) -> Path:
              f"{config.min_images} crops), reference split ({config.train_fraction:.0%} of each class for training), "
              f"{'padded to square and ' if config.pad_to_square else ''}resized to {config.image_size} x {config.image_size}; "
              f"network: {config.network}; augmentation: random crop after {config.padding}-px padding. Each run's checkpoint is the "
-             f"epoch with the best validation MAP@R ({len(val_index):,} held-out training images); train seconds add up the epochs' "
+             f"epoch with the best MAP@R of its checkpoint figure ({picked}; the test set picks nothing); train seconds add up the epochs' "
              f"training time. Best run by test MAP@R at d = {config.dim}: <b>{best}</b>. t-SNE/UMAP of the training set show a "
              "seeded sample of at most 5,000 images.")
     return run.finish(metrics)
