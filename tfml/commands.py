@@ -43,9 +43,13 @@ def _output(path: str, overwrite: bool, suffixes: tuple[str, ...]) -> Path:
 class EncodeConfig(Checked):
     model: str = option(help="image encoder: .h5 file or zoo name (e.g. cifar10-encoder)", metavar="MODEL")
     data: str = option(help="'cifar10', 'sample', or a class-folder tree / .tar.gz of images", metavar="SRC")
-    output: str = option(help="the codes file to write (.npz)", flag=("-o", "--output"), metavar="FILE")
+    output: str = option(help="the codes file to write (.npz), or with --runner beam the shard directory", flag=("-o", "--output"),
+                         metavar="PATH")
     seed: int = option(0, "seed of the folder order")
     batch_size: int = option(512, "images per prediction batch", low=1)
+    runner: str = option("local", "local (in this process) or beam (Apache Beam's DirectRunner; the beam extra)",
+                         choices=("local", "beam"))
+    shards: int = option(4, "with --runner beam: shard files written", low=1)
     overwrite: bool = option(False, "replace the output file if it exists")
 
 
@@ -54,9 +58,20 @@ def encode(config: EncodeConfig) -> None:
     from tfml.data import load_labelled_images
     from tfml.retrieval import Codes, save_codes
 
-    output = _output(config.output, config.overwrite, (".npz",))
     model, record = zoo.load_model(config.model)
     zoo.require_kind(model, "image-encoder", config.model)
+    if config.runner == "beam":
+        from tfml.retrieval.batch_embedding import encode_with_beam
+
+        output = Path(config.output)
+        if output.exists() and any(output.iterdir()) and not config.overwrite:
+            raise FileExistsError(f"{output} exists and is not empty; pass --overwrite, or name a new directory")
+        data = load_labelled_images(config.data, tuple(model.input_shape[1:3]), seed=config.seed, progress=True)
+        encode_with_beam(record["file"], data.images, output, config.shards, ids=data.ids, labels=data.labels,
+                         class_names=data.class_names, source=config.data, encoder=record, batch_size=config.batch_size)
+        print(f"{len(data.images):,} codes from {config.data} -> {output} ({config.shards} shards, Apache Beam)")
+        return
+    output = _output(config.output, config.overwrite, (".npz",))
     data = load_labelled_images(config.data, tuple(model.input_shape[1:3]), seed=config.seed, progress=True)
     codes = model.predict(data.images, batch_size=config.batch_size, verbose=0)
     save_codes(output, Codes(codes, data.labels, data.ids, data.class_names, config.data, record))
@@ -242,6 +257,81 @@ def evaluate(config: EvaluateConfig) -> None:
         print(f"{label:>15}: {metrics[name]:.4f}")
 
 
+# --- cross-modal search ---------------------------------------------------------------------------
+
+ALIGNER = "ml100k-poster-text-aligner"
+
+
+def _aligner_and_movies(model: str, data: str, image_size=None):
+    from tfml import zoo
+    from tfml.data.posters import load_movies
+
+    aligner, _ = zoo.load_model(model)
+    names = {layer.name for layer in aligner.layers}
+    if not {"poster_tower", "text_tower"} <= names:
+        fitting = [item["name"] for item in zoo.entries() if item["study"] == "align"]
+        raise ValueError(f"{model} is not a poster / synopsis aligner (no poster_tower and text_tower); zoo models that fit: "
+                         f"{', '.join(fitting) or 'none'}")
+    size = tuple(aligner.get_layer("poster_tower").input_shape[1:3])
+    return aligner, load_movies(data, size, need_overview=True, need_genres=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class SearchTextConfig(Checked):
+    text: str = option(help='what to look for, e.g. "a boy and his toys come to life"', positional=True, metavar="TEXT")
+    model: str = option(ALIGNER, "poster / synopsis aligner: .h5 file or zoo name", metavar="MODEL")
+    data: str = option("../shared/data/ml100k-posters", "the movies whose posters are searched", metavar="SRC")
+    k: int = option(10, "posters to list", low=1, flag=("-k",))
+    figure: str | None = option(None, "also draw the posters found here (.png)", metavar="FILE")
+    overwrite: bool = option(False, "replace the figure if it exists")
+
+
+def search_text(config: SearchTextConfig) -> None:
+    from tfml.retrieval import ExactIndex
+    from tfml.viz import image_table
+
+    if not config.text.strip():
+        raise ValueError("the query text is empty: give a few words, e.g. \"a boy and his toys come to life\"")
+    figure = None if config.figure is None else _output(config.figure, config.overwrite, (".png",))
+    aligner, movies = _aligner_and_movies(config.model, config.data)
+    posters = aligner.get_layer("poster_tower").predict(movies.posters, batch_size=256, verbose=0)
+    query = aligner.get_layer("text_tower").predict(np.array([config.text], dtype=object), verbose=0)
+    k = min(config.k, len(movies))
+    distances, indices = ExactIndex(posters, "cosine").search(query, k)
+    print(f"{k} posters closest to {config.text!r} ({len(movies):,} movies of {config.data}, cosine distance):")
+    for rank, (i, d) in enumerate(zip(indices[0], distances[0]), start=1):
+        print(f"{rank:>3}. {d:.3f}  {movies.titles[i]}  [{', '.join(movies.genre_list(i))}]")
+    if figure:
+        image_table([[(movies.posters[i], f"{rank}. {movies.titles[i][:22]}") for rank, i in enumerate(indices[0], start=1)]],
+                    figure, f"posters closest to: {config.text[:80]}", cell=(1.2, 1.9))
+        print(f"figure -> {figure}")
+
+
+@dataclasses.dataclass(kw_only=True)
+class SearchPosterConfig(Checked):
+    image: str = option(help="a poster image file", positional=True, metavar="IMAGE")
+    model: str = option(ALIGNER, "poster / synopsis aligner: .h5 file or zoo name", metavar="MODEL")
+    data: str = option("../shared/data/ml100k-posters", "the movies whose synopses are searched", metavar="SRC")
+    k: int = option(5, "synopses to list", low=1, flag=("-k",))
+
+
+def search_poster(config: SearchPosterConfig) -> None:
+    import textwrap
+
+    from tfml.data import load_image_files
+    from tfml.retrieval import ExactIndex
+
+    aligner, movies = _aligner_and_movies(config.model, config.data)
+    tower = aligner.get_layer("poster_tower")
+    image = load_image_files([config.image], tuple(tower.input_shape[1:3]))
+    synopses = aligner.get_layer("text_tower").predict(np.array(movies.overviews, dtype=object), batch_size=256, verbose=0)
+    k = min(config.k, len(movies))
+    distances, indices = ExactIndex(synopses, "cosine").search(tower.predict(image, verbose=0), k)
+    print(f"{k} synopses closest to {config.image} ({len(movies):,} movies of {config.data}, cosine distance):")
+    for rank, (i, d) in enumerate(zip(indices[0], distances[0]), start=1):
+        print(f"{rank:>3}. {d:.3f}  {movies.titles[i]}: {textwrap.shorten(movies.overviews[i], 110, placeholder=' ...')}")
+
+
 # --- zoo ------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(kw_only=True)
@@ -309,6 +399,8 @@ COMMANDS = (
     Command("evaluate", "k-NN classification and retrieval figures of an embedding network on the traffic-sign test split",
             EvaluateConfig, evaluate, "Embed the TT100K crops with the model, split as the traffic-sign study does, and print kNN@1, "
             "kNN@5, balanced kNN@1, R-precision and MAP@R of the test images against the training images."),
+    Command("search-text", "the posters closest to a text (poster / synopsis aligner)", SearchTextConfig, search_text),
+    Command("search-poster", "the synopses closest to a poster image (poster / synopsis aligner)", SearchPosterConfig, search_poster),
     Command("project", "2-D projection of a codes file, coloured by class", ProjectConfig, project),
     Command("distort", "distort images (noise or projective) for a quick look", DistortConfig, distort),
     Command("recommend", "movies closest to a movie, by title (MovieLens embedding)", RecommendConfig, recommend,

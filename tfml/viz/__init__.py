@@ -13,8 +13,10 @@ from tfml.viz.figures import (
     model_diagram,
     neighbour_grid,
     pairplot,
+    rank_histograms,
     scatter_2d,
     scatter_xy,
+    texts_beside_images,
     training_curves,
 )
 from tfml.viz.projection import METHODS as PROJECTIONS

@@ -377,3 +377,40 @@ def line_plot(x, lines: dict[str, Sequence[float]], path, title: str = "", xlabe
     axis.set_title(title)
     axis.legend(fontsize=8)
     return _save(figure, path)
+
+
+def texts_beside_images(rows: Sequence[tuple], path, title: str = "", width: int = 110) -> Path:
+    """One row per (image, heading, [(text, is_true), ...]): the image, then its ranked texts, each cut
+    to ``width`` characters; the true one in green and bold, the others grey."""
+    import textwrap
+
+    heights = [0.32 * len(texts) + 0.5 for _, _, texts in rows]
+    figure = plt.figure(figsize=(12, sum(heights) + 0.4))
+    grid = figure.add_gridspec(len(rows), 2, width_ratios=(1, 9), height_ratios=heights)
+    for r, (image, heading, texts) in enumerate(rows):
+        axis = figure.add_subplot(grid[r, 0])
+        _show(axis, np.asarray(image))
+        axis = figure.add_subplot(grid[r, 1])
+        axis.axis("off")
+        axis.text(0, 1, heading, fontsize=8, weight="bold", va="top", transform=axis.transAxes)
+        for i, (text, is_true) in enumerate(texts):
+            line = textwrap.shorten(f"{i + 1}. {text}", width=width, placeholder=" ...")
+            axis.text(0, 1 - (i + 1) / (len(texts) + 1), line, fontsize=7.5, va="top", transform=axis.transAxes,
+                      color="green" if is_true else "#444444", weight="bold" if is_true else "normal")
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
+
+
+def rank_histograms(ranks: dict[str, np.ndarray], path, title: str = "", bins: int = 30) -> Path:
+    """Histograms (log-spaced bins) of the rank of each item's true match, one per group of items."""
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    largest = max(int(np.max(values)) for values in ranks.values())
+    edges = np.unique(np.geomspace(1, largest + 1, bins).astype(int))
+    for label, values in ranks.items():
+        axis.hist(values, bins=edges, alpha=0.55, label=f"{label} (median {int(np.median(values))})", density=True)
+    axis.set_xscale("log")
+    axis.set_xlabel("rank of the true match (1 = first)")
+    axis.set_ylabel("share of items (density)")
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    return _save(figure, path)
