@@ -51,25 +51,31 @@ class BatchStream:
         whole = self.items_per_epoch // self.batch_size
         self.steps_per_epoch = whole if drop_remainder else math.ceil(self.items_per_epoch / self.batch_size)
 
-    def __call__(self, first_epoch: int = 0, first_step: int = 0) -> tf.data.Dataset:
+    def __call__(self, first_epoch: int = 0, first_step: int = 0, declare_count: bool = True) -> tf.data.Dataset:
+        """The batches from ``first_step`` of ``first_epoch`` on; ``declare_count`` asserts their number
+        (Keras needs it; a tf.data service worker, which makes only its share, must not have it)."""
         if not 0 <= first_step < max(self.steps_per_epoch, 1):
             raise ValueError(f"step {first_step} is outside an epoch of {self.steps_per_epoch} steps")
-        epochs = range(first_epoch, self.epochs)
-        if not len(epochs):
+        epochs = list(range(first_epoch, self.epochs))
+        if not epochs:
             raise ValueError(f"epoch {first_epoch} is past the last of {self.epochs} epochs")
-        parts = []
-        for epoch in epochs:
-            start = first_step * self.batch_size if epoch == first_epoch else 0
-            slices = tuple(array[start:] for array in self._slices(epoch))
-            epoch_tensor = tf.constant(epoch, tf.int64)
-            items = tf.data.Dataset.from_tensor_slices(slices).map(
-                lambda *row, e=epoch_tensor: self.example(*row, e), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            parts.append(items.batch(self.batch_size, drop_remainder=self.drop_remainder))
-        dataset = parts[0]
-        for part in parts[1:]:
-            dataset = dataset.concatenate(part)
-        batches = len(epochs) * self.steps_per_epoch - first_step
-        return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+        columns = [tf.constant(np.stack(column)) for column in zip(*(self._slices(epoch) for epoch in epochs))]  # (E, n, ...)
+        size, count = self.batch_size, self.items_per_epoch
+        starts = np.arange(0, self.steps_per_epoch * size, size)
+        position = np.repeat(np.arange(len(epochs)), len(starts))[first_step:]
+        epoch_of = np.asarray(epochs, np.int64)[position]
+        start = np.tile(starts, len(epochs))[first_step:]
+
+        def batch(k, epoch, first):
+            rows = tuple(column[k, first: tf.minimum(first + size, count)] for column in columns)
+            items = tf.data.Dataset.from_tensor_slices(rows)
+            return items.map(lambda *row: self.example(*row, epoch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(size)
+
+        # one source element per batch: a tf.data service hands out whole batches (P x K stays P x K)
+        dataset = tf.data.Dataset.from_tensor_slices((position, epoch_of, start)).flat_map(batch)
+        if declare_count:
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(start)))
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
     def _slices(self, epoch: int) -> tuple[np.ndarray, ...]:
         arrays = _as_tuple(self.order(epoch))

@@ -20,7 +20,7 @@ def read_history(log_dir: str | Path) -> pd.DataFrame:
     path = Path(log_dir) / HISTORY_FILE
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame()
-    history = pd.read_csv(path)
+    history = pd.read_csv(path).dropna(axis=1, how="all")  # CSVLogger adds empty val_ columns to a training without validation
     return history.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
@@ -49,6 +49,7 @@ def fit(
     verbose: int | None = None,
     backup_seconds: float = 60.0,
     tensorboard: bool = True,
+    data_service: str | None = None,
 ) -> pd.DataFrame:
     """Trains a compiled ``model`` for ``epochs`` epochs and returns the history of all of them.
 
@@ -60,6 +61,10 @@ def fit(
     step), it continues where the backup stands and ends with the same weights, logs and checkpoint
     as an uninterrupted run: the interrupted epoch is finished from its next step, with the
     optimizer state and the epoch's running metrics restored.
+
+    ``data_service``: the address of a tf.data service dispatcher ("grpc://host:port"); the batches
+    are then produced by its workers, each exactly once (dynamic sharding), in the order they finish:
+    the same batches as without it, but an interrupted run no longer resumes bit for bit.
     """
     log_dir = Path(log_dir)
     steps = batches.steps_per_epoch
@@ -76,6 +81,8 @@ def fit(
         standard.append(AtomicCheckpoint(log_dir / checkpoint, monitor=monitor, mode=mode))
     all_callbacks = [*callbacks, *standard, backup]  # callers' first: values they add to the logs reach the others
     verbose = progress_verbosity() if verbose is None else verbose
+    if data_service:
+        batches = ServedBatches(batches, data_service, job_name=str(log_dir.resolve()))
     if first_step > 0:  # finish the interrupted epoch from its next step
         # Keras builds compiled metrics on the first step; build them now so the backup can restore
         # the epoch's running values before that step
@@ -93,3 +100,19 @@ def fit(
         model.fit(batches(first_epoch, 0), validation_data=validation, initial_epoch=first_epoch, epochs=epochs,
                   steps_per_epoch=steps, callbacks=all_callbacks, verbose=verbose, shuffle=False)
     return read_history(log_dir)
+
+
+class ServedBatches:
+    """A batch stream whose batches come from a tf.data service (see ``fit``): the pipeline is sent to
+    the dispatcher at ``address``; its workers split the batches dynamically, each made once."""
+
+    def __init__(self, batches, address: str, job_name: str):
+        self.batches, self.address, self.job_name = batches, address, job_name
+        self.steps_per_epoch = batches.steps_per_epoch
+
+    def __call__(self, first_epoch: int = 0, first_step: int = 0) -> tf.data.Dataset:
+        count = self.batches(first_epoch, first_step).cardinality()
+        served = self.batches(first_epoch, first_step, declare_count=False).apply(tf.data.experimental.service.distribute(
+            processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=self.address,
+            job_name=f"{self.job_name}:{first_epoch}:{first_step}"))
+        return served.apply(tf.data.experimental.assert_cardinality(count))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import sys
@@ -93,12 +94,41 @@ def update_run_record(run_dir: str | Path, **facts) -> None:
     write_text(path, json.dumps(config, indent=2, default=str))
 
 
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
 def get_strategy(name: str = "default") -> tf.distribute.Strategy:
-    """"default" (one device) or "mirrored" (MirroredStrategy over all GPUs, else all logical CPUs)."""
+    """"default" (one device), "mirrored" (MirroredStrategy over all GPUs, else all logical CPUs) or
+    "multi-worker" (MultiWorkerMirroredStrategy over the cluster of the TF_CONFIG environment
+    variable, with tfml's Keras fixes applied, see ``tfml.training.multiworker``)."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
-    raise ValueError(f"unknown strategy {name!r}; use 'default' or 'mirrored'")
+    if name == "multi-worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multi-worker needs the TF_CONFIG environment variable: the cluster's workers and this "
+                             "process's task (see the README, 'From one machine to many')")
+        from tfml.training import multiworker
+
+        multiworker.apply()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; use {', '.join(STRATEGIES)}")
+
+
+def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int] | None:
+    """(task type, task index) of this process in a multi-worker cluster, or None."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return None
+    return resolver.task_type, int(resolver.task_id or 0)
+
+
+def is_chief(task: tuple[str, int] | None, cluster: dict | None = None) -> bool:
+    """The chief writes the run's files: the "chief" task, or worker 0 of a cluster without one."""
+    if task is None:
+        return True
+    kind, index = task
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in (cluster or {}))

@@ -110,8 +110,11 @@ class StudyConfig(Checked):
     quick: bool = option(False, "quick mode: small data and few epochs (under 2 minutes on 2 cores)")
     run_dir: str | None = option(None, "run directory (default logs/<study>[-quick]); an existing run is resumed", metavar="DIR")
     fresh: bool = option(False, "start over: delete the run directory first (only one that tfml made)")
-    strategy: str = option("default", "distribution: one device, or all local devices (mirrored)", choices=("default", "mirrored"))
+    strategy: str = option("default", "distribution: one device, all local devices (mirrored), or the workers of TF_CONFIG "
+                           "(multi-worker; the default when TF_CONFIG is set)", choices=("default", "mirrored", "multi-worker"))
     backup_seconds: float = option(60.0, "seconds between mid-epoch backups (an interrupted run resumes from the last)", low=0)
+    data_service: str | None = option(None, "address of a tf.data service dispatcher (grpc://host:port) whose workers make the "
+                                      "training batches", metavar="ADDRESS")
 
     @classmethod
     def quick_mode(cls, **overrides):
@@ -122,4 +125,4 @@ class StudyConfig(Checked):
 
 
 # Recorded in config.json but allowed to change when a run directory is resumed.
-NOT_COMPARED_ON_RESUME = ("run_dir", "fresh", "backup_seconds")
+NOT_COMPARED_ON_RESUME = ("run_dir", "fresh", "backup_seconds", "data_service", "strategy")

@@ -1,6 +1,11 @@
 """The run owner: the one object a study asks for its run directory, strategy, trainings, best
 models and outputs.
 
+Under a multi-worker strategy (``--strategy multi-worker``, or TF_CONFIG set) every worker runs the
+study; the chief writes the run directory, each other worker writes its own beside it
+(``<run dir>-worker-<i>``: its backups, needed to resume, and copies of the outputs nobody reads),
+so files are never written twice in one place.
+
 A study opens a ``Run`` from its configuration (which checks the run directory, seeds everything,
 records config.json and picks the strategy), trains through ``run.fit`` (exact resume, best
 checkpoint by the metric the study names), gets the best model back with ``run.best_model(name)``,
@@ -24,6 +29,7 @@ True
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,17 @@ import pandas as pd
 
 from tfml.retrieval.codes import Codes, save_codes
 from tfml.training import fit as fit_model
-from tfml.training import get_strategy, prepare_run_dir, read_history, save_model, set_seed, update_run_record, write_text
+from tfml.training import (
+    get_strategy,
+    is_chief,
+    prepare_run_dir,
+    read_history,
+    save_model,
+    set_seed,
+    update_run_record,
+    worker_task,
+    write_text,
+)
 from tfml.viz.projector import write_projector
 from tfml.viz.report import write_report
 from tfml.workflows.config import NOT_COMPARED_ON_RESUME, StudyConfig
@@ -46,10 +62,15 @@ class Run:
         import dataclasses
 
         self.config = config
-        self.dir = prepare_run_dir(config.resolved_run_dir(), dataclasses.asdict(config), fresh=config.fresh,
-                                   not_compared=NOT_COMPARED_ON_RESUME)
+        strategy = "multi-worker" if config.strategy == "default" and "TF_CONFIG" in os.environ else config.strategy
+        self.strategy = get_strategy(strategy)  # first: a multi-worker strategy must exist before TensorFlow runs anything
+        task = worker_task(self.strategy)
+        self.is_chief = is_chief(task, json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"))
+        run_dir = config.resolved_run_dir()
+        if not self.is_chief:  # a worker keeps its backups and copies of the outputs beside the chief's run directory
+            run_dir = run_dir.with_name(f"{run_dir.name}-{task[0]}-{task[1]}")
+        self.dir = prepare_run_dir(run_dir, dataclasses.asdict(config), fresh=config.fresh, not_compared=NOT_COMPARED_ON_RESUME)
         set_seed(config.seed)
-        self.strategy = get_strategy(config.strategy)
         self._checkpoints: dict[str, Path] = {}
         self._figures: dict[str, str] = {}
         self._tables: dict[str, pd.DataFrame] = {}
@@ -85,7 +106,7 @@ class Run:
         self._checkpoints[name] = log_dir / checkpoint
         return fit_model(model, batches, validation=validation, log_dir=log_dir, epochs=epochs, checkpoint=checkpoint,
                              monitor=monitor, mode=mode, callbacks=list(callbacks), verbose=verbose,
-                             backup_seconds=self.config.backup_seconds)
+                             backup_seconds=self.config.backup_seconds, data_service=self.config.data_service)
 
     def history(self, name: str = "") -> pd.DataFrame:
         return read_history(self.training_dir(name))
