@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --upgrade pip
-	$(VENV)/bin/pip install -e '.[test,tfds,faiss,plot]'
+	$(VENV)/bin/pip install -e '.[test,tfds,faiss,beam,text,plot]'
 	touch $(STAMP)
 
 .PHONY: install quick test bench

@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
-import json
 import logging
 import os
 import sys
@@ -20,7 +19,8 @@ import traceback
 from pathlib import Path
 
 STUDIES = {"autoencoder": "autoencoder_retrieval", "robust": "robust_retrieval", "traffic-signs": "traffic_signs",
-           "posters": "poster_embeddings", "movies": "movie_embeddings", "resnet-pretrain": "resnet_pretrain", "resnet": "resnet_transfer"}
+           "posters": "poster_embeddings", "align": "poster_text_alignment",
+           "movies": "movie_embeddings", "resnet-pretrain": "resnet_pretrain", "resnet": "resnet_transfer"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -137,7 +137,7 @@ def add_options(parser: argparse.ArgumentParser, config_class, quick: dict | Non
             help_text += f"; --quick: {_show(quick[field.name])})" if quick and field.name in quick else ")"
         elif quick and field.name in quick:
             help_text += f" (--quick: {_show(quick[field.name])})"
-        kwargs = {"help": help_text, "default": argparse.SUPPRESS}
+        kwargs = {"help": help_text.replace("%", "%%"), "default": argparse.SUPPRESS}
         if metadata.get("metavar"):
             kwargs["metavar"] = metadata["metavar"]
         if annotation is bool:
@@ -147,7 +147,7 @@ def add_options(parser: argparse.ArgumentParser, config_class, quick: dict | Non
         elif typing_origin(annotation) is tuple:
             args = annotation.__args__
             element = args[0]
-            kwargs["nargs"] = "+" if len(args) == 2 and args[1] is Ellipsis else len(args)
+            kwargs["nargs"] = "*" if len(args) == 2 and args[1] is Ellipsis else len(args)  # "--other-dims" alone: none
             kwargs["type"] = _converter(field.name, element, metadata)
         else:
             kwargs["type"] = _converter(field.name, annotation, metadata)
