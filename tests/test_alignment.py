@@ -14,6 +14,7 @@ import tfml  # noqa: F401
 from conftest import shared_file
 from tfml.losses import ClipLoss
 from tfml.models import build_embedding_net
+from tfml import zoo
 from tfml.models.aligner import MAX_LOG_SCALE, LogitScale, build_aligner
 from tfml.models.text import TextVocabulary, build_text_tower, build_vocabulary, clean_tokens
 
@@ -100,6 +101,18 @@ class TextTest(tf.test.TestCase):
         model.save(path)
         loaded = keras.models.load_model(path)  # plain Keras after import tfml: raw strings in
         self.assertAllClose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+        zoo_dir = self.get_temp_dir() + "/zoo"
+        item = zoo.add("aligner", model, study="align", data="d", command="tfml train align", metrics={}, description="",
+                       zoo_dir=zoo_dir)
+        self.assertEqual(item["input_shape"], {"poster": [24, 16, 3], "text": []})
+        self.assertEqual(item["input_dtype"], {"poster": "uint8", "text": "string"})
+        self.assertIn("raw text", item["preprocessing"]["text"])
+        from_zoo, _ = zoo.load_model("aligner", zoo_dir)
+        self.assertIs(zoo.require_kind(from_zoo, "poster-text-aligner", "aligner", zoo_dir), from_zoo)
+        self.assertAllClose(from_zoo.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+        with self.assertRaisesRegex(ValueError, "needs an image encoder.*fit: none"):
+            zoo.require_kind(from_zoo, "image-encoder", "aligner", zoo_dir)
 
 
 def test_glove_vectors_are_read_from_the_package_or_the_install_command_is_said(monkeypatch):

@@ -6,6 +6,7 @@ import pytest
 
 from tfml import zoo
 from tfml.data import load_cifar10
+from tfml.models.inputs import describe_input
 from tfml.retrieval import ExactIndex, precision_at_k
 
 
@@ -40,9 +41,14 @@ def test_unknown_names_list_the_available_ones(tmp_path):
 @pytest.mark.parametrize("item", zoo.entries(), ids=lambda item: item["name"])
 def test_every_zoo_model_loads_with_its_documented_shapes(item):
     model = zoo.load(item["name"])
-    assert list(model.input_shape[1:]) == item["input_shape"]
+    assert describe_input(model)["input_shape"] == item["input_shape"]
     assert list(model.output_shape[1:]) == item["output_shape"]
-    x = np.zeros((2, *item["input_shape"]), np.float32)
+
+    def zeros(shape, dtype):
+        return np.array(["a story"] * 2, dtype=object) if dtype == "string" else np.zeros((2, *shape), dtype)
+
+    shapes, dtypes = item["input_shape"], item["input_dtype"]
+    x = {name: zeros(shapes[name], dtypes[name]) for name in shapes} if isinstance(shapes, dict) else zeros(shapes, dtypes)
     assert model.predict(x, verbose=0).shape == (2, *item["output_shape"])
     assert item["size_bytes"] < (50 if item["study"] == "resnet-pretrain" else 20) * 2**20  # ResNet-18 is 11M float32 weights
     assert item["command"].startswith("tfml ")

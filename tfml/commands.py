@@ -262,16 +262,11 @@ def evaluate(config: EvaluateConfig) -> None:
 ALIGNER = "ml100k-poster-text-aligner"
 
 
-def _aligner_and_movies(model: str, data: str, image_size=None):
+def _aligner_and_movies(model: str, data: str):
     from tfml import zoo
     from tfml.data.posters import load_movies
 
-    aligner, _ = zoo.load_model(model)
-    names = {layer.name for layer in aligner.layers}
-    if not {"poster_tower", "text_tower"} <= names:
-        fitting = [item["name"] for item in zoo.entries() if item["study"] == "align"]
-        raise ValueError(f"{model} is not a poster / synopsis aligner (no poster_tower and text_tower); zoo models that fit: "
-                         f"{', '.join(fitting) or 'none'}")
+    aligner = zoo.require_kind(zoo.load_model(model)[0], "poster-text-aligner", model)
     size = tuple(aligner.get_layer("poster_tower").input_shape[1:3])
     return aligner, load_movies(data, size, need_overview=True, need_genres=False)
 

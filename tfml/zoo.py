@@ -21,6 +21,7 @@ KINDS = {
     "image-encoder": "an image encoder (uint8 image -> embedding vector)",
     "autoencoder": "an autoencoder (uint8 image -> reconstructed image)",
     "movie-embedding": "a movie embedding matrix (movie index -> vector, rows carry MovieLens ids)",
+    "poster-text-aligner": "a poster / synopsis aligner (inputs poster and text -> their embeddings, shape 2 x D)",
 }
 
 
@@ -69,7 +70,10 @@ def resolve(name_or_path: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> Path:
 
 
 def kind_of_shapes(input_shape, output_shape) -> str:
-    """"image-encoder", "autoencoder", "movie-embedding" or "other", from a model's shapes (batch axis left out)."""
+    """"image-encoder", "autoencoder", "movie-embedding", "poster-text-aligner" or "other", from a
+    model's shapes (batch axis left out; a dict for a model with named inputs)."""
+    if isinstance(input_shape, dict):
+        return "poster-text-aligner" if set(input_shape) == {"poster", "text"} else "other"
     if len(input_shape) == 0 and len(output_shape) == 1:
         return "movie-embedding"
     if len(input_shape) == 3 and len(output_shape) == 1:
@@ -80,7 +84,7 @@ def kind_of_shapes(input_shape, output_shape) -> str:
 
 
 def model_kind(model: keras.Model) -> str:
-    return kind_of_shapes(model.input_shape[1:], model.output_shape[1:])
+    return kind_of_shapes(describe_input(model)["input_shape"], model.output_shape[1:])
 
 
 def require_kind(model: keras.Model, kind: str, reference: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> keras.Model:
@@ -89,7 +93,7 @@ def require_kind(model: keras.Model, kind: str, reference: str, zoo_dir: str | o
     if actual == kind:
         return model
     fitting = [item["name"] for item in entries(zoo_dir) if kind_of_shapes(item["input_shape"], item["output_shape"]) == kind]
-    raise ValueError(f"{reference} is {KINDS.get(actual, 'a model of another kind')} (input {list(model.input_shape[1:])}, "
+    raise ValueError(f"{reference} is {KINDS.get(actual, 'a model of another kind')} (input {describe_input(model)['input_shape']}, "
                      f"output {list(model.output_shape[1:])}); this command needs {KINDS[kind]}. "
                      f"Zoo models that fit: {', '.join(fitting) or 'none'}")
 
@@ -114,10 +118,8 @@ def add(name: str, model: keras.Model, *, study: str, data: str, command: str, m
     path = atomic_write(zoo_dir / f"{name}.h5", lambda p: model.save(p, include_optimizer=False))
     item = {
         "name": name, "file": path.name, "study": study, "data": data, "command": command, "metrics": metrics,
-        "size_bytes": path.stat().st_size, "sha256": sha256(path),
-        "input_shape": list(model.input_shape[1:]), "output_shape": list(model.output_shape[1:]),
-        "input_dtype": describe_input(model)["input_dtype"], "preprocessing": describe_input(model)["preprocessing"],
-        "description": description,
+        "size_bytes": path.stat().st_size, "sha256": sha256(path), **describe_input(model),
+        "output_shape": list(model.output_shape[1:]), "description": description,
     }
     others = [other for other in entries(zoo_dir) if other["name"] != name]
     write_text(zoo_dir / "zoo.json", json.dumps({"models": sorted(others + [item], key=lambda e: e["name"])}, indent=2) + "\n")

@@ -19,13 +19,32 @@ def image_input(shape, name: str = "image") -> tuple[keras.KerasTensor, keras.Ke
 
 
 def describe_input(model: keras.Model) -> dict:
-    """{"input_shape", "input_dtype", "preprocessing"} of a model, for zoo entries and codes files."""
-    layer_names = [layer.name for layer in model.layers]
-    dtype = str(getattr(model.inputs[0], "dtype", "float32")) if model.inputs else "float32"
-    if dtype == "uint8" and SCALE_LAYER in layer_names:
+    """{"input_shape", "input_dtype", "preprocessing"} of a model, for zoo entries and codes files; a
+    model with several named inputs (the aligner's "poster" and "text") gives a dict per field."""
+    if len(model.inputs) > 1:
+        described = {tensor.name: _describe_tensor(model, tensor) for tensor in model.inputs}
+        return {field: {name: facts[field] for name, facts in described.items()}
+                for field in ("input_shape", "input_dtype", "preprocessing")}
+    return _describe_tensor(model, model.inputs[0]) if model.inputs else {
+        "input_shape": list(model.input_shape[1:]), "input_dtype": "float32", "preprocessing": "float32 input as given"}
+
+
+def _all_layers(model: keras.Model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):  # a nested model (an autoencoder's encoder, an aligner's towers)
+            yield from _all_layers(layer)
+
+
+def _describe_tensor(model: keras.Model, tensor) -> dict:
+    layers = list(_all_layers(model))
+    dtype = str(tensor.dtype)
+    if dtype == "uint8" and SCALE_LAYER in {layer.name for layer in layers}:
         preprocessing = "uint8 RGB 0-255; the model divides by 255 (Rescaling layer 'to_unit_float')"
-        if any(isinstance(layer, keras.layers.Normalization) for layer in model.layers):
+        if any(isinstance(layer, keras.layers.Normalization) for layer in layers):
             preprocessing += ", then standardises per channel (Normalization layer, adapted on the training images)"
+    elif dtype == "string":
+        preprocessing = "raw text; the model cleans, tokenises and weighs it with statistics of its training texts"
     else:
         preprocessing = f"{dtype} input as given (no preprocessing layer)"
-    return {"input_shape": list(model.input_shape[1:]), "input_dtype": dtype, "preprocessing": preprocessing}
+    return {"input_shape": list(tensor.shape[1:]), "input_dtype": dtype, "preprocessing": preprocessing}
