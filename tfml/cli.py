@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 STUDIES = {"autoencoder": "autoencoder_retrieval", "robust": "robust_retrieval", "traffic-signs": "traffic_signs",
@@ -252,6 +253,7 @@ def main(argv=None) -> int:
     debug = "--debug" in argv or os.environ.get("TFML_DEBUG", "") not in ("", "0")
     quiet_tensorflow(verbose)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"tfml(\.|$)")  # tfml logs each of its warnings too: say it once
     tensorflow_log = logging.getLogger("tensorflow")
     tensorflow_log.handlers.clear()  # one format for every message: through the root handler
     tensorflow_log.addFilter(_NoRetracingNotice())
