@@ -71,6 +71,11 @@ CASES = [
      "needs an image encoder"),
     ("unknown-title", ["recommend", "Toy Stroy"], "no movie titled 'Toy Stroy'; closest: Toy Story"),
     ("unknown-zoo-model", ["zoo", "show", "no-such-model"], "no model named 'no-such-model'"),
+    ("empty-search-text", ["search-text", "   "], "the query text is empty"),
+    ("search-text-with-an-image-encoder", ["search-text", "toys", "--model", "cifar10-encoder"],
+     "needs a poster / synopsis aligner"),
+    ("search-poster-not-an-image", ["search-poster", "{text}"], "notes.txt: not a readable image"),
+    ("search-poster-missing-movies", ["search-poster", "{image}", "--data", "{out}/no-movies"], "no-movies is not a folder"),
     ("images-of-different-sizes", ["distort", "{image}", "{big_image}", "--kind", "noise", "-o", "{out}/sizes.png"],
      "query images differ in size"),
 ]

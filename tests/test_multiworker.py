@@ -4,7 +4,6 @@ Every process gets a free port and a deadline, and is stopped by the test."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,17 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tfml.training import loopback_tf_configs
+
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 TRAIN = """
@@ -65,15 +56,11 @@ def result_of(process, timeout=240):
     return json.loads(line[7:])
 
 
-def tf_config(ports, index):
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}})
-
-
 @pytest.mark.slow
 def test_two_workers_on_loopback_match_one_process(tmp_path):
     single = result_of(run_python(TRAIN, tmp_path / "single", 3))
-    ports = free_ports(2)
-    workers = [run_python(TRAIN, tmp_path / f"worker{i}", 3, env={"TF_CONFIG": tf_config(ports, i)}) for i in range(2)]
+    configs = loopback_tf_configs(2)
+    workers = [run_python(TRAIN, tmp_path / f"worker{i}", 3, env={"TF_CONFIG": configs[i]}) for i in range(2)]
     results = [result_of(w) for w in workers]
     for result in results:
         np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)
@@ -108,8 +95,8 @@ def test_canary_keras_still_needs_the_multiworker_fixes(tmp_path):
 
     if not multiworker.needed_here():
         pytest.skip("the fixes are not applied on this Keras version")
-    ports = free_ports(2)
-    workers = [run_python(CANARY, env={"TF_CONFIG": tf_config(ports, i)}) for i in range(2)]
+    configs = loopback_tf_configs(2)
+    workers = [run_python(CANARY, env={"TF_CONFIG": configs[i]}) for i in range(2)]
     results = [result_of(w, timeout=180) for w in workers]
     assert all(r["failed"] and "PerReplica" in r["error"] for r in results), (
         "Keras now fits under MultiWorkerMirroredStrategy without tfml's fixes: remove tfml/training/multiworker.py", results)
@@ -145,9 +132,9 @@ STUDY = """
 
 @pytest.mark.slow
 def test_a_study_on_two_workers_writes_its_run_directory_once_and_resumes_after_a_kill(tmp_path):
-    ports = free_ports(2)
+    configs = loopback_tf_configs(2)
     run_dir = tmp_path / "run"
-    workers = [run_python(STUDY, run_dir, 0, env={"TF_CONFIG": tf_config(ports, i)}) for i in range(2)]
+    workers = [run_python(STUDY, run_dir, 0, env={"TF_CONFIG": configs[i]}) for i in range(2)]
     results = [result_of(w) for w in workers]
     assert [r["chief"] for r in results] == [True, False]
     assert results[0]["dir"] == str(run_dir) and results[1]["dir"] == str(tmp_path / "run-worker-1")
@@ -155,9 +142,9 @@ def test_a_study_on_two_workers_writes_its_run_directory_once_and_resumes_after_
     assert (tmp_path / "run-worker-1" / "backup" / "state.json").exists()  # one backup directory per worker
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run-worker-1"]  # nothing else, nothing twice in the run
     # kill both workers mid-run (as a cluster manager would restart a job), then start them again
-    ports = free_ports(2)
+    configs = loopback_tf_configs(2)
     cut = tmp_path / "cut"
-    workers = [run_python(STUDY, cut, 0.05, env={"TF_CONFIG": tf_config(ports, i)}) for i in range(2)]
+    workers = [run_python(STUDY, cut, 0.05, env={"TF_CONFIG": configs[i]}) for i in range(2)]
     state = cut / "backup" / "state.json"
     deadline = time.time() + 180
     while time.time() < deadline and not (state.exists() and json.loads(state.read_text())["epoch"] >= 1
@@ -168,8 +155,8 @@ def test_a_study_on_two_workers_writes_its_run_directory_once_and_resumes_after_
         w.wait()
     position = json.loads(state.read_text())
     assert position["epoch"] < 4
-    ports = free_ports(2)
-    workers = [run_python(STUDY, cut, 0, env={"TF_CONFIG": tf_config(ports, i)}) for i in range(2)]
+    configs = loopback_tf_configs(2)
+    workers = [run_python(STUDY, cut, 0, env={"TF_CONFIG": configs[i]}) for i in range(2)]
     resumed = [result_of(w) for w in workers]
     for a, b in zip(resumed[0]["weights"], results[0]["weights"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -262,13 +262,16 @@ def evaluate(config: EvaluateConfig) -> None:
 ALIGNER = "ml100k-poster-text-aligner"
 
 
-def _aligner_and_movies(model: str, data: str):
+def _aligner_and_movies(model: str, data: str, query_image: str | None = None):
+    """The aligner, the query image read at its poster size (if one is given), and the movies."""
     from tfml import zoo
+    from tfml.data import load_image_files
     from tfml.data.posters import load_movies
 
     aligner = zoo.require_kind(zoo.load_model(model)[0], "poster-text-aligner", model)
     size = tuple(aligner.get_layer("poster_tower").input_shape[1:3])
-    return aligner, load_movies(data, size, need_overview=True, need_genres=False)
+    image = None if query_image is None else load_image_files([query_image], size)
+    return aligner, image, load_movies(data, size, need_overview=True, need_genres=False)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -288,7 +291,7 @@ def search_text(config: SearchTextConfig) -> None:
     if not config.text.strip():
         raise ValueError("the query text is empty: give a few words, e.g. \"a boy and his toys come to life\"")
     figure = None if config.figure is None else _output(config.figure, config.overwrite, (".png",))
-    aligner, movies = _aligner_and_movies(config.model, config.data)
+    aligner, _, movies = _aligner_and_movies(config.model, config.data)
     posters = aligner.get_layer("poster_tower").predict(movies.posters, batch_size=256, verbose=0)
     query = aligner.get_layer("text_tower").predict(np.array([config.text], dtype=object), verbose=0)
     k = min(config.k, len(movies))
@@ -313,12 +316,10 @@ class SearchPosterConfig(Checked):
 def search_poster(config: SearchPosterConfig) -> None:
     import textwrap
 
-    from tfml.data import load_image_files
     from tfml.retrieval import ExactIndex
 
-    aligner, movies = _aligner_and_movies(config.model, config.data)
+    aligner, image, movies = _aligner_and_movies(config.model, config.data, config.image)
     tower = aligner.get_layer("poster_tower")
-    image = load_image_files([config.image], tuple(tower.input_shape[1:3]))
     synopses = aligner.get_layer("text_tower").predict(np.array(movies.overviews, dtype=object), batch_size=256, verbose=0)
     k = min(config.k, len(movies))
     distances, indices = ExactIndex(synopses, "cosine").search(tower.predict(image, verbose=0), k)

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -116,6 +117,20 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
         multiworker.apply()
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; use {', '.join(STRATEGIES)}")
+
+
+def loopback_tf_configs(workers: int) -> list[str]:
+    """One TF_CONFIG value per worker of a cluster on 127.0.0.1, on ports free now (for trying
+    multi-worker training on one machine, as the tests and benchmarks/multiworker.py do)."""
+    sockets = [socket.socket() for _ in range(workers)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        addresses = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+    return [json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}}) for i in range(workers)]
 
 
 def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int] | None:

@@ -407,10 +407,11 @@ def rank_histograms(ranks: dict[str, np.ndarray], path, title: str = "", bins: i
     largest = max(int(np.max(values)) for values in ranks.values())
     edges = np.unique(np.geomspace(1, largest + 1, bins).astype(int))
     for label, values in ranks.items():
-        axis.hist(values, bins=edges, alpha=0.55, label=f"{label} (median {int(np.median(values))})", density=True)
+        axis.hist(values, bins=edges, alpha=0.55, label=f"{label} (median {int(np.median(values))})",
+                  weights=np.full(len(values), 1 / len(values)))  # a share per bin: density would shrink the wide bins
     axis.set_xscale("log")
     axis.set_xlabel("rank of the true match (1 = first)")
-    axis.set_ylabel("share of items (density)")
+    axis.set_ylabel("share of items in the bin")
     axis.set_title(title)
     axis.legend(fontsize=8)
     return _save(figure, path)
