@@ -60,7 +60,7 @@ def result_of(process, timeout=240):
 def test_two_workers_on_loopback_match_one_process(tmp_path):
     single = result_of(run_python(TRAIN, tmp_path / "single", 3))
     configs = loopback_tf_configs(2)
-    workers = [run_python(TRAIN, tmp_path / f"worker{i}", 3, env={"TF_CONFIG": configs[i]}) for i in range(2)]
+    workers = [run_python(TRAIN, tmp_path / f"worker{i}", 3, env={"TF_CONFIG": config}) for i, config in enumerate(configs)]
     results = [result_of(w) for w in workers]
     for result in results:
         np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)
@@ -96,7 +96,7 @@ def test_canary_keras_still_needs_the_multiworker_fixes(tmp_path):
     if not multiworker.needed_here():
         pytest.skip("the fixes are not applied on this Keras version")
     configs = loopback_tf_configs(2)
-    workers = [run_python(CANARY, env={"TF_CONFIG": configs[i]}) for i in range(2)]
+    workers = [run_python(CANARY, env={"TF_CONFIG": config}) for config in configs]
     results = [result_of(w, timeout=180) for w in workers]
     assert all(r["failed"] and "PerReplica" in r["error"] for r in results), (
         "Keras now fits under MultiWorkerMirroredStrategy without tfml's fixes: remove tfml/training/multiworker.py", results)
@@ -134,7 +134,7 @@ STUDY = """
 def test_a_study_on_two_workers_writes_its_run_directory_once_and_resumes_after_a_kill(tmp_path):
     configs = loopback_tf_configs(2)
     run_dir = tmp_path / "run"
-    workers = [run_python(STUDY, run_dir, 0, env={"TF_CONFIG": configs[i]}) for i in range(2)]
+    workers = [run_python(STUDY, run_dir, 0, env={"TF_CONFIG": config}) for config in configs]
     results = [result_of(w) for w in workers]
     assert [r["chief"] for r in results] == [True, False]
     assert results[0]["dir"] == str(run_dir) and results[1]["dir"] == str(tmp_path / "run-worker-1")
@@ -144,7 +144,7 @@ def test_a_study_on_two_workers_writes_its_run_directory_once_and_resumes_after_
     # kill both workers mid-run (as a cluster manager would restart a job), then start them again
     configs = loopback_tf_configs(2)
     cut = tmp_path / "cut"
-    workers = [run_python(STUDY, cut, 0.05, env={"TF_CONFIG": configs[i]}) for i in range(2)]
+    workers = [run_python(STUDY, cut, 0.05, env={"TF_CONFIG": config}) for config in configs]
     state = cut / "backup" / "state.json"
     deadline = time.time() + 180
     while time.time() < deadline and not (state.exists() and json.loads(state.read_text())["epoch"] >= 1
@@ -156,7 +156,7 @@ def test_a_study_on_two_workers_writes_its_run_directory_once_and_resumes_after_
     position = json.loads(state.read_text())
     assert position["epoch"] < 4
     configs = loopback_tf_configs(2)
-    workers = [run_python(STUDY, cut, 0, env={"TF_CONFIG": configs[i]}) for i in range(2)]
+    workers = [run_python(STUDY, cut, 0, env={"TF_CONFIG": config}) for config in configs]
     resumed = [result_of(w) for w in workers]
     for a, b in zip(resumed[0]["weights"], results[0]["weights"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -21,11 +21,12 @@ def image_input(shape, name: str = "image") -> tuple[keras.KerasTensor, keras.Ke
 def describe_input(model: keras.Model) -> dict:
     """{"input_shape", "input_dtype", "preprocessing"} of a model, for zoo entries and codes files; a
     model with several named inputs (the aligner's "poster" and "text") gives a dict per field."""
+    layers = list(_all_layers(model))
     if len(model.inputs) > 1:
-        described = {tensor.name: _describe_tensor(model, tensor) for tensor in model.inputs}
+        described = {tensor.name: _describe_tensor(layers, tensor) for tensor in model.inputs}
         return {field: {name: facts[field] for name, facts in described.items()}
                 for field in ("input_shape", "input_dtype", "preprocessing")}
-    return _describe_tensor(model, model.inputs[0]) if model.inputs else {
+    return _describe_tensor(layers, model.inputs[0]) if model.inputs else {
         "input_shape": list(model.input_shape[1:]), "input_dtype": "float32", "preprocessing": "float32 input as given"}
 
 
@@ -36,8 +37,7 @@ def _all_layers(model: keras.Model):
             yield from _all_layers(layer)
 
 
-def _describe_tensor(model: keras.Model, tensor) -> dict:
-    layers = list(_all_layers(model))
+def _describe_tensor(layers: list, tensor) -> dict:
     dtype = str(tensor.dtype)
     if dtype == "uint8" and SCALE_LAYER in {layer.name for layer in layers}:
         preprocessing = "uint8 RGB 0-255; the model divides by 255 (Rescaling layer 'to_unit_float')"
