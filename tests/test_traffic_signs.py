@@ -106,3 +106,25 @@ def test_quick_study_end_to_end(tmp_path):
         assert (run_dir / "figures" / name).stat().st_size > 5000
     html = (run_dir / "report.html").read_text()
     assert "Mining" in html and "Contrastive or triplet" in html
+
+
+def test_evaluate_command_scores_the_zoo_embedding_on_real_crops(tmp_path, capsys):
+    import tarfile
+
+    from tfml import cli
+
+    wanted = {(split, code): 15 for split in ("train", "test") for code in ("pl50", "pn", "w57", "i5", "p11")}  # 30 crops each
+    root = tmp_path / "crops"
+    with tarfile.open(shared_file("tt100k-crops.tar.gz")) as archive:
+        for member in archive:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and wanted.get((parts[0], parts[1]), 0) > 0:
+                wanted[parts[0], parts[1]] -= 1
+                archive.extract(member, root, filter="data")
+    assert not any(wanted.values())
+    assert cli.main(["evaluate", "--model", "tt100k-embedding", "--data", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "5 classes, 30 test images queried against 120 training images (64 x 64, Euclidean)" in out
+    figures = {line.split(":")[0].strip(): float(line.split(":")[1]) for line in out.splitlines()[1:]}
+    assert set(figures) == {"kNN@1", "kNN@5", "balanced kNN@1", "R-precision", "MAP@R"}
+    assert figures["kNN@1"] >= 0.8 and figures["MAP@R"] >= 0.5  # chance: 0.2
