@@ -11,7 +11,9 @@ Contenders:
 - one process (all cores);
 - two workers on 127.0.0.1, each limited to one core (intra- and inter-op threads 1), so the two
   share the machine as two one-core machines would: the figure is the cost of synchronous
-  all-reduce over loopback, not a speed-up (there are no more cores to gain).
+  all-reduce over loopback, not a speed-up (there are no more cores to gain);
+- one process on one core at half the global batch: a worker's share of the compute, so the two
+  workers' step time minus this one is what synchronising costs per step.
 
     python benchmarks/multiworker.py
 """
@@ -103,12 +105,16 @@ def main() -> None:
           f"global batch {args.batch}, {args.epochs - 1} timed epochs")
     with tempfile.TemporaryDirectory() as folder:
         single = result(launch(Path(folder) / "single", args.batch, args.epochs, 0), args.timeout)
+        share = result(launch(Path(folder) / "share", args.batch // 2, args.epochs, 1), args.timeout)
         configs = loopback_tf_configs(2)
         workers = [launch(Path(folder) / f"worker{i}", args.batch, args.epochs, 1, config) for i, config in enumerate(configs)]
         outcomes = [result(w, args.timeout) for w in workers]
     print(f"  gradient all-reduced per step: {single['parameter_bytes'] / 1e6:.2f} MB (float32)")
     one = report("one process (2 cores)", single, args.batch)
     two = report("two workers on loopback (1 core each)", outcomes[0], args.batch)
+    half = report(f"one worker's share: batch {args.batch // 2} on 1 core", share, args.batch // 2)
+    print(f"  synchronising costs {1000 * (args.batch / two - args.batch // 2 / half):.1f} ms per step "
+          f"(two workers' step minus one worker's share of the compute)")
     print(f"  two workers / one process: {two / one:.2f}x; losses equal to {max(abs(a - b) for a, b in zip(single['loss'], outcomes[0]['loss'])):.1e}")
 
 

@@ -145,7 +145,7 @@ class ExactIndex:
     queries x base columns x dim); block is the selection block size (see the module docstring).
     """
 
-    def __init__(self, base, distance: str = "euclidean", memory_bytes: int = 256 << 20, block: int = 256):
+    def __init__(self, base, distance: str = "euclidean", memory_bytes: int = 256 << 20, block: int = 128):
         self.distance = canonical_distance(distance)
         self.base = check_embeddings(base, "base embeddings")
         self.memory_bytes, self.block = int(memory_bytes), int(block)
