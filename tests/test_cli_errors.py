@@ -55,7 +55,8 @@ CASES = [
     ("output-exists", ["encode", "--model", "cifar10-encoder", "--data", "sample", "-o", "{text_npz}"], "exists; pass --overwrite"),
     ("codes-labels-short", ["retrieve", "{image}", "--model", "cifar10-encoder", "--base", "{short_labels}"],
      "codes but 2 labels"),
-    ("text-as-codes", ["retrieve", "{image}", "--model", "cifar10-encoder", "--base", "{text_npz}"], "notes.npz is not a readable .npz codes file"),
+    ("text-as-codes", ["retrieve", "{image}", "--model", "cifar10-encoder", "--base", "{text_npz}"],
+     "notes.npz is not a readable .npz codes file (not an .npz archive"),
     ("codes-of-another-encoder", ["retrieve", "{image}", "--model", "cifar10-robust-encoder", "--base", "{codes}"],
      "was encoded by cifar10-encoder"),
     ("k-above-base", ["retrieve", "{image}", "--model", "cifar10-encoder", "--base", "{codes}", "-k", "50"],
@@ -76,8 +77,11 @@ CASES = [
      "needs a poster / synopsis aligner"),
     ("search-poster-not-an-image", ["search-poster", "{text}"], "notes.txt: not a readable image"),
     ("search-poster-missing-movies", ["search-poster", "{image}", "--data", "{out}/no-movies"], "no-movies is not a folder"),
+    ("evaluate-with-a-movie-embedding", ["evaluate", "--model", "movielens-embedding"], "this command needs an image encoder"),
+    ("evaluate-missing-data", ["evaluate", "--model", "tt100k-embedding", "--data", "{out}/no-signs"],
+     "no-signs does not exist; pass --data with the TT100K crops"),
     ("images-of-different-sizes", ["distort", "{image}", "{big_image}", "--kind", "noise", "-o", "{out}/sizes.png"],
-     "query images differ in size"),
+     "resize them to one size (image_size=(H, W); --size H W on the command line)"),
 ]
 
 

@@ -178,6 +178,10 @@ def load_image_files(paths: list[str | os.PathLike], image_size: tuple[int, int]
             raise ValueError(f"{path}: {error}") from error
     if not images:
         raise ValueError("no image files given")
-    if len({image.shape for image in images}) > 1:
-        raise ValueError("query images differ in size; pass image_size to resize them")
+    sizes = [image.shape[:2] for image in images]
+    if len(set(sizes)) > 1:
+        other = next(i for i, size in enumerate(sizes) if size != sizes[0])
+        raise ValueError(f"query images differ in size ({paths[0]} is {sizes[0][0]} x {sizes[0][1]}, {paths[other]} is "
+                         f"{sizes[other][0]} x {sizes[other][1]}); resize them to one size (image_size=(H, W); --size H W "
+                         f"on the command line)")
     return np.stack(images)

@@ -61,6 +61,8 @@ def load_codes(path: str | os.PathLike) -> Codes:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"codes file {path} does not exist (make one with `tfml encode`)")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable .npz codes file (not an .npz archive; `tfml encode` writes codes files)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
