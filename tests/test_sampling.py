@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfml.pipelines.sampling import labelled_batches, offline_pairs, offline_triplets, pk_indices, shuffled_order
 
@@ -46,29 +47,33 @@ def test_degenerate_labels_are_clear_errors():
         offline_pairs(np.zeros(5), 4, seed=0)
 
 
-def test_labelled_batches_keep_uint8_and_the_pair_structure():
-    images = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * np.ones((1, 2, 2, 3), np.uint8)
-    pairs, similar = offline_pairs(LABELS, 8, seed=0)
-    stream = labelled_batches(images, lambda epoch: (pairs, similar), batch_size=8, epochs=1, seed=0)
-    (x, y), = list(stream())
-    assert x.shape == (8, 2, 2, 2, 3) and x.dtype == "uint8"
-    np.testing.assert_array_equal(x[:, :, 0, 0, 0], pairs)
-    np.testing.assert_array_equal(y, similar)
+class LabelledBatchesTest(tf.test.TestCase):
+    """The tf.data stream of (images, targets) batches that every metric-learning study trains on."""
 
+    def test_uint8_and_the_pair_structure_are_kept(self):
+        images = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * np.ones((1, 2, 2, 3), np.uint8)
+        pairs, similar = offline_pairs(LABELS, 8, seed=0)
+        stream = labelled_batches(images, lambda epoch: (pairs, similar), batch_size=8, epochs=1, seed=0)
+        (x, y), = list(stream())
+        self.assertEqual(x.shape, (8, 2, 2, 2, 3))
+        self.assertEqual(x.dtype, tf.uint8)
+        self.assertAllEqual(x[:, :, 0, 0, 0], pairs)
+        self.assertAllEqual(y, similar)
 
-def test_augmented_batches_are_keyed_and_resume_identically():
-    images = np.random.default_rng(0).integers(0, 256, (30, 8, 8, 3)).astype(np.uint8)
-    order = shuffled_order(np.arange(30), np.arange(30), seed=4)
-    stream = labelled_batches(images, order, batch_size=7, epochs=2, seed=4, padding=2, flip=True)
-    assert stream.steps_per_epoch == 4  # 30 // 7, the rest sits the epoch out
-    full = [x.numpy() for x, _ in stream()]
-    resumed = [x.numpy() for x, _ in stream(1, 2)]
-    for a, b in zip(full[6:], resumed):
-        np.testing.assert_array_equal(a, b)
-    (x, y), = list(labelled_batches(images, order, 30, 1, seed=4, padding=2, flip=True)())
-    crops_or_flips = [not np.array_equal(x[i], images[y[i]]) for i in range(30)]
-    assert sum(crops_or_flips) > 20  # most images moved or mirrored
-    assert list(labelled_batches(images, order, 30, 1, seed=4)())[0][0].numpy().tolist() == images[y].tolist()  # no augmentation
+    def test_augmented_batches_are_keyed_and_resume_identically(self):
+        images = np.random.default_rng(0).integers(0, 256, (30, 8, 8, 3)).astype(np.uint8)
+        order = shuffled_order(np.arange(30), np.arange(30), seed=4)
+        stream = labelled_batches(images, order, batch_size=7, epochs=2, seed=4, padding=2, flip=True)
+        self.assertEqual(stream.steps_per_epoch, 4)  # 30 // 7, the rest sits the epoch out
+        full = [x for x, _ in stream()]
+        resumed = [x for x, _ in stream(1, 2)]
+        for a, b in zip(full[6:], resumed):
+            self.assertAllEqual(a, b)
+        (x, y), = list(labelled_batches(images, order, 30, 1, seed=4, padding=2, flip=True)())
+        crops_or_flips = [not np.array_equal(x[i], images[y[i]]) for i in range(30)]
+        self.assertGreater(sum(crops_or_flips), 20)  # most images moved or mirrored
+        (plain, targets), = list(labelled_batches(images, order, 30, 1, seed=4)())
+        self.assertAllEqual(plain, images[targets])  # no augmentation
 
 
 def test_shuffled_order_is_a_seeded_permutation_per_epoch():
