@@ -11,7 +11,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(VENV)/bin/pip install -e '.[test,tfds,faiss,beam,text,plot]'
 	touch $(STAMP)
 
-.PHONY: install quick test bench
+.PHONY: install quick test lint bench
 install: $(STAMP)
 
 quick: $(STAMP)
@@ -19,6 +19,10 @@ quick: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/knn.py

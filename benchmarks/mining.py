@@ -21,9 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_losses import ref_hard, ref_semihard  # noqa: E402  (the numpy oracles of the test suite)
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.losses.references import ref_hard, ref_semihard  # noqa: E402  (the numpy oracles of the test suite)
 from tfml.losses import TripletHardLoss, TripletSemiHardLoss  # noqa: E402
 
 
@@ -80,7 +79,7 @@ def main():
         @tf.function
         def step():
             with tf.GradientTape() as tape:
-                value = loss(label_tensor, variable)
+                value = loss(label_tensor, variable)  # noqa: B023  (called in this iteration only)
             return value, tape.gradient(value, variable)
 
         value = float(step()[0])

@@ -47,7 +47,7 @@ TRAIN = """
     import keras
     from tfml.data import load_cifar10
     from tfml.models import build_autoencoder
-    from tfml.pipelines import BatchStream, seeded_permutation
+    from tfml.pipelines import BatchStream, seeded_permutation, unit_float
     set_seed(0)
     with strategy.scope():
         _, _, model = build_autoencoder()
@@ -55,7 +55,7 @@ TRAIN = """
     images = tf.constant(load_cifar10("sample").x_train)
     batch, epochs = int(sys.argv[2]), int(sys.argv[3])
     stream = BatchStream(seeded_permutation(len(images), 0),
-                         lambda i, e: (tf.gather(images, i), tf.cast(tf.gather(images, i), tf.float32) / 255), batch, epochs)
+                         lambda i, e: (tf.gather(images, i), unit_float(tf.gather(images, i))), batch, epochs)
     marks = []
     clock = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: marks.append(time.perf_counter()),
                                            on_epoch_end=lambda e, logs: marks.append(time.perf_counter()))

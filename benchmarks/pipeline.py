@@ -26,11 +26,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfml.data.cifar10 import SAMPLE_PATH  # noqa: E402
+from tfml.data.cifar10 import sample_path  # noqa: E402
 from tfml.data.images import load_image_folder  # noqa: E402
 from tfml.models import build_autoencoder  # noqa: E402
 from tfml.pipelines.distortions import DistortionSchedule, distortion_key, mix_distortions  # noqa: E402
-from tfml.pipelines.images import reconstruction_batches, unit_float  # noqa: E402
+from tfml.pipelines import reconstruction_batches, unit_float, unit_float_array  # noqa: E402
 
 
 def jpeg_bytes(path) -> list[bytes]:
@@ -76,13 +76,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--warmup-steps", type=int, default=20)
     args = parser.parse_args()
-    path = SAMPLE_PATH if args.data == "sample" else args.data
+    path = sample_path() if args.data == "sample" else args.data
     images = load_image_folder(path, (32, 32), subdir="train").images  # uint8, decoded once
     encoded = jpeg_bytes(path)
     n, batch = len(images), args.batch_size
     steps = math.ceil(n / batch)
     schedule = DistortionSchedule(share=(1.0, 1.0), noise=(0.2, 0.2), projective=(0.2, 0.2), ramp_epochs=1)
-    targets = images.astype(np.float32) / 255.0
+    targets = unit_float_array(images)
     print(f"one autoencoder epoch: {n:,} images, batch {batch}, {steps} steps; {platform.platform()}, {os.cpu_count()} cores")
 
     contenders = {

@@ -7,7 +7,7 @@ Both sides train the same network (4 x [conv 3x3 without bias, batch norm, ReLU,
 semi-hard miner, the input pipeline included:
 
 - tfml: ``labelled_batches`` (P x K order, stateless pad-and-crop in tf.data) into ``model.fit``,
-  ``TripletLoss(triplets="semihard", reducer="mean_nonzero")``; also with Keras's own
+  ``TripletLoss(miner=TripletMarginMiner(0.2, "semihard"), reducer="mean_nonzero")``; also with Keras's own
   BatchNormalization instead of tfml's fused layer, to show what that layer is worth;
 - PyTorch 2.13 + pytorch-metric-learning: the batch gathered and cropped on the fly in the loop,
   ``TripletMarginLoss(0.2)`` with ``TripletMarginMiner(0.2, "semihard")``.
@@ -44,7 +44,7 @@ def run_tfml(steps: int, warmup: int, keras_batchnorm: bool) -> list[float]:
     import numpy as np
 
     import tfml.models.embedding as embedding
-    from tfml.losses import TripletLoss
+    from tfml.losses import TripletLoss, TripletMarginMiner
     from tfml.pipelines import labelled_batches, pk_indices
 
     if keras_batchnorm:
@@ -52,7 +52,7 @@ def run_tfml(steps: int, warmup: int, keras_batchnorm: bool) -> list[float]:
     images, labels = images_and_labels(4096, 128)
     keras.utils.set_random_seed(0)
     model = embedding.build_embedding_net((64, 64, 3), 32, standardize=embedding.channel_statistics(images[:512]))
-    model.compile(keras.optimizers.Adam(1e-3), TripletLoss(margin=0.2, triplets="semihard", reducer="mean_nonzero"))
+    model.compile(keras.optimizers.Adam(1e-3), TripletLoss(margin=0.2, miner=TripletMarginMiner(0.2, "semihard"), reducer="mean_nonzero"))
 
     def order(epoch):
         batches = pk_indices(labels, 32, 4, warmup + steps, seed=0, epoch=epoch).reshape(-1)

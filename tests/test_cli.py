@@ -1,17 +1,22 @@
-"""The tfml command: options derived from the configuration fields, one error line for bad input."""
+"""The tfml command: studies found by Config.NAME, options derived from the configuration fields."""
 
 import argparse
 import dataclasses
-import importlib
+import sys
+import textwrap
 
 import pytest
+from absl.testing import parameterized
 
+from tests.helpers import TestCase
 from tfml import cli, commands
-from tfml.workflows.config import ConfigError, StudyConfig
+from tfml.config import ConfigError
+from tfml.training import StudyConfig
+from tfml.workflows import studies
 
 
 def study_configs():
-    return [(name, importlib.import_module(f"tfml.workflows.{module}").Config) for name, module in cli.STUDIES.items()]
+    return [(name, module.Config) for name, module in studies().items()]
 
 
 def command_configs():
@@ -30,53 +35,83 @@ def parser_for(path):
     return parser
 
 
-@pytest.mark.parametrize("path, config", [(("train", name), config) for name, config in study_configs()] + command_configs(),
-                         ids=lambda value: " ".join(value) if isinstance(value, tuple) else "")
-def test_every_config_field_is_an_option_with_help_and_its_default(path, config):
-    parser = parser_for(path)
-    options = {action.dest: action for action in parser._actions}
-    for field in dataclasses.fields(config):
-        assert field.metadata.get("help"), f"{config.__name__}.{field.name} has no help text"
-        assert field.name in options, f"{config.__name__}.{field.name} cannot be set from `tfml {' '.join(path)}`"
-        action = options[field.name]
-        has_default = field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
-        if has_default and field.default not in (None, False) and not isinstance(field.default, bool):
-            assert "(default:" in action.help, f"--{field.name} does not show its default"
+class OptionsTest(parameterized.TestCase, TestCase):
+    """Every field is an option; values reach the configuration; help for every command."""
+
+    @parameterized.named_parameters(*[(" ".join(path), path, config) for path, config in
+                                        [(("train", name), config) for name, config in study_configs()] + command_configs()])
+    def test_every_config_field_is_an_option_with_help_and_its_default(self, path, config):
+        parser = parser_for(path)
+        options = {action.dest: action for action in parser._actions}
+        for field in dataclasses.fields(config):
+            assert field.metadata.get("help"), f"{config.__name__}.{field.name} has no help text"
+            assert field.name in options, f"{config.__name__}.{field.name} cannot be set from `tfml {' '.join(path)}`"
+            action = options[field.name]
+            has_default = field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+            if has_default and field.default not in (None, False) and not isinstance(field.default, bool):
+                assert "(default:" in action.help, f"--{field.name} does not show its default"
+
+    def test_options_reach_the_config_and_quick_mode_is_the_base(self):
+        from tfml.workflows import robust_retrieval
+
+        args = parser_for(("train", "robust")).parse_args(["--quick", "--share", "0.1", "0.9", "--epochs", "2", "--eval-noise", "0.2"])
+        config = cli.config_from(robust_retrieval.Config, args, quick=True)
+        assert config.share == (0.1, 0.9) and config.epochs == 2 and config.eval_noise == (0.2,)
+        assert config.batch_size == robust_retrieval.Config.QUICK["batch_size"] and config.quick
+
+    def test_sweep_option_parses_names_and_rates(self):
+        from tfml.workflows import movie_embeddings
+
+        args = parser_for(("train", "movies")).parse_args(["--sweep", "adam=0.001,0.01", "sgd=1e-5"])
+        config = cli.config_from(movie_embeddings.Config, args)
+        assert config.sweep == {"adam": [0.001, 0.01], "sgd": [1e-5]}
+        with pytest.raises(ConfigError, match="unknown optimizer 'rmsprop'"):
+            movie_embeddings.Config(sweep={"rmsprop": [0.1]})
+
+    def test_study_configs_share_the_run_options(self):
+        for _, config in study_configs():
+            assert issubclass(config, StudyConfig) and config.TITLE != StudyConfig.TITLE
+            assert {"seed", "quick", "run_dir", "fresh", "strategy", "backup_seconds"} <= {f.name for f in dataclasses.fields(config)}
+
+    def test_cli_help_for_every_command(self):
+        capsys = self.capsys
+        studies_help = [["train", name, "--help"] for name in studies()]
+        for argv in (["--help"], *studies_help, ["encode", "--help"], ["retrieve", "--help"], ["project", "--help"], ["recommend", "--help"],
+                     ["distort", "--help"], ["zoo", "list", "--help"]):
+            assert cli.main(argv) == 0
+            assert "usage: tfml" in capsys.readouterr().out
 
 
-def test_options_reach_the_config_and_quick_mode_is_the_base():
-    from tfml.workflows import robust_retrieval
+class StudyDiscoveryTest(TestCase):
+    """A study is found by its Config.NAME: a new module in tfml.workflows is all a new study needs."""
 
-    args = parser_for(("train", "robust")).parse_args(["--quick", "--share", "0.1", "0.9", "--epochs", "2", "--eval-noise", "0.2"])
-    config = cli.config_from(robust_retrieval.Config, args, quick=True)
-    assert config.share == (0.1, 0.9) and config.epochs == 2 and config.eval_noise == (0.2,)
-    assert config.batch_size == robust_retrieval.Config.QUICK["batch_size"] and config.quick
+    def test_the_eight_studies_are_found_by_name(self):
+        self.assertEqual(sorted(studies()), ["align", "autoencoder", "movies", "posters", "resnet", "resnet-pretrain", "robust",
+                                             "traffic-signs"])
 
+    def test_a_sixth_study_is_one_module(self):
+        import tfml.workflows
 
-def test_sweep_option_parses_names_and_rates():
-    from tfml.workflows import movie_embeddings
+        folder = self.tmp_path / "more"
+        folder.mkdir()
+        (folder / "counting.py").write_text(textwrap.dedent('''
+            """Counting: a study of one step."""
+            import dataclasses
+            from tfml.config import option
+            from tfml.training import StudyConfig
 
-    args = parser_for(("train", "movies")).parse_args(["--sweep", "adam=0.001,0.01", "sgd=1e-5"])
-    config = cli.config_from(movie_embeddings.Config, args)
-    assert config.sweep == {"adam": [0.001, 0.01], "sgd": [1e-5]}
-    with pytest.raises(ConfigError, match="unknown optimizer 'rmsprop'"):
-        movie_embeddings.Config(sweep={"rmsprop": [0.1]})
+            @dataclasses.dataclass(kw_only=True)
+            class Config(StudyConfig):
+                NAME, TITLE = "counting", "Counting to n"
+                n: int = option(3, "how far to count", low=1)
 
+            def count(run):
+                run.add_metrics({"total": sum(range(run.config.n + 1))})
 
-@pytest.mark.parametrize("values, message", [
-    ({"epochs": 0}, "epochs: 0 is below the minimum 1"),
-    ({"batch_size": -3}, "batch_size: -3 is below the minimum 1"),
-    ({"learning_rate": 0.0}, "learning_rate: 0 must be greater than 0"),
-    ({"projection": "mds"}, "projection: 'mds' is not one of umap, tsne, pca"),
-])
-def test_configs_check_their_values_in_python_too(values, message):
-    from tfml.workflows import autoencoder_retrieval
-
-    with pytest.raises(ConfigError, match=message):
-        autoencoder_retrieval.Config(**values)
-
-
-def test_study_configs_share_the_run_options():
-    for _, config in study_configs():
-        assert issubclass(config, StudyConfig) and config.TITLE != StudyConfig.TITLE
-        assert {"seed", "quick", "run_dir", "fresh", "strategy", "backup_seconds"} <= {f.name for f in dataclasses.fields(config)}
+            STEPS = (count,)
+        '''))
+        self.monkeypatch.setattr(tfml.workflows, "__path__", [*tfml.workflows.__path__, str(folder)])
+        self.monkeypatch.delitem(sys.modules, "tfml.workflows.counting", raising=False)
+        self.assertIn("counting", studies())
+        self.assertEqual(cli.main(["train", "counting", "--n", "4", "--run-dir", str(self.tmp_path / "run")]), 0)
+        self.assertEqual((self.tmp_path / "run" / "metrics.json").read_text(), '{\n  "total": 10\n}\n')

@@ -1,11 +1,13 @@
 """Every mistake a user can make with the tfml command gives one line `tfml: error: ...` naming the
 argument or file and what is expected, status 2, no traceback; and never costs them a file.
 
-Each case runs the installed `tfml` command in its own process; the processes run a few at a time
-(each starts TensorFlow), once per session, and each case checks its own result.
+The cases run ``tfml.cli.main`` in this process (each one as the command would, with its own
+standard streams); a few run the installed `tfml` command as a new process, to check that the
+command starts quietly and that --debug shows the traceback.
 """
 
-import concurrent.futures
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -14,14 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from absl.testing import parameterized
 from PIL import Image
 
-from tfml import zoo
+from tests.helpers import PROJECT_ROOT, TestCase
+from tfml import cli, zoo
 from tfml.retrieval import Codes, save_codes
 
 TFML = shutil.which("tfml") or str(Path(sys.executable).parent / "tfml")
 
-# (id, argv with {placeholders} for the files the fixture writes, what the error line must say)
 CASES = [
     ("fresh-on-a-user-folder", ["train", "movies", "--quick", "--run-dir", "{documents}", "--fresh"],
      "is a folder that tfml did not make"),
@@ -38,7 +41,7 @@ CASES = [
     ("unknown-option", ["train", "autoencoder", "--epoch", "3"], "unrecognized arguments: --epoch 3"),
     ("validation-share", ["train", "autoencoder", "--validation-fraction", "0.7"], "argument --validation-fraction: 0.7 is above the maximum 0.5"),
     ("threshold-out-of-range", ["train", "movies", "--threshold", "7"], "argument --threshold: 7 is not in [0.5, 5]"),
-    ("sweep-not-numbers", ["train", "movies", "--sweep", "adam=fast"], "learning rates must be numbers"),
+    ("sweep-not-numbers", ["train", "movies", "--sweep", "adam=fast"], "'adam=fast': the values must be numbers"),
     ("sweep-unknown-optimizer", ["train", "movies", "--quick", "--sweep", "rmsprop=0.1", "--run-dir", "{out}/sweep"],
      "sweep: unknown optimizer 'rmsprop'"),
     ("truncated-archive", ["train", "autoencoder", "--quick", "--data", "{truncated_tar}", "--run-dir", "{out}/trunc"],
@@ -100,7 +103,7 @@ def write_fixtures(root: Path) -> dict:
     Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(files["image"])
     files["big_image"] = str(root / "big.png")
     Image.fromarray(rng.integers(0, 256, (40, 48, 3)).astype(np.uint8)).save(files["big_image"])
-    sample = Path(__file__).resolve().parents[1] / "data" / "cifar10-sample.tar.gz"
+    sample = PROJECT_ROOT / "data" / "cifar10-sample.tar.gz"
     files["truncated_tar"] = str(root / "truncated.tar.gz")
     Path(files["truncated_tar"]).write_bytes(sample.read_bytes()[:200_000])
     files["truncated_h5"] = str(root / "truncated.h5")
@@ -120,46 +123,65 @@ def write_fixtures(root: Path) -> dict:
     return files
 
 
-def run_case(argv, cwd):
-    env = {**os.environ, "TFML_DEBUG": "0"}
-    result = subprocess.run([TFML, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    return result.returncode, result.stdout, result.stderr
+def run_in_process(argv, cwd) -> tuple[int, str, str]:
+    """(status, stdout, stderr) of ``tfml argv`` run by cli.main in this process, in ``cwd``."""
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main(argv)
+    finally:
+        os.chdir(previous)
+    return status, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
-    if not Path(TFML).exists():
-        pytest.skip("the tfml command is not installed (pip install -e .)")
-    root = tmp_path_factory.mktemp("mistakes")
-    files = write_fixtures(root)
-    commands = {case_id: [part.format(**files) for part in argv] for case_id, argv, _ in CASES}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {case_id: pool.submit(run_case, argv, root) for case_id, argv in commands.items()}
-        results = {case_id: future.result() for case_id, future in futures.items()}
-    return results, files
-
-
-@pytest.mark.parametrize("case_id, argv, expected", CASES, ids=[case[0] for case in CASES])
-def test_a_mistake_gives_one_error_line_and_status_2(outcomes, case_id, argv, expected):
-    results, files = outcomes
-    status, stdout, stderr = results[case_id]
+def check_one_error_line(test, status, stdout, stderr, expected):
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("INFO ")]
-    assert "Traceback" not in stderr + stdout, stderr
-    assert status == 2, (status, stderr)
-    assert len(lines) == 1 and lines[0].startswith("tfml: error: "), stderr
-    assert expected in lines[0], lines[0]
+    test.assertNotIn("Traceback", stderr + stdout)
+    test.assertEqual(status, 2, stderr)
+    test.assertTrue(len(lines) == 1 and lines[0].startswith("tfml: error: "), stderr)
+    test.assertIn(expected, lines[0])
 
 
-def test_the_users_files_survive(outcomes):
-    _, files = outcomes
-    documents = Path(files["documents"])
-    assert sorted(p.name for p in documents.iterdir()) == ["thesis.tex"]
-    assert (documents / "thesis.tex").read_text() == "years of work"
-    assert Path(files["text_npz"]).read_text() == "not an npz"  # an existing output is never replaced
+@pytest.fixture(scope="class")
+def fixture_files(request, tmp_path_factory):
+    request.cls.root = tmp_path_factory.mktemp("mistakes")
+    request.cls.files = write_fixtures(request.cls.root)
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    if not Path(TFML).exists():
-        pytest.skip("the tfml command is not installed")
-    result = subprocess.run([TFML, "--debug", "zoo", "show", "nope"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "Traceback" in result.stderr and "tfml: error: no model named 'nope'" in result.stderr
+@pytest.mark.usefixtures("fixture_files")
+class MistakesTest(parameterized.TestCase, TestCase):
+    @parameterized.named_parameters(*CASES)
+    def test_a_mistake_gives_one_error_line_and_status_2(self, argv, expected):
+        argv = [part.format(**self.files) for part in argv]
+        check_one_error_line(self, *run_in_process(argv, self.root), expected)
+
+    def test_the_users_files_survive(self):
+        for _, argv, _ in CASES:
+            run_in_process([part.format(**self.files) for part in argv], self.root)
+        documents = Path(self.files["documents"])
+        assert sorted(p.name for p in documents.iterdir()) == ["thesis.tex"]
+        assert (documents / "thesis.tex").read_text() == "years of work"
+        assert Path(self.files["text_npz"]).read_text() == "not an npz"  # an existing output is never replaced
+
+
+class CommandProcessTest(TestCase):
+    """The installed command, as a new process: quiet start-up, one line, --debug."""
+
+    def setUp(self):
+        super().setUp()
+        if not Path(TFML).exists():
+            pytest.skip("the tfml command is not installed (pip install -e .)")
+
+    def test_a_mistake_is_one_line_with_no_start_up_noise(self):
+        env = {**os.environ, "TFML_DEBUG": "0"}
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        for argv, expected in ((["train", "autoencoder", "--epochs", "0"], "argument --epochs: 0 is below the minimum 1"),
+                               (["encode", "--model", "nowhere.h5", "--data", "sample", "-o", "c.npz"], "is neither a model file")):
+            result = subprocess.run([TFML, *argv], cwd=self.tmp_path, env=env, capture_output=True, text=True, timeout=300)
+            check_one_error_line(self, result.returncode, result.stdout, result.stderr, expected)
+
+    def test_debug_shows_the_traceback(self):
+        result = subprocess.run([TFML, "--debug", "zoo", "show", "nope"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and "Traceback" in result.stderr and "tfml: error: no model named 'nope'" in result.stderr

@@ -1,6 +1,6 @@
 """The ``tfml`` command: train studies, encode images, retrieve neighbours, project embeddings, and more.
 
-Every option comes from a field of a configuration dataclass (``tfml.workflows.config.option``):
+Every option comes from a field of a configuration dataclass (``tfml.config.option``):
 its flag, type, default, range and help. A user's mistake (a value out of range, a missing or
 broken file, the wrong kind of model) prints one line ``tfml: error: ...`` and exits with status 2;
 ``--debug`` (or TFML_DEBUG=1) adds the traceback. Unexpected errors show their traceback.
@@ -9,9 +9,7 @@ broken file, the wrong kind of model) prints one line ``tfml: error: ...`` and e
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import importlib
 import logging
 import os
 import sys
@@ -19,38 +17,10 @@ import traceback
 import warnings
 from pathlib import Path
 
-STUDIES = {"autoencoder": "autoencoder_retrieval", "robust": "robust_retrieval", "traffic-signs": "traffic_signs",
-           "posters": "poster_embeddings", "align": "poster_text_alignment",
-           "movies": "movie_embeddings", "resnet-pretrain": "resnet_pretrain", "resnet": "resnet_transfer"}
-PACKAGE_DIR = Path(__file__).resolve().parent
+from tfml.paths import PACKAGE_DIR
+from tfml.startup import quiet_tensorflow
 
-
-# --- a quiet start ------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _silenced_stderr():
-    """Hides what C++ libraries print on file descriptor 2 (TensorFlow's start-up and CUDA lines,
-    written before its logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def quiet_tensorflow(verbose: bool) -> None:
-    """Imports TensorFlow without its start-up noise on CPU machines unless ``verbose``."""
-    if verbose or "tensorflow" in sys.modules:
-        return
-    if int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0) < 3:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also hides the CUDA cuInit line of the first device query
-    with _silenced_stderr():
-        import tensorflow  # noqa: F401
-
+# --- a quiet console -----------------------------------------------------------------------------
 
 class _NoRetracingNotice(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" notice: studies predict on arrays of
@@ -79,7 +49,7 @@ def _fail(message: str) -> int:
 
 
 def _converter(name: str, element_type, metadata: dict):
-    from tfml.workflows.config import ConfigError, check_value
+    from tfml.config import ConfigError, check_value
 
     def convert(text: str):
         try:
@@ -95,14 +65,15 @@ def _converter(name: str, element_type, metadata: dict):
     return convert
 
 
-def _sweep_item(text: str):
-    name, _, rates = text.partition("=")
+def _mapping_item(text: str) -> tuple[str, list[float]]:
+    """One NAME=NUMBER,NUMBER,... item of a dict-typed option."""
+    name, _, numbers = text.partition("=")
     try:
-        values = [float(rate) for rate in rates.split(",") if rate]
+        values = [float(number) for number in numbers.split(",") if number]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: learning rates must be numbers, as NAME=LR,LR,...") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: the values must be numbers, as NAME=NUMBER,NUMBER,...") from None
     if not name or not values:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=LR,LR,... (e.g. adam=0.001,0.01)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=NUMBER,NUMBER,... (e.g. adam=0.001,0.01)")
     return name, values
 
 
@@ -117,7 +88,7 @@ def _show(value) -> str:
 def add_options(parser: argparse.ArgumentParser, config_class, quick: dict | None = None) -> None:
     """One argument per ``option`` field of ``config_class``: flag, type, help with the default (and
     quick mode's value), range checked as it is parsed. Unset options stay absent from the namespace."""
-    from tfml.workflows.config import base_type, field_types
+    from tfml.config import base_type, field_types
 
     types_of = field_types(config_class)
     for field in dataclasses.fields(config_class):
@@ -144,7 +115,7 @@ def add_options(parser: argparse.ArgumentParser, config_class, quick: dict | Non
         if annotation is bool:
             kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
         elif annotation is dict or typing_origin(annotation) is dict:
-            kwargs.update(nargs="+", type=_sweep_item)
+            kwargs.update(nargs="+", type=_mapping_item)
         elif typing_origin(annotation) is tuple:
             args = annotation.__args__
             element = args[0]
@@ -174,9 +145,14 @@ def typing_origin(annotation):
 
 def config_from(config_class, args: argparse.Namespace, quick: bool = False):
     """The configuration made of the options given (quick mode as the base with --quick)."""
+    from tfml.config import base_type, field_types
+
+    types_of = field_types(config_class)
     values = {field.name: getattr(args, field.name) for field in dataclasses.fields(config_class) if hasattr(args, field.name)}
-    if "sweep" in values and isinstance(values["sweep"], list):
-        values["sweep"] = dict(values["sweep"])
+    for name, value in values.items():
+        annotation = base_type(types_of[name])[0]
+        if (annotation is dict or typing_origin(annotation) is dict) and isinstance(value, list):
+            values[name] = dict(value)  # NAME=NUMBER,... items
     values.pop("quick", None)
     return config_class.quick_mode(**values) if quick else config_class(**values)
 
@@ -184,17 +160,15 @@ def config_from(config_class, args: argparse.Namespace, quick: bool = False):
 # --- commands -------------------------------------------------------------------------------------
 
 def _train(study, args) -> None:
-    config = config_from(study.Config, args, quick=getattr(args, "quick", False))
-    if hasattr(config, "base_model"):
-        from tfml import zoo
+    from tfml.training import run_study
 
-        config = dataclasses.replace(config, base_model=str(zoo.resolve(config.base_model)))
-    run_dir = study.run(config)
+    run_dir = run_study(study.STEPS, config_from(study.Config, args, quick=getattr(args, "quick", False)))
     print(f"\nrun directory: {run_dir.resolve()}\nreport: {(run_dir / 'report.html').resolve()}")
 
 
 def build_parser() -> Parser:
-    from tfml import commands, workflows  # noqa: F401
+    from tfml import commands
+    from tfml.workflows import studies
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -208,11 +182,10 @@ def build_parser() -> Parser:
     subcommands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
     train = subcommands.add_parser("train", help="train a study and write its run directory", parents=[common])
-    studies = train.add_subparsers(dest="study", required=True, parser_class=Parser, metavar="STUDY")
-    for name, module_name in STUDIES.items():
-        study = importlib.import_module(f"tfml.workflows.{module_name}")
+    study_parsers = train.add_subparsers(dest="study", required=True, parser_class=Parser, metavar="STUDY")
+    for name, study in studies().items():
         description = study.__doc__.strip().split("\n\n")[0]
-        sub = studies.add_parser(name, help=study.Config.TITLE, description=description, parents=[common])
+        sub = study_parsers.add_parser(name, help=study.Config.TITLE, description=description, parents=[common])
         add_options(sub, study.Config, quick=study.Config.QUICK)
         sub.set_defaults(handler=lambda args, study=study: _train(study, args))
 

@@ -1,17 +1,17 @@
 """The ``tfml`` commands other than ``train``: each a configuration dataclass (its fields are the
-command's options, see ``tfml.workflows.config.option``) and a function that runs it."""
+command's options, see ``tfml.config.option``) and a function that runs it."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from tfml.config import Checked, option
 from tfml.losses.distances import ALIASES, DISTANCES
-from tfml.workflows.config import Checked, option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,13 +213,13 @@ class RecommendConfig(Checked):
 def recommend(config: RecommendConfig) -> None:
     from tfml import zoo
     from tfml.data.movielens import load_movielens, resolve_title
-    from tfml.workflows.movie_embeddings import recommend as closest
+    from tfml.retrieval import closest_movies
 
     model, _ = zoo.load_model(config.model)
     zoo.require_kind(model, "movie-embedding", config.model)
     movies = load_movielens(config.data).movies
     for title in config.titles:
-        table = closest(model, movies, title, config.k)
+        table = closest_movies(model, movies, title, config.k)
         found = movies["title"][resolve_title(movies, title)]
         print(f"\n{config.k} movies closest to {found} (cosine similarity of the embeddings, the movie itself excluded):")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -241,15 +241,15 @@ class EvaluateConfig(Checked):
 def evaluate(config: EvaluateConfig) -> None:
     from tfml import zoo
     from tfml.data.traffic_signs import load_traffic_signs
-    from tfml.workflows.traffic_signs import embed
-    from tfml.workflows.traffic_signs import evaluate as evaluate_embeddings
+    from tfml.retrieval import LABEL_METRICS, ExactIndex, LabelRelevance, evaluate_retrieval
 
     model, record = zoo.load_model(config.model)
     zoo.require_kind(model, "image-encoder", config.model)
     size = model.input_shape[1]
     data = load_traffic_signs(config.data, size, config.min_images, config.train_fraction, seed=config.seed,
                               pad_to_square=config.pad_to_square, progress=True)
-    metrics = evaluate_embeddings(embed(model, data.x_train), embed(model, data.x_test), data.y_train, data.y_test)
+    gallery, queries = (model.predict(images, batch_size=512, verbose=0) for images in (data.x_train, data.x_test))
+    metrics = evaluate_retrieval(ExactIndex(gallery), queries, LabelRelevance(data.y_test, data.y_train), LABEL_METRICS).metrics
     print(f"{config.model} on {config.data}: {len(data.class_names)} classes, {len(data.x_test):,} test images queried against "
           f"{len(data.x_train):,} training images ({size} x {size}, Euclidean)")
     for name, label in (("knn@1", "kNN@1"), ("knn@5", "kNN@5"), ("balanced_knn@1", "balanced kNN@1"), ("r_precision", "R-precision"),
@@ -356,7 +356,7 @@ def zoo_list(config: ZooListConfig) -> None:
 
     items = zoo.entries()
     if not items:
-        print(f"the zoo ({zoo.ZOO_DIR}) is empty")
+        print(f"the zoo ({zoo.folder()}) is empty")
     for item in items:
         print(f"{item['name']:<28} {item['study']:<22} {item['size_bytes'] / 2**20:6.2f} MB  {item['description']}")
 

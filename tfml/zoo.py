@@ -1,4 +1,4 @@
-"""The model zoo: trained models in ``saved_models/`` listed in ``saved_models/zoo.json``.
+"""The model zoo: trained models in a folder (``saved_models/``, or $TFML_ZOO) listed in its ``zoo.json``.
 
 Each entry: name, file, study, data, command (reproduces the model), metrics, size_bytes, sha256,
 input_shape, output_shape, description. ``load(name)`` checks the file's sha256 before loading:
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import keras
 
+from tfml import paths
+from tfml.io import atomic_write, sha256, write_text
 from tfml.models.inputs import describe_input
-from tfml.training.saving import atomic_write, sha256, write_text
 
-ZOO_DIR = Path(__file__).resolve().parents[1] / "saved_models"
 KINDS = {
     "image-encoder": "an image encoder (uint8 image -> embedding vector)",
     "autoencoder": "an autoencoder (uint8 image -> reconstructed image)",
@@ -25,24 +25,29 @@ KINDS = {
 }
 
 
-def entries(zoo_dir: str | os.PathLike = ZOO_DIR) -> list[dict]:
+def folder(zoo_dir: str | os.PathLike | None = None) -> Path:
+    """``zoo_dir``, or the project's zoo (``tfml.paths.zoo_dir``)."""
+    return Path(zoo_dir) if zoo_dir is not None else paths.zoo_dir()
+
+
+def entries(zoo_dir: str | os.PathLike | None = None) -> list[dict]:
     """All entries of zoo.json (empty when there is none)."""
-    path = Path(zoo_dir) / "zoo.json"
+    path = folder(zoo_dir) / "zoo.json"
     return json.loads(path.read_text())["models"] if path.exists() else []
 
 
-def entry(name: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> dict:
+def entry(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
     for item in entries(zoo_dir):
         if item["name"] == name:
             return item
     names = ", ".join(item["name"] for item in entries(zoo_dir)) or "none"
-    raise KeyError(f"no model named {name!r} in the zoo ({Path(zoo_dir) / 'zoo.json'}); available: {names}")
+    raise KeyError(f"no model named {name!r} in the zoo ({folder(zoo_dir) / 'zoo.json'}); available: {names}")
 
 
-def verified_path(name: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> Path:
+def verified_path(name: str, zoo_dir: str | os.PathLike | None = None) -> Path:
     """The file of zoo model ``name`` after checking that it exists and its sha256 matches."""
     item = entry(name, zoo_dir)
-    path = Path(zoo_dir) / item["file"]
+    path = folder(zoo_dir) / item["file"]
     if not path.is_file():
         raise FileNotFoundError(f"zoo model {name!r}: file {path} is missing")
     actual = sha256(path)
@@ -52,14 +57,12 @@ def verified_path(name: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> Path:
     return path
 
 
-def load(name: str, zoo_dir: str | os.PathLike = ZOO_DIR, compile: bool = False) -> keras.Model:
+def load(name: str, zoo_dir: str | os.PathLike | None = None, compile: bool = False) -> keras.Model:
     """Loads zoo model ``name`` (sha256 checked)."""
-    import tfml  # noqa: F401  (custom objects)
-
     return keras.models.load_model(verified_path(name, zoo_dir), compile=compile)
 
 
-def resolve(name_or_path: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> Path:
+def resolve(name_or_path: str, zoo_dir: str | os.PathLike | None = None) -> Path:
     """A model file path: ``name_or_path`` itself if it is a file, else the verified zoo file."""
     if Path(name_or_path).is_file():
         return Path(name_or_path)
@@ -87,7 +90,7 @@ def model_kind(model: keras.Model) -> str:
     return kind_of_shapes(describe_input(model)["input_shape"], model.output_shape[1:])
 
 
-def require_kind(model: keras.Model, kind: str, reference: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> keras.Model:
+def require_kind(model: keras.Model, kind: str, reference: str, zoo_dir: str | os.PathLike | None = None) -> keras.Model:
     """``model`` itself if it is of ``kind``, else a ValueError saying what it is and which zoo models fit."""
     actual = model_kind(model)
     if actual == kind:
@@ -98,11 +101,9 @@ def require_kind(model: keras.Model, kind: str, reference: str, zoo_dir: str | o
                      f"Zoo models that fit: {', '.join(fitting) or 'none'}")
 
 
-def load_model(reference: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> tuple[keras.Model, dict]:
+def load_model(reference: str, zoo_dir: str | os.PathLike | None = None) -> tuple[keras.Model, dict]:
     """(the model, its record {"model", "file", "sha256", "input_shape", "input_dtype", "preprocessing"})
     for a zoo name (sha256 checked) or a model file; a damaged file is a clear error."""
-    import tfml  # noqa: F401  (custom objects)
-
     path = resolve(reference, zoo_dir)
     try:
         model = keras.models.load_model(path, compile=False)
@@ -112,9 +113,9 @@ def load_model(reference: str, zoo_dir: str | os.PathLike = ZOO_DIR) -> tuple[ke
 
 
 def add(name: str, model: keras.Model, *, study: str, data: str, command: str, metrics: dict, description: str,
-        zoo_dir: str | os.PathLike = ZOO_DIR) -> dict:
+        zoo_dir: str | os.PathLike | None = None) -> dict:
     """Saves ``model`` (without optimizer state) as ``<name>.h5`` and adds or replaces its entry."""
-    zoo_dir = Path(zoo_dir)
+    zoo_dir = folder(zoo_dir)
     path = atomic_write(zoo_dir / f"{name}.h5", lambda p: model.save(p, include_optimizer=False))
     item = {
         "name": name, "file": path.name, "study": study, "data": data, "command": command, "metrics": metrics,

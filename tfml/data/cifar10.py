@@ -23,14 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tfml import paths
 from tfml.data.images import load_image_folder
 
 log = logging.getLogger(__name__)
 
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PATH = PROJECT_ROOT / "data" / "cifar10-sample.tar.gz"
-CACHE_DIR = PROJECT_ROOT / "data" / "cache"
+SAMPLE_FILE = "cifar10-sample.tar.gz"
 
 
 @dataclasses.dataclass
@@ -110,12 +109,17 @@ def _download(cache_dir: Path) -> Cifar10:
     )
 
 
+def sample_path() -> Path:
+    """The embedded 2,500-image sample."""
+    return paths.data_dir() / SAMPLE_FILE
+
+
 def load_cifar10(source: str | os.PathLike = "sample", seed: int = 0, progress: bool = False) -> Cifar10:
     """Loads CIFAR-10 from ``source`` ("cifar10", "sample" or a path); see the module docstring."""
     if str(source) == "cifar10":
-        data = _download(CACHE_DIR)
+        data = _download(paths.cache_dir())
     else:
-        path = SAMPLE_PATH if str(source) == "sample" else Path(source)
+        path = sample_path() if str(source) == "sample" else Path(source)
         if not path.exists():
             raise FileNotFoundError(
                 f"CIFAR-10 source {path} does not exist; --data takes 'cifar10', 'sample' or a path"

@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfml import paths
+
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SMALL_PATH = PROJECT_ROOT / "data" / "ml-latest-small"
+SMALL_FOLDER = "ml-latest-small"
 RATING_RANGE = (0.5, 5.0)
 RATING_FIELDS = ["user", "movie", "rating", "timestamp"]
 
@@ -90,7 +91,7 @@ def _clean_ratings(ratings: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int
 
 def load_movielens(source: str | Path = "small") -> MovieLens:
     """Ratings and titles from a named source (see the module docstring)."""
-    folder = SMALL_PATH if str(source) == "small" else Path(source)
+    folder = paths.data_dir() / SMALL_FOLDER if str(source) == "small" else Path(source)
     if not folder.is_dir():
         raise FileNotFoundError(f"MovieLens source {source!r}: {folder} is not a folder "
                                 "(use 'small' for the embedded ml-latest-small, or a folder with ratings.csv + movies.csv or u.data + u.item)")

@@ -1,10 +1,48 @@
-"""Serialisable Keras losses for metric learning on one base (``MetricLoss``), and the distance
-vocabulary."""
+"""The metric-learning kit: distances, miners, reducers and losses composed of them, each a
+serialisable Keras object with its formula in its docstring (``Loss(distance=..., miner=...,
+reducer=...)``)."""
 
-from tfml.losses.base import REDUCERS, MetricLoss, label_masks, reduce_terms
+from tfml.losses.base import REDUCERS, BatchMetricLoss, MetricLoss, reduce_terms
+from tfml.losses.batch import Batch, label_masks, split_embeddings
 from tfml.losses.clip import ClipLoss
 from tfml.losses.contrastive import ContrastiveLoss, ContrastivePairLoss
 from tfml.losses.cooccurrence import CoOccurrenceLoss, cooccurrence_loss
-from tfml.losses.distances import ALIASES, DISTANCES, LOSS_DISTANCES, canonical_distance, paired_distances, pairwise_distances
+from tfml.losses.distances import (
+    ALIASES,
+    DISTANCES,
+    LOSS_DISTANCES,
+    CosineDistance,
+    CosineSimilarity,
+    Distance,
+    DotProductSimilarity,
+    LpDistance,
+    canonical_distance,
+    get_distance,
+    paired_distances,
+    pairwise_distances,
+)
 from tfml.losses.log_ratio import LogRatioLoss
-from tfml.losses.triplet import TRIPLETS, TripletHardLoss, TripletLoss, TripletMarginLoss, TripletSemiHardLoss
+from tfml.losses.miners import (
+    BatchHardMiner,
+    HardPairMiner,
+    IndexedTripletMiner,
+    Miner,
+    PairMarginMiner,
+    Pairs,
+    SemiHardNegativeMiner,
+    TripletMarginMiner,
+    Triplets,
+    get_miner,
+)
+from tfml.losses.reducers import (
+    AvgNonZeroReducer,
+    ClassWeightedReducer,
+    MeanReducer,
+    PerAnchorReducer,
+    Reducer,
+    SumReducer,
+    Terms,
+    ThresholdReducer,
+    get_reducer,
+)
+from tfml.losses.triplet import TripletHardLoss, TripletLoss, TripletMarginLoss, TripletSemiHardLoss

@@ -1,8 +1,9 @@
 """Symmetric InfoNCE (CLIP, Radford et al. 2021) between two towers' embeddings.
 
 y_pred (B, 2, D): row i holds the scaled query s u_i (e.g. a poster's embedding times the learned
-logit scale s) and its key v_i (its synopsis'); logits L = (s U) V^T, and item i's match is
-column i:
+logit scale s) and its key v_i (its synopsis'); logits L[i, j] = sim(s u_i, v_j), the similarity
+of ``distance`` (default ``DotProductSimilarity``: L = (s U) V^T; a distance d gives -d), and item
+i's match is column i:
 
     loss = 1/2 [ mean_i CE(softmax(L[i, :]), i)  +  mean_j CE(softmax(L[:, j]), j) ]
 
@@ -20,21 +21,23 @@ import keras
 import tensorflow as tf
 
 from tfml.losses.base import MetricLoss
+from tfml.losses.distances import DotProductSimilarity
+from tfml.losses.reducers import Terms
 
 
 @keras.saving.register_keras_serializable(package="tfml")
 class ClipLoss(MetricLoss):
     """Symmetric InfoNCE over a batch of matched pairs (see the module docstring)."""
 
-    def __init__(self, name="clip_loss", **kwargs):
-        kwargs.setdefault("distance", "dot")
-        super().__init__(name, **kwargs)
+    def __init__(self, distance=None, name="clip_loss", **kwargs):
+        super().__init__(name, distance=DotProductSimilarity() if distance is None else distance, **kwargs)
 
     def terms(self, y_true, y_pred):
         y_pred = tf.convert_to_tensor(y_pred)
-        logits = tf.matmul(y_pred[:, 0], y_pred[:, 1], transpose_b=True)
+        matrix = self.distance(y_pred[:, 0], y_pred[:, 1])
+        logits = matrix if self.distance.is_inverted else -matrix
         labels = tf.range(tf.shape(logits)[0])
         rows = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)[:, None]
         columns = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.transpose(logits))[:, None]
         every = tf.ones_like(rows, tf.bool)
-        return {"query_to_key": (rows, every, 0.5), "key_to_query": (columns, every, 0.5)}
+        return {"query_to_key": Terms(rows, every, weight=0.5), "key_to_query": Terms(columns, every, weight=0.5)}

@@ -1,8 +1,9 @@
 """Co-occurrence loss of an embedding matrix: c(V) = sum over i != j of (v_i . v_j - X[i, j])^2.
 
 ``y_true`` is the target X (M, M) and ``y_pred`` the whole matrix V (M, d), rows in the order of X
-(full batch: V V^T needs every row). The diagonal of X is not used. The Keras class sums over rows
-(reduction "sum"), so its value is c(V) exactly.
+(full batch: V V^T needs every row). The diagonal of X is not used. Each row i is an anchor whose
+one term is sum over j != i of (v_i . v_j - X[i, j])^2; the ``SumReducer`` adds them up, so the
+loss's value is c(V) (and ``sample_weight`` weights rows).
 
 >>> V = [[1., 0.], [1., 1.]]; X = [[9., 2.], [2., 9.]]
 >>> float(cooccurrence_loss(X, V).numpy().sum())   # 2 * (1 - 2)^2
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
+from tfml.losses.base import MetricLoss
+from tfml.losses.reducers import SumReducer, Terms
 
 
 def cooccurrence_loss(y_true, y_pred):
@@ -27,11 +31,12 @@ def cooccurrence_loss(y_true, y_pred):
 
 
 @keras.saving.register_keras_serializable(package="tfml")
-class CoOccurrenceLoss(keras.losses.Loss):
+class CoOccurrenceLoss(MetricLoss):
     """c(V) = sum over i != j of (v_i . v_j - X[i, j])^2 (see the module docstring)."""
 
-    def __init__(self, name="cooccurrence_loss", reduction="sum", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+    def __init__(self, name="cooccurrence_loss", reducer=None, **kwargs):
+        super().__init__(name, reducer=SumReducer() if reducer is None else reducer, **kwargs)
 
-    def call(self, y_true, y_pred):
-        return cooccurrence_loss(y_true, y_pred)
+    def terms(self, y_true, y_pred):
+        rows = cooccurrence_loss(y_true, y_pred)[:, None]
+        return {"rows": Terms(rows, tf.ones_like(rows, tf.bool))}

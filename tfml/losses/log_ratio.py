@@ -31,31 +31,35 @@ import keras
 import tensorflow as tf
 
 from tfml.losses.base import MetricLoss
+from tfml.losses.distances import canonical_distance
+from tfml.losses.reducers import Terms
 
 
 @keras.saving.register_keras_serializable(package="tfml")
 class LogRatioLoss(MetricLoss):
     """Log-ratio loss, triplet or dense form (see the module docstring)."""
 
-    def __init__(self, label_floor: float = 0.1, epsilon: float = 1e-6, dense: bool = False, name="log_ratio_loss", **kwargs):
+    def __init__(self, label_floor: float = 0.1, epsilon: float = 1e-6, dense: bool = False, distance: str = "euclidean",
+                 name="log_ratio_loss", **kwargs):
         if label_floor <= 0:
             raise ValueError(f"label_floor must be positive (log of a zero distance), got {label_floor}")
-        kwargs.setdefault("distance", "euclidean")
-        super().__init__(name, label_floor=label_floor, epsilon=epsilon, dense=dense, **kwargs)
-        if self.distance not in ("euclidean", "sqeuclidean"):
-            raise ValueError(f"LogRatioLoss takes distance 'euclidean' or 'sqeuclidean', got {self.distance!r}")
+        if canonical_distance(distance) not in ("euclidean", "sqeuclidean"):
+            raise ValueError(f"LogRatioLoss takes distance 'euclidean' or 'sqeuclidean', got {distance!r}")
+        distance = canonical_distance(distance)
+        super().__init__(name, **kwargs)
+        self.label_floor, self.epsilon, self.dense, self.embedding_distance = label_floor, epsilon, bool(dense), distance
 
     def _log_distance(self, squared):
-        value = squared + self.options["epsilon"]
-        return tf.math.log(value) if self.distance == "sqeuclidean" else 0.5 * tf.math.log(value)
+        value = squared + self.epsilon
+        return tf.math.log(value) if self.embedding_distance == "sqeuclidean" else 0.5 * tf.math.log(value)
 
     def _log_label(self, distance):
-        return tf.math.log(tf.maximum(distance, self.options["label_floor"]))
+        return tf.math.log(tf.maximum(distance, self.label_floor))
 
     def terms(self, y_true, y_pred):
         y_pred = tf.convert_to_tensor(y_pred)
         y_true = tf.cast(y_true, y_pred.dtype)
-        if self.options["dense"]:
+        if self.dense:
             anchor, others = y_pred[:1], y_pred[1:]
             log_embedding = self._log_distance(tf.reduce_sum(tf.square(others - anchor), axis=1))
             log_label = self._log_label(tf.reshape(y_true, [-1])[1:])
@@ -65,11 +69,15 @@ class LogRatioLoss(MetricLoss):
             mask = tf.reshape(pairs, [1, -1])
             batch = tf.shape(y_pred)[0]
             padding = tf.zeros([batch - 1, tf.shape(values)[1]], values.dtype)
-            return {"pairs": (tf.concat([values, padding], 0), tf.concat([mask, tf.cast(padding, tf.bool)], 0))}
+            return {"pairs": Terms(tf.concat([values, padding], 0), tf.concat([mask, tf.cast(padding, tf.bool)], 0))}
         y_true = tf.reshape(y_true, [-1, 2])
         anchor, positive, negative = y_pred[:, 0], y_pred[:, 1], y_pred[:, 2]
         log_ap = self._log_distance(tf.reduce_sum(tf.square(anchor - positive), axis=1))
         log_an = self._log_distance(tf.reduce_sum(tf.square(anchor - negative), axis=1))
         target = self._log_label(y_true[:, 0]) - self._log_label(y_true[:, 1])
         values = tf.square(log_ap - log_an - target)[:, None]
-        return {"triplets": (values, tf.ones_like(values, tf.bool))}
+        return {"triplets": Terms(values, tf.ones_like(values, tf.bool))}
+
+    def get_config(self):
+        return {**super().get_config(), "label_floor": self.label_floor, "epsilon": self.epsilon, "dense": self.dense,
+                "distance": self.embedding_distance}

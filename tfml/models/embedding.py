@@ -8,6 +8,7 @@ from keras import layers
 
 from tfml.models.batch_norm import FusedBatchNormalization
 from tfml.models.inputs import image_input
+from tfml.pipelines.pixels import unit_float_array
 
 NETWORKS = {
     # pytorch-metric-learning reference: 4 x [conv 3x3 (no bias), BN, ReLU, max-pool 2], 398,080 weights at d = 32
@@ -20,7 +21,7 @@ NETWORKS = {
 def channel_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and variance of uint8 images scaled to [0, 1] (what a Normalization layer's
     ``adapt`` computes), for ``build_embedding_net(standardize=...)``."""
-    pixels = np.asarray(images, np.float64).reshape(-1, np.shape(images)[-1]) / 255.0
+    pixels = unit_float_array(images, np.float64).reshape(-1, np.shape(images)[-1])
     return pixels.mean(axis=0), pixels.var(axis=0)
 
 

@@ -1,13 +1,16 @@
 """The input of every tfml image model: uint8 RGB images, converted to float in the model.
 
-``image_input`` returns a ``keras.Input(dtype="uint8")`` and its ``Rescaling(1/255)`` (named
-"to_unit_float"): the one place where images become floats in [0, 1]. The layer is saved with
-the model, so a saved model says what it expects (``describe_input``) and takes images as decoded.
+``image_input`` returns a ``keras.Input(dtype="uint8")`` and its ``Rescaling`` layer (named
+"to_unit_float", scale ``tfml.pipelines.pixels.UNIT_SCALE``): where images become floats in
+[0, 1] inside a model. The layer is saved with the model, so a saved model says what it expects
+(``describe_input``) and takes images as decoded.
 """
 
 from __future__ import annotations
 
 import keras
+
+from tfml.pipelines.pixels import UNIT_SCALE
 
 SCALE_LAYER = "to_unit_float"
 
@@ -15,7 +18,7 @@ SCALE_LAYER = "to_unit_float"
 def image_input(shape, name: str = "image") -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """(uint8 input of ``shape`` (H, W, C), the same images as float32 in [0, 1])."""
     inputs = keras.Input(tuple(shape), dtype="uint8", name=name)
-    return inputs, keras.layers.Rescaling(1.0 / 255.0, name=SCALE_LAYER)(inputs)
+    return inputs, keras.layers.Rescaling(UNIT_SCALE, name=SCALE_LAYER)(inputs)
 
 
 def describe_input(model: keras.Model) -> dict:

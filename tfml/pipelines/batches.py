@@ -20,7 +20,7 @@ asks the stream for the step its backup holds).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf

@@ -21,10 +21,12 @@ is rounded to the nearest level, as it would be when saved as a file.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
+
+from tfml.pipelines.pixels import unit_float
 
 KINDS = ("noise", "projective")
 
@@ -78,7 +80,7 @@ def _in_unit_range(function):
     def apply(image, *args):
         if image.dtype != tf.uint8:
             return function(image, *args)
-        distorted = function(tf.cast(image, tf.float32) / 255.0, *args)
+        distorted = function(unit_float(image), *args)
         return tf.cast(tf.round(tf.clip_by_value(distorted, 0.0, 1.0) * 255.0), tf.uint8)
     return apply
 

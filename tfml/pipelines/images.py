@@ -1,25 +1,21 @@
 """Image batches for training: uint8 images in, the model converts them.
 
 Images stay uint8 (RGB, 0-255) from decoding to the model; every tfml image model starts with a
-``Rescaling(1/255)`` layer (``tfml.models.image_input``), so a saved model says what it expects.
-The one float image outside a model is a reconstruction target (an autoencoder's loss compares
-floats in [0, 1]): ``unit_float`` makes it, with the same scale as the model's input layer.
+``Rescaling`` layer (``tfml.models.image_input``), so a saved model says what it expects. The
+one float image outside a model is a reconstruction target (an autoencoder's loss compares floats
+in [0, 1]), made by ``tfml.pipelines.pixels.unit_float``.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from tfml.pipelines.batches import BatchStream, seeded_permutation
 from tfml.pipelines.distortions import distortion_key
-
-
-def unit_float(images) -> tf.Tensor:
-    """uint8 [0, 255] -> float32 [0, 1] (x / 255, the scale of the models' Rescaling layer)."""
-    return tf.cast(images, tf.float32) / 255.0
+from tfml.pipelines.pixels import unit_float
 
 
 def reconstruction_batches(images: np.ndarray, batch_size: int, seed: int, epochs: int,

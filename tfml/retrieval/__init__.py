@@ -1,7 +1,7 @@
 """Exact k-NN search, relevance definitions, retrieval metrics and the helper that joins them."""
 
 from tfml.retrieval.codes import Codes, load_codes, save_codes
-from tfml.retrieval.evaluate import Retrieval, bootstrap_interval, evaluate_retrieval, parse_metric
+from tfml.retrieval.evaluate import LABEL_METRICS, Retrieval, bootstrap_interval, evaluate_retrieval, parse_metric
 from tfml.retrieval.index import ExactIndex, check_embeddings
 from tfml.retrieval.metrics import (
     dcg,
@@ -17,5 +17,13 @@ from tfml.retrieval.metrics import (
     recall_at_k,
     top_ratio_accuracy,
 )
-from tfml.retrieval.recommend import recommend_for_users, recommend_popular, similarity_matrix, top_k
+from tfml.retrieval.recommend import (
+    closest_movies,
+    movie_row,
+    recommend_for_users,
+    recommend_popular,
+    similar_items,
+    similarity_matrix,
+    top_k,
+)
 from tfml.retrieval.relevance import GradedRelevance, LabelRelevance, jaccard, jaccard_relevance, match_relevance  # noqa: F401

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfml.training.saving import atomic_write
+from tfml.io import atomic_write
 
 FORMAT = "tfml-codes-1"
 

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from tfml.retrieval import metrics as m
 from tfml.retrieval.relevance import LabelRelevance
+
+LABEL_METRICS = ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "map@r")
+"""The figures of retrieval with class labels: k-NN classification (k = 1, 5; balanced over
+classes) and the retrieval figures pytorch-metric-learning reports."""
 
 _PATTERN = re.compile(r"^(precision|recall|hit_rate|ndcg|knn|balanced_knn|mean_gain)@(\d+)$|^(r_precision|map@r)$")
 

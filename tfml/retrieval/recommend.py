@@ -1,4 +1,5 @@
-"""Item-to-item and user recommendations from an item-item similarity matrix.
+"""Item-to-item and user recommendations: the items closest to an item (or a movie title) in an
+embedding, and users' recommendations from an item-item similarity matrix.
 
 A user's score for item j is sum over the items i they liked of S[i, j]; items they already liked
 are never recommended. Ties go to the lower item index.
@@ -7,9 +8,38 @@ are never recommended. Ties go to the lower item index.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from tfml.data.movielens import resolve_title
 from tfml.losses.distances import canonical_distance
+from tfml.models.embedding_matrix import embedding_table
+from tfml.retrieval.index import ExactIndex
+
+
+def similar_items(vectors: np.ndarray, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cosine similarities) of the k rows of ``vectors`` most cosine-similar to ``row``
+    (itself excluded), best first, ties to the lower row."""
+    distances, rows = ExactIndex(vectors, "cosine").search(vectors[row: row + 1], k, exclude=[row])
+    return rows[0], 1 - distances[0]
+
+
+def movie_row(movies: pd.DataFrame, item_ids: np.ndarray, title: str, threshold: float = 4.0) -> int:
+    """The row of an embedding matrix (rows carrying MovieLens ids ``item_ids``) for a title (see
+    ``resolve_title``); a movie without a row (too few likes) is a KeyError."""
+    movie = resolve_title(movies, title)
+    rows = np.flatnonzero(item_ids == movie)
+    if not len(rows):
+        raise KeyError(f"{movies['title'][movie]!r} has no embedding: too few users liked it (rating >= {threshold})")
+    return int(rows[0])
+
+
+def closest_movies(model, movies: pd.DataFrame, title: str, k: int = 10, threshold: float = 4.0) -> pd.DataFrame:
+    """The k movies closest to ``title`` by cosine similarity of a movie embedding matrix (a tfml
+    ``EmbeddingMatrix`` model), the movie itself excluded: columns rank, title, cosine."""
+    vectors, item_ids = embedding_table(model)
+    rows, cosine = similar_items(vectors, movie_row(movies, item_ids, title, threshold), k)
+    return pd.DataFrame({"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(), "cosine": cosine})
 
 
 def similarity_matrix(vectors, distance: str = "cosine") -> np.ndarray:

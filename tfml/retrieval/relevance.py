@@ -22,11 +22,12 @@ of one modality matches item i of the other: poster i <-> synopsis i), and ``Gra
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from tfml.pipelines.jaccard import jaccard
+
 
 def _exclude(rows, exclude) -> np.ndarray:
     return np.full(len(rows), -1, np.int64) if exclude is None else np.asarray(exclude, np.int64).reshape(-1)

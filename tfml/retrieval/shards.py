@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfml.io import atomic_write, write_text
 from tfml.retrieval.index import ExactIndex, check_embeddings
-from tfml.training.saving import atomic_write, write_text
 
 FORMAT = "tfml-shards-1"
 
@@ -165,7 +165,7 @@ class IVFPQIndex:
 
     @classmethod
     def build(cls, shards: EmbeddingShards, directory, lists: int | None = None, subquantizers: int = 16, probes: int = 32,
-              candidates: int = 256, train_size: int = 100_000, seed: int = 0) -> "IVFPQIndex":
+              candidates: int = 256, train_size: int = 100_000, seed: int = 0) -> IVFPQIndex:
         faiss = _faiss()
         from faiss.contrib.ondisk import merge_ondisk
 
@@ -233,7 +233,7 @@ class IVFPQIndex:
         return directory
 
     @classmethod
-    def load(cls, directory) -> "IVFPQIndex":
+    def load(cls, directory) -> IVFPQIndex:
         faiss = _faiss()
         directory = Path(directory)
         settings = json.loads((directory / "ivfpq.json").read_text())

@@ -1,18 +1,40 @@
-"""Callbacks for resumable, atomic training runs, per-epoch evaluation and TensorBoard images."""
+"""Callbacks for resumable, atomic training runs, per-epoch evaluation, timing and TensorBoard images."""
 
 from __future__ import annotations
 
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfml.training.saving import save_model, save_weights, write_text
+from tfml.io import save_model, save_weights, write_text
+from tfml.pipelines.pixels import unit_float_array
+
+
+class Monitor:
+    """A value the epoch logs carry (``name``) and which way is better (``mode`` "min" or "max")."""
+
+    def __init__(self, name: str, mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.name, self.mode = name, mode
+
+    def value(self, logs) -> float:
+        """The monitored value of an epoch's logs; a KeyError naming what the logs hold when absent."""
+        if self.name not in (logs or {}):
+            raise KeyError(f"the training monitors {self.name!r}, which the logs lack: {sorted(logs or {})}")
+        return float(logs[self.name])
+
+    def better(self, value: float, than: float | None) -> bool:
+        """Whether ``value`` is finite and better than ``than`` (always, when ``than`` is None)."""
+        if not math.isfinite(value):
+            return False
+        return than is None or (value < than if self.mode == "min" else value > than)
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
@@ -24,11 +46,9 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, path, monitor: str = "val_loss", mode: str = "min"):
         super().__init__()
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.monitor = Monitor(monitor, mode)
         self.path = Path(path)
         self.state_path = Path(f"{path}.json")
-        self.monitor, self.mode = monitor, mode
         self.best, self.best_epoch = None, None
 
     def on_train_begin(self, logs=None):
@@ -36,21 +56,12 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             state = json.loads(self.state_path.read_text())
             self.best, self.best_epoch = state["best"], state["epoch"]
 
-    def _improved(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
-        if self.best is None:
-            return True
-        return value < self.best if self.mode == "min" else value > self.best
-
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            raise KeyError(f"AtomicCheckpoint monitors {self.monitor!r}, which the logs lack: {sorted(logs or {})}")
-        if self._improved(float(value)):
+        value = self.monitor.value(logs)
+        if self.monitor.better(value, self.best):
             save_model(self.model, self.path)
-            self.best, self.best_epoch = float(value), epoch + 1
-            write_text(self.state_path, json.dumps({"monitor": self.monitor, "mode": self.mode, "best": self.best,
+            self.best, self.best_epoch = value, epoch + 1
+            write_text(self.state_path, json.dumps({"monitor": self.monitor.name, "mode": self.monitor.mode, "best": self.best,
                                                     "epoch": self.best_epoch}))
 
 
@@ -59,12 +70,15 @@ class ResumableBackup(keras.callbacks.Callback):
     interrupted epoch from its first step, on weights that already saw part of it).
 
     The backup holds the weights with the optimizer state, the position (completed epochs, steps done
-    in the next one) and the running values of the model's metrics; it is written at every epoch
-    end and, inside an epoch, after a step when ``interval_seconds`` have passed since the last
-    backup (0: every step). Files are written under new names and the state file, renamed last,
+    in the next one) and the running values of the model's metrics; it is written after a step or
+    at an epoch end when ``interval_seconds`` have passed since the last backup (0: every step), and
+    when training ends (``stopped`` when a callback stopped it, e.g. on divergence). A run resumed
+    from an earlier point replays the same batches on the same weights, so what it logs again is
+    what it logged before. Files are written under new names and the state file, renamed last,
     names the weights it belongs to, so a process killed at any moment leaves a consistent backup.
-    Kept after training, so re-running a finished run resumes at its end. ``fit`` reads ``position``
-    to ask the batch stream for the right step and calls ``start`` before each ``model.fit``.
+    Kept after training, so re-running a finished run resumes at its end (``restore`` gives a model
+    its last weights). ``fit`` reads ``position`` to ask the batch stream for the right step and
+    calls ``start`` before each ``model.fit``.
     """
 
     STATE = "state.json"
@@ -86,18 +100,27 @@ class ResumableBackup(keras.callbacks.Callback):
         state = self.read_state(self.directory)
         return int(state["epoch"]), int(state["step"])
 
+    def stopped(self) -> bool:
+        """Whether a callback stopped the training (it is finished, not interrupted)."""
+        return bool(self.read_state(self.directory).get("stopped"))
+
     def start(self, epoch: int, step: int):
         """The next ``model.fit`` starts at ``step`` of ``epoch``."""
         self.epoch, self.step_offset, self.step = epoch, step, step
 
-    def on_train_begin(self, logs=None):
+    def restore(self, model: keras.Model) -> dict:
+        """Loads the backup's weights (and optimizer state) into ``model``; returns the state."""
         state = self.read_state(self.directory)
         if state.get("weights") and (self.directory / state["weights"]).exists():
-            if self.model.optimizer is not None and not self.model.optimizer.built:
-                self.model.optimizer.build(self.model.trainable_variables)
-            self.model.load_weights(self.directory / state["weights"])
-            if state["step"] > 0 and state["epoch"] == self.epoch:
-                self._metrics_pending = state.get("metrics")
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(self.directory / state["weights"])
+        return state
+
+    def on_train_begin(self, logs=None):
+        state = self.restore(self.model)
+        if state.get("weights") and state["step"] > 0 and state["epoch"] == self.epoch:
+            self._metrics_pending = state.get("metrics")
         self._last_save = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -117,9 +140,16 @@ class ResumableBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch, self.step_offset, self.step = epoch + 1, 0, 0
-        self._save(epoch + 1, 0)
+        if time.monotonic() - self._last_save >= self.interval_seconds:
+            self._save(epoch + 1, 0)
 
-    def _save(self, epoch: int, step: int):
+    def on_train_end(self, logs=None):
+        stopped = bool(self.model.stop_training)
+        state = self.read_state(self.directory)
+        if stopped or (state["epoch"], state["step"]) != (self.epoch, self.step):
+            self._save(self.epoch, self.step, stopped=stopped)
+
+    def _save(self, epoch: int, step: int, stopped: bool = False):
         previous = self.read_state(self.directory)
         generation = int(previous.get("generation", 0)) + 1
         weights = f"weights-{generation}.weights.h5"
@@ -127,7 +157,7 @@ class ResumableBackup(keras.callbacks.Callback):
         save_weights(self.model, self.directory / weights)
         metrics = [np.asarray(v).tolist() for v in self.model.metrics_variables] if step else None
         write_text(self.directory / self.STATE, json.dumps({"epoch": epoch, "step": step, "generation": generation,
-                                                            "weights": weights, "metrics": metrics}))
+                                                            "weights": weights, "metrics": metrics, "stopped": stopped}))
         if previous.get("weights") and previous["weights"] != weights:
             (self.directory / previous["weights"]).unlink(missing_ok=True)
         self._last_save = time.monotonic()
@@ -163,28 +193,52 @@ class ImageSummary(keras.callbacks.Callback):
         if self.writer is None:
             self.writer = tf.summary.create_file_writer(str(self.log_dir))
         outputs = np.clip(self.model.predict(self.images, verbose=0), 0.0, 1.0)
-        originals = self.images.astype(np.float32) / 255.0 if self.images.dtype == np.uint8 else self.images
+        originals = unit_float_array(self.images) if self.images.dtype == np.uint8 else self.images
         pairs = np.concatenate([originals, outputs], axis=1)  # stacked along the height
         with self.writer.as_default():
             tf.summary.image(self.name, pairs, step=epoch + 1, max_outputs=len(pairs))
         self.writer.flush()
 
 
+def first_divergence(values, factor: float = 100.0) -> int | None:
+    """The first epoch whose value is not finite or above ``factor`` times the first finite value
+    (``StopOnDivergence``'s rule, for reading a logged history), or None."""
+    first = None
+    for epoch, value in enumerate(values):
+        value = float(value)
+        if first is None and math.isfinite(value):
+            first = value
+        if not math.isfinite(value) or (first is not None and value > factor * first):
+            return epoch
+    return None
+
+
 class StopOnDivergence(keras.callbacks.Callback):
-    """Stops training when the epoch loss is NaN/inf or exceeds ``factor`` times the first epoch's;
-    ``diverged_at`` is then that epoch (else None). A diverging learning rate ends its run instead
-    of crashing a comparison."""
+    """Stops training when the epoch's ``monitor`` value is NaN/inf or worse than ``factor`` times
+    the first epoch's (see ``first_divergence``); ``diverged_at`` is then that epoch (else None).
+    A diverging learning rate ends its run instead of crashing a comparison."""
 
     def __init__(self, factor: float = 100.0, monitor: str = "loss"):
         super().__init__()
-        self.factor, self.monitor = factor, monitor
-        self.first = None
+        self.factor = factor
+        self.monitor = Monitor(monitor, "min")
+        self.values: list[float] = []
         self.diverged_at = None
 
     def on_epoch_end(self, epoch, logs=None):
-        value = float((logs or {}).get(self.monitor, np.nan))
-        if self.first is None and math.isfinite(value):
-            self.first = value
-        if not math.isfinite(value) or (self.first is not None and value > self.factor * self.first):
+        self.values.append(self.monitor.value(logs))
+        if first_divergence(self.values, self.factor) is not None:
             self.diverged_at = epoch
             self.model.stop_training = True
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds the epoch's training seconds to its logs (``epoch_seconds``), so a run's training time
+    adds up over resumes."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self.start

@@ -60,7 +60,8 @@ def fit(
     (``training_log.csv``). Called again on the same ``log_dir`` (after a crash or a kill at any
     step), it continues where the backup stands and ends with the same weights, logs and checkpoint
     as an uninterrupted run: the interrupted epoch is finished from its next step, with the
-    optimizer state and the epoch's running metrics restored.
+    optimizer state and the epoch's running metrics restored. Called on a finished training (or
+    one a callback stopped), it trains nothing and gives ``model`` the training's last weights.
 
     ``data_service``: the address of a tf.data service dispatcher ("grpc://host:port"); the batches
     are then produced by its workers, each exactly once (dynamic sharding), in the order they finish:
@@ -70,7 +71,8 @@ def fit(
     steps = batches.steps_per_epoch
     backup = ResumableBackup(log_dir / BACKUP_DIR, backup_seconds)
     first_epoch, first_step = backup.position()
-    if first_epoch >= epochs:
+    if first_epoch >= epochs or backup.stopped():
+        backup.restore(model)
         return read_history(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     standard = []

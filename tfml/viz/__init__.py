@@ -1,4 +1,4 @@
-"""Figures, 2-D projections, TensorBoard projector exports and the per-run HTML report."""
+"""Figures, 2-D projections and TensorBoard projector exports."""
 
 from tfml.viz.figures import (
     confident_predictions,
@@ -17,9 +17,7 @@ from tfml.viz.figures import (
     scatter_2d,
     scatter_xy,
     texts_beside_images,
-    training_curves,
 )
 from tfml.viz.projection import METHODS as PROJECTIONS
 from tfml.viz.projection import project_2d
 from tfml.viz.projector import write_projector
-from tfml.viz.report import write_report

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 import matplotlib.ticker
@@ -14,13 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-
-def _save(figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path
+from tfml.io import atomic_write, save_figure  # noqa: E402
 
 
 def _show(axis, image, title=None, colour=None):
@@ -45,7 +39,7 @@ def image_rows(rows: Sequence[np.ndarray], path, row_names: Sequence[str] = (), 
         if r < len(row_names):
             axes[r, 0].set_ylabel(row_names[r], fontsize=8)
     figure.suptitle(title, fontsize=10)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 _FRAME_COLOURS = {"green": (0.0, 0.6, 0.0), "red": (0.85, 0.0, 0.0), "blue": (0.0, 0.0, 0.85), "grey": (0.55, 0.55, 0.55)}
@@ -116,7 +110,7 @@ def neighbour_grid(
         handles = [Patch(facecolor="white", edgecolor=_FRAME_COLOURS[c], linewidth=2, label=f"{_FRAME_MEANING[c]}") for c in used]
         figure.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False, title="frame:",
                       title_fontsize=8, alignment="left", bbox_to_anchor=(0.5, 1 - (0.33 if title else 0.0) / height_in))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def pairplot(codes: np.ndarray, labels: Sequence[str], path, title: str = "") -> Path:
@@ -132,7 +126,7 @@ def pairplot(codes: np.ndarray, labels: Sequence[str], path, title: str = "") ->
             axis.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
             axis.tick_params(labelsize=7)
     grid.figure.suptitle(title, fontsize=12)
-    return _save(grid.figure, path)
+    return save_figure(grid.figure, path)
 
 
 def scatter_2d(points: np.ndarray, labels: Sequence[str], path, title: str = "", class_order: Sequence[str] | None = None,
@@ -156,7 +150,7 @@ def scatter_2d(points: np.ndarray, labels: Sequence[str], path, title: str = "",
     if not annotate:
         axis.legend(markerscale=3, fontsize=7, loc="best", ncol=1 + len(classes) // 15)
     axis.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def distance_heatmap(distances: np.ndarray, names: Sequence[str], groups: Sequence[str], path, title: str = "") -> Path:
@@ -178,25 +172,7 @@ def distance_heatmap(distances: np.ndarray, names: Sequence[str], groups: Sequen
     for start, end in zip(starts, ends):
         axis.text(len(names) + 0.5, (start + end) / 2, groups[start], fontsize=8, va="center", ha="left")
     axis.set_title(title)
-    return _save(figure, path)
-
-
-def training_curves(history: pd.DataFrame, path, title: str = "") -> Path:
-    """One panel per metric logged in ``history`` (a CSV log), train and validation together; a
-    validation-only figure (e.g. val_map_at_r from a per-epoch evaluation) gets its own panel."""
-    names = [c for c in history.columns if c != "epoch" and not c.startswith("val_") and c != "learning_rate"]
-    names += [c for c in history.columns if c.startswith("val_") and c[4:] not in history.columns]
-    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-    epochs = history["epoch"] + 1
-    for axis, name in zip(axes[0], names):
-        axis.plot(epochs, history[name], marker="o", ms=3, label="validation" if name.startswith("val_") else "train")
-        if f"val_{name}" in history:
-            axis.plot(epochs, history[f"val_{name}"], marker="o", ms=3, label="validation")
-        axis.set_xlabel("epoch")
-        axis.set_title(name)
-        axis.legend()
-    figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def model_diagram(model, path) -> Path:
@@ -204,11 +180,9 @@ def model_diagram(model, path) -> Path:
     the layers (name, type, output shape) from input to output."""
     import keras
 
-    path = Path(path)
     try:
-        keras.utils.plot_model(model, to_file=str(path), show_shapes=True, expand_nested=True, dpi=80)
-        if path.exists():
-            return path
+        return atomic_write(path, lambda partial: keras.utils.plot_model(model, to_file=str(partial), show_shapes=True,
+                                                                          expand_nested=True, dpi=80))
     except (ImportError, OSError, FileNotFoundError):
         pass
     boxes = []
@@ -228,7 +202,7 @@ def model_diagram(model, path) -> Path:
     axis.set_ylim(0, len(boxes))
     axis.axis("off")
     axis.set_title(f"{model.name}: {model.count_params():,} parameters", fontsize=9)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | None], path, title: str = "",
@@ -256,7 +230,7 @@ def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | No
     axis.set_ylabel("loss")
     axis.set_title(title)
     axis.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_names: Sequence[str], path, per_class: int = 5,
@@ -282,7 +256,7 @@ def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_
         axes[c, 0].set_ylabel(class_names[c], fontsize=8)
     figure.suptitle(title or f"per class: {per_class} most confident correct | {per_class} most confident incorrect", fontsize=10)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def image_table(rows: Sequence[Sequence[tuple]], path, title: str = "", cell: tuple[float, float] = (1.3, 1.9),
@@ -305,7 +279,7 @@ def image_table(rows: Sequence[Sequence[tuple]], path, title: str = "", cell: tu
             axes[r, 0].set_ylabel(row_titles[r], fontsize=8)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def scatter_xy(x, y, path, title: str = "", xlabel: str = "", ylabel: str = "", diagonal: bool = False) -> Path:
@@ -321,7 +295,7 @@ def scatter_xy(x, y, path, title: str = "", xlabel: str = "", ylabel: str = "", 
     axis.set_title(f"{title}\nPearson r = {r:.3f} over {len(x):,} points", fontsize=10)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def highlight_grid(points: np.ndarray, groups: dict[str, np.ndarray], path, title: str = "", columns: int = 6) -> Path:
@@ -340,7 +314,7 @@ def highlight_grid(points: np.ndarray, groups: dict[str, np.ndarray], path, titl
         axis.axis("off")
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def grouped_bars(frame: pd.DataFrame, path, title: str = "", ylabel: str = "") -> Path:
@@ -351,7 +325,7 @@ def grouped_bars(frame: pd.DataFrame, path, title: str = "", ylabel: str = "") -
     axis.set_title(title)
     axis.tick_params(axis="x", labelsize=8, labelrotation=60)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def matrix_heatmap(matrix: np.ndarray, names: Sequence[str], path, title: str = "", fmt: str = "d", label: str = "") -> Path:
@@ -364,7 +338,7 @@ def matrix_heatmap(matrix: np.ndarray, names: Sequence[str], path, title: str = 
                 square=True, ax=axis, cbar_kws={"label": label, "shrink": 0.6})
     axis.tick_params(labelsize=7)
     axis.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def line_plot(x, lines: dict[str, Sequence[float]], path, title: str = "", xlabel: str = "", ylabel: str = "") -> Path:
@@ -376,7 +350,7 @@ def line_plot(x, lines: dict[str, Sequence[float]], path, title: str = "", xlabe
     axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def texts_beside_images(rows: Sequence[tuple], path, title: str = "", width: int = 110) -> Path:
@@ -398,7 +372,7 @@ def texts_beside_images(rows: Sequence[tuple], path, title: str = "", width: int
             axis.text(0, 1 - (i + 1) / (len(texts) + 1), line, fontsize=7.5, va="top", transform=axis.transAxes,
                       color="green" if is_true else "#444444", weight="bold" if is_true else "normal")
     figure.suptitle(title, fontsize=10)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def rank_histograms(ranks: dict[str, np.ndarray], path, title: str = "", bins: int = 30) -> Path:
@@ -414,4 +388,4 @@ def rank_histograms(ranks: dict[str, np.ndarray], path, title: str = "", bins: i
     axis.set_ylabel("share of items in the bin")
     axis.set_title(title)
     axis.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)

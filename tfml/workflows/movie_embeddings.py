@@ -12,24 +12,28 @@ and a popularity list.
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from tfml.data.movielens import load_movielens, resolve_title
+from tfml.config import ConfigError, option
+from tfml.data.movielens import MovieLens, load_movielens
 from tfml.losses.cooccurrence import CoOccurrenceLoss
 from tfml.models.embedding_matrix import build_embedding_matrix, embedding_table
 from tfml.pipelines import FullBatch
-from tfml.pipelines.cooccurrence import colike_counts, hold_out_likes, like_matrix, ppmi
-from tfml.retrieval import ExactIndex, held_out_recall_at_k, recommend_for_users, recommend_popular, similarity_matrix
-from tfml.training import StopOnDivergence, atomic_write, set_seed
-from tfml.viz import loss_curves, training_curves
-from tfml.workflows.config import ConfigError, StudyConfig, option
-from tfml.workflows.study import Run
+from tfml.pipelines.cooccurrence import Likes, colike_counts, hold_out_likes, like_matrix, ppmi
+from tfml.retrieval import (
+    held_out_recall_at_k,
+    movie_row,
+    recommend_for_users,
+    recommend_popular,
+    similar_items,
+    similarity_matrix,
+)
+from tfml.training import Run, StopOnDivergence, StudyConfig, first_divergence, set_seed
+from tfml.viz import loss_curves, write_projector
 
 OPTIMIZERS = {
     "sgd": lambda lr: keras.optimizers.SGD(lr),
@@ -72,6 +76,51 @@ class Config(StudyConfig):
                 raise ConfigError("sweep", f"{name}: learning rates must be positive numbers, got {rates}")
 
 
+@dataclasses.dataclass
+class Prepared:
+    data: MovieLens
+    likes: Likes  # the like matrix (users x movies with a like)
+    counts: sp.spmatrix  # co-like counts X
+
+
+@dataclasses.dataclass
+class Trained:
+    model: keras.Model  # the embedding of all likes, at its lowest loss
+    history: pd.DataFrame
+    sweep: dict  # (optimizer, learning rate) -> {"loss": [...], "diverged_at": epoch or None, "vectors": final V or None}
+
+
+def prepare(run: Run) -> Prepared:
+    """Read MovieLens; likes (rating >= threshold) and their co-like counts X."""
+    config = run.config
+    data = load_movielens(config.data)
+    likes = like_matrix(data.ratings, config.threshold, config.min_likes)
+    for title in config.titles:  # before any training: a mistyped title is an error now, not after the work
+        movie_row(data.movies, likes.movies, title, config.threshold)
+    run.record(data_source=data.source, users=len(likes.users), movies_with_likes=len(likes.movies), likes=int(likes.matrix.nnz),
+               dropped_out_of_range=data.dropped_out_of_range, dropped_duplicates=data.dropped_duplicates)
+    return Prepared(data, likes, colike_counts(likes.matrix))
+
+
+def train(run: Run, prepared: Prepared) -> Trained:
+    """The embedding of all likes (for recommendations and the zoo), then every optimizer x learning
+    rate of the sweep from the same initial V."""
+    config, likes = run.config, prepared.likes
+    model, history = train_embedding(run, prepared.counts, likes.movies, config, "counts", "c(V) of the embedding used for recommendations")
+    run.save_model(model, "movie_embedding.h5")
+    vectors, item_ids = embedding_table(model)
+    titles = prepared.data.movies["title"]
+    run.save("tensorboard/projector/movies", write_projector, vectors, pd.DataFrame(
+        {"title": titles[item_ids].to_numpy(), "likes": np.asarray(likes.matrix.sum(axis=0)).ravel().astype(int)}))
+    sweep = {(name, lr): sweep_run(run, prepared.counts, likes.movies, config, name, lr)
+             for name, rates in config.sweep.items() for lr in rates}
+    for name, rates in config.sweep.items():
+        runs = {f"lr {lr:g}": sweep[(name, lr)] for lr in rates}
+        loss_curves({label: r["loss"] for label, r in runs.items()}, {label: r["diverged_at"] for label, r in runs.items()},
+                    run.figure(f"sweep_{name}.png", f"Loss against iteration: {name}"), f"c(V) per full-batch step: {name}")
+    return Trained(model, history, sweep)
+
+
 def make_model(item_ids, config: Config, optimizer: str, learning_rate: float) -> keras.Model:
     set_seed(config.seed)
     model = build_embedding_matrix(item_ids, config.dim, config.init_scale, seed=config.seed)
@@ -84,157 +133,114 @@ def full_batch(target: sp.spmatrix, epochs: int) -> FullBatch:
     return FullBatch(np.arange(target.shape[0], dtype=np.int32), target.toarray().astype(np.float32), epochs)
 
 
-def train_embedding(run: Run, target: sp.spmatrix, item_ids, config: Config, name: str) -> tuple[keras.Model, pd.DataFrame]:
+def train_embedding(run: Run, target: sp.spmatrix, item_ids, config: Config, name: str, curves: str | None = None):
     """Fits V to ``target`` with the config's optimizer as training ``name`` (resumable; one epoch =
     one full-batch step); returns the model at the lowest loss and the history."""
     model = make_model(item_ids, config, config.optimizer, config.learning_rate)
-    history = run.fit(model, full_batch(target, config.iterations), validation=None, epochs=config.iterations, name=name,
-                      checkpoint="embedding.h5", monitor="loss", verbose=0, callbacks=[StopOnDivergence()])
+    history = run.fit(model, full_batch(target, config.iterations), epochs=config.iterations, name=name, checkpoint="embedding.h5",
+                      monitor="loss", verbose=0, callbacks=[StopOnDivergence()], curves=curves)
     return run.best_model(name), history
 
 
 def sweep_run(run: Run, target: sp.spmatrix, item_ids, config: Config, optimizer: str, learning_rate: float) -> dict:
-    """Loss per iteration of one (optimizer, learning rate), kept in sweep/<name>.json, and the final V
-    of a run that did not diverge, in sweep/<name>.npy; both re-used when present."""
-    path = run.path("sweep", f"{optimizer}_lr{learning_rate:g}.json")
-    vectors_path = path.with_suffix(".npy")
-    if path.exists():
-        result = json.loads(path.read_text())
-        return {**result, "vectors": np.load(vectors_path) if result["diverged_at"] is None else None}
+    """One (optimizer, learning rate) of the sweep as training sweep/<optimizer>-lr<rate> (resumable):
+    its loss per iteration, the iteration where it diverged (None) and its final V (None if it diverged)."""
     model = make_model(item_ids, config, optimizer, learning_rate)
-    stop = StopOnDivergence()
-    history = model.fit(full_batch(target, config.sweep_iterations)(), steps_per_epoch=1, epochs=config.sweep_iterations,
-                        verbose=0, callbacks=[stop], shuffle=False)
-    vectors, _ = embedding_table(model)
-    result = {"optimizer": optimizer, "learning_rate": learning_rate, "loss": [float(v) for v in history.history["loss"]],
-              "diverged_at": stop.diverged_at}
-    if stop.diverged_at is None:
-        atomic_write(vectors_path, lambda p: np.save(p, vectors))
-    run.write_json(f"sweep/{path.name}", result)
-    return {**result, "vectors": vectors if stop.diverged_at is None else None}
+    history = run.fit(model, full_batch(target, config.sweep_iterations), epochs=config.sweep_iterations,
+                      name=f"sweep/{optimizer}-lr{learning_rate:g}", checkpoint=None, verbose=0, callbacks=[StopOnDivergence()],
+                      curves=None, tensorboard=False)
+    losses = history["loss"].tolist()
+    diverged_at = first_divergence(losses)
+    return {"optimizer": optimizer, "learning_rate": learning_rate, "loss": losses, "diverged_at": diverged_at,
+            "vectors": embedding_table(model)[0] if diverged_at is None else None}
 
 
-def similar_movies(vectors: np.ndarray, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cosine similarities) of the k movies most cosine-similar to ``row`` (itself excluded),
-    best first, ties to the lower row."""
-    distances, rows = ExactIndex(vectors, "cosine").search(vectors[row : row + 1], k, exclude=[row])
-    return rows[0], 1 - distances[0]
-
-
-def movie_row(movies: pd.DataFrame, item_ids: np.ndarray, title: str, threshold: float) -> int:
-    """The row of V for a title (see ``resolve_title``); a movie with no likes has none (KeyError)."""
-    movie = resolve_title(movies, title)
-    rows = np.flatnonzero(item_ids == movie)
-    if not len(rows):
-        raise KeyError(f"{movies['title'][movie]!r} has no embedding: too few users liked it (rating >= {threshold})")
-    return int(rows[0])
-
-
-def recommend(model: keras.Model, movies: pd.DataFrame, title: str, k: int = 10, threshold: float = 4.0) -> pd.DataFrame:
-    """The k movies closest to ``title`` by cosine similarity of the embeddings (itself excluded)."""
-    vectors, item_ids = embedding_table(model)
-    row = movie_row(movies, item_ids, title, threshold)
-    rows, cosine = similar_movies(vectors, row, k)
-    return pd.DataFrame({"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(), "cosine": cosine})
-
-
-def overlap(a, b) -> float:
-    return len(set(a) & set(b)) / len(a)
-
-
-def run(config: Config) -> Path:
-    run = Run(config)
-    data = load_movielens(config.data)
-    likes = like_matrix(data.ratings, config.threshold, config.min_likes)
-    counts = colike_counts(likes.matrix)
-    run.record(data_source=data.source, users=len(likes.users), movies_with_likes=len(likes.movies), likes=int(likes.matrix.nnz),
-               dropped_out_of_range=data.dropped_out_of_range, dropped_duplicates=data.dropped_duplicates)
-    titles = data.movies["title"]
-
-    # 1. the embedding of all likes, for recommendations (and the zoo)
-    model, history = train_embedding(run, counts, likes.movies, config, "counts")
-    run.save_model(model, "movie_embedding.h5")
-    training_curves(history, run.figure("loss_main.png", "Loss of the embedding used for recommendations"),
-                    f"c(V), {config.optimizer} lr {config.learning_rate:g}")
-    vectors, item_ids = embedding_table(model)
-    run.project("movies", vectors, pd.DataFrame({"title": titles[item_ids].to_numpy(),
-                                                 "likes": np.asarray(likes.matrix.sum(axis=0)).ravel().astype(int)}))
-
-    # 2. optimizers x learning rates, same seed and initial V
-    sweep = {(name, lr): sweep_run(run, counts, likes.movies, config, name, lr) for name, rates in config.sweep.items() for lr in rates}
-    for name, rates in config.sweep.items():
-        runs = {f"lr {lr:g}": sweep[(name, lr)] for lr in rates}
-        loss_curves({label: r["loss"] for label, r in runs.items()}, {label: r["diverged_at"] for label, r in runs.items()},
-                    run.figure(f"sweep_{name}.png", f"Loss against iteration: {name}"), f"c(V) per full-batch step: {name}")
-
-    # 3. recommendations for the titles: lists, overlap with popularity, stability across the sweep
+def recommendations(run: Run, prepared: Prepared, trained: Trained) -> dict:
+    """For each title: its top k by cosine similarity, their overlap with the popularity list and
+    with the lists of every sweep run that did not diverge."""
+    config, likes = run.config, prepared.likes
+    titles = prepared.data.movies["title"]
+    vectors, item_ids = embedding_table(trained.model)
     popularity = np.argsort(-np.asarray(likes.matrix.sum(axis=0)).ravel(), kind="stable")
     lists, popularity_overlap, rec_rows, stability = {}, {}, [], []
     for title in config.titles:
-        row = movie_row(data.movies, item_ids, title, config.threshold)
-        found, _ = similar_movies(vectors, row, config.k)
-        popular = [p for p in popularity if p != row][: config.k]
+        row = movie_row(prepared.data.movies, item_ids, title, config.threshold)
+        found, _ = similar_items(vectors, row, config.k)
         lists[title] = titles[item_ids[found]].tolist()
-        for rank, r in enumerate(found):
-            rec_rows.append({"query": titles[item_ids[row]], "rank": rank + 1, "recommendation": titles[item_ids[r]]})
-        popularity_overlap[title] = overlap(found, popular)
+        rec_rows += [{"query": titles[item_ids[row]], "rank": rank + 1, "recommendation": titles[item_ids[r]]}
+                     for rank, r in enumerate(found)]
+        popularity_overlap[title] = overlap(found, [p for p in popularity if p != row][: config.k])
         stability.extend({"title": titles[item_ids[row]], "optimizer": name, "learning_rate": lr,
-                          "overlap": overlap(found, similar_movies(result["vectors"], row, config.k)[0])}
-                         for (name, lr), result in sweep.items() if result["vectors"] is not None)
-    sweep_table = pd.DataFrame([{"optimizer": name, "learning_rate": lr, "final_loss": r["loss"][-1],
-                                 "best_loss": float(np.nanmin(np.asarray(r["loss"], np.float64))),
-                                 "diverged_at_iteration": "-" if r["diverged_at"] is None else r["diverged_at"] + 1}
-                                for (name, lr), r in sweep.items()])
-    stability_table = pd.DataFrame(stability)
-    if len(stability_table):
-        stability_by_run = stability_table.pivot_table(index=["optimizer", "learning_rate"], columns="title", values="overlap")
-        sweep_table = sweep_table.merge(stability_by_run.mean(axis=1).rename("overlap_with_main").reset_index(), how="left")
+                          "overlap": overlap(found, similar_items(result["vectors"], row, config.k)[0])}
+                         for (name, lr), result in trained.sweep.items() if result["vectors"] is not None)
+    run.write_json("recommendations.json", lists)
+    return {"rows": rec_rows, "popularity_overlap": popularity_overlap, "stability": pd.DataFrame(stability)}
 
-    # 4. held-out likes: hide a share of each user's likes, fit on the rest, recommend from the rest
+
+def held_out(run: Run, prepared: Prepared, trained: Trained, recommended: dict) -> pd.DataFrame:
+    """Hide a share of each user's likes, fit V on the rest (counts, log counts, PPMI), and measure
+    recall@k of the hidden likes against item-item cosine and popularity."""
+    config, likes = run.config, prepared.likes
     kept, hidden = hold_out_likes(likes.matrix, config.hidden_fraction, config.seed)
     kept_counts = colike_counts(kept)
-    targets = {"counts": kept_counts, "log(1 + counts)": kept_counts.log1p(), "PPMI": ppmi(kept_counts)}
-    run_names = {"counts": "heldout-counts", "log(1 + counts)": "heldout-logcounts", "PPMI": "heldout-ppmi"}
-    recommendations = {}
-    for target_name, target in targets.items():
-        vectors_kept = embedding_table(train_embedding(run, target, likes.movies, config, run_names[target_name])[0])[0]
+    targets = {"counts": ("heldout-counts", kept_counts), "log(1 + counts)": ("heldout-logcounts", kept_counts.log1p()),
+               "PPMI": ("heldout-ppmi", ppmi(kept_counts))}
+    lists = {}
+    for target_name, (training, target) in targets.items():
+        vectors = embedding_table(train_embedding(run, target, likes.movies, config, training)[0])[0]
         for measure in ("dot", "cosine"):
-            recommendations[f"embedding, c(V) on {target_name} ({measure})"] = recommend_for_users(
-                kept, similarity_matrix(vectors_kept, measure), config.k)
-    recommendations["item-item cosine on X"] = recommend_for_users(kept, similarity_matrix(kept_counts), config.k)
-    recommendations["popularity"] = recommend_popular(kept, config.k)
-    recall_rows = []
-    for name, recommended in recommendations.items():
-        recall_rows.append({"method": name, f"recall@{config.k}": held_out_recall_at_k(recommended, hidden, config.k),
-                            "distinct_movies_recommended": len(np.unique(recommended))})
-    recall_table = pd.DataFrame(recall_rows)
+            lists[f"embedding, c(V) on {target_name} ({measure})"] = recommend_for_users(kept, similarity_matrix(vectors, measure), config.k)
+    lists["item-item cosine on X"] = recommend_for_users(kept, similarity_matrix(kept_counts), config.k)
+    lists["popularity"] = recommend_popular(kept, config.k)
+    return pd.DataFrame([{"method": name, f"recall@{config.k}": held_out_recall_at_k(found, hidden, config.k),
+                          "distinct_movies_recommended": len(np.unique(found))} for name, found in lists.items()]).set_index("method")
 
-    metrics = {f"heldout/{row['method']}/recall@{config.k}": row[f"recall@{config.k}"] for row in recall_rows}
-    metrics["final_loss"] = float(history["loss"].iloc[-1])
-    metrics.update({f"popularity_overlap/{title}": value for title, value in popularity_overlap.items()})
-    if len(stability_table):
-        metrics.update({f"sweep_overlap/{t}": float(v) for t, v in stability_table.groupby("title")["overlap"].mean().items()})
-    run.write_json("recommendations.json", lists)
-    best = max(recall_rows, key=lambda row: row[f"recall@{config.k}"])
-    popularity_row = next(row for row in recall_rows if row["method"] == "popularity")
-    run.summarise(f"Run: {'quick mode (movies liked at least ' + str(config.min_likes) + ' times)' if config.quick else 'full run'} "
-                  f"on {data.source}: {len(likes.users):,} users, {len(likes.movies):,} movies, {likes.matrix.nnz:,} likes; "
-                  f"V ({len(likes.movies):,} x {config.dim}) fitted in {len(history)} full-batch steps, c(V) "
-                  f"{history['loss'].iloc[0]:.3g} -> {history['loss'].iloc[-1]:.3g}.")
-    run.summarise(f"Held-out likes: the best recommender is {best['method']} with recall@{config.k} = "
-                  f"{best[f'recall@{config.k}']:.3f} (a popularity list gets {popularity_row[f'recall@{config.k}']:.3f}): "
-                  f"of the likes hidden from each user, that share comes back among their {config.k} recommendations.")
-    recommendations = pd.DataFrame(rec_rows).pivot(index="rank", columns="query", values="recommendation")
-    run.table(f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)", recommendations)
-    run.table("Overlap of each list with the popularity list (most-liked movies)", pd.DataFrame({"overlap": popularity_overlap}))
+
+def report(run: Run, prepared: Prepared, trained: Trained, recommended: dict, recall: pd.DataFrame) -> None:
+    """Tables, metrics and what the numbers say."""
+    config, likes, history = run.config, prepared.likes, trained.history
+    metric = f"recall@{config.k}"
+    run.add_metrics({f"heldout/{method}/{metric}": value for method, value in recall[metric].items()})
+    run.add_metrics({"final_loss": history["loss"].iloc[-1]})
+    run.add_metrics({f"popularity_overlap/{title}": value for title, value in recommended["popularity_overlap"].items()})
+    stability = recommended["stability"]
+    if len(stability):
+        run.add_metrics({f"sweep_overlap/{t}": v for t, v in stability.groupby("title")["overlap"].mean().items()})
+    best = recall[metric].idxmax()
+    run.summarise(f"{'Movies liked at least ' + str(config.min_likes) + ' times; ' if config.min_likes > 1 else ''}"
+                  f"{len(likes.users):,} users, {len(likes.movies):,} movies, {likes.matrix.nnz:,} likes; V ({len(likes.movies):,} "
+                  f"x {config.dim}) fitted in {len(history)} full-batch steps, c(V) {history['loss'].iloc[0]:.3g} -> "
+                  f"{history['loss'].iloc[-1]:.3g}.")
+    run.summarise(f"Held-out likes: the best recommender is {best} with {metric} = {recall.loc[best, metric]:.3f} (a popularity "
+                  f"list gets {recall.loc['popularity', metric]:.3f}): of the likes hidden from each user, that share comes back "
+                  f"among their {config.k} recommendations.")
+    run.table(f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)",
+              pd.DataFrame(recommended["rows"]).pivot(index="rank", columns="query", values="recommendation"))
+    run.table("Overlap of each list with the popularity list (most-liked movies)", pd.DataFrame({"overlap": recommended["popularity_overlap"]}))
     run.table("Optimizers and learning rates (overlap_with_main: mean share of the three lists that the run reproduces)",
-              sweep_table.set_index(["optimizer", "learning_rate"]))
-    run.table(f"Held-out likes: recall@{config.k} ({config.hidden_fraction:.0%} of each user's likes hidden, seed {config.seed})",
-              recall_table.set_index("method"))
-    run.note(f"Data: {data.source}; {len(likes.users):,} users, {len(likes.movies):,} movies liked by at least {config.min_likes} user(s) "
-             f"(rating >= {config.threshold:g}), {likes.matrix.nnz:,} likes; X has {counts.nnz:,} non-zero off-diagonal entries. "
-             f"V is {len(likes.movies):,} x {config.dim}, trained by {config.optimizer} (lr {config.learning_rate:g}) for "
-             f"{config.iterations} full-batch steps; the sweep runs {config.sweep_iterations} steps from the same initial V.")
+              sweep_table(trained.sweep, stability))
+    run.table(f"Held-out likes: {metric} ({config.hidden_fraction:.0%} of each user's likes hidden, seed {config.seed})", recall)
+    notes(run, prepared, len(history))
+
+
+def sweep_table(sweep: dict, stability: pd.DataFrame) -> pd.DataFrame:
+    table = pd.DataFrame([{"optimizer": name, "learning_rate": lr, "final_loss": r["loss"][-1],
+                           "best_loss": float(np.nanmin(np.asarray(r["loss"], np.float64))),
+                           "diverged_at_iteration": "-" if r["diverged_at"] is None else r["diverged_at"] + 1}
+                          for (name, lr), r in sweep.items()])
+    if len(stability):
+        by_run = stability.pivot_table(index=["optimizer", "learning_rate"], columns="title", values="overlap")
+        table = table.merge(by_run.mean(axis=1).rename("overlap_with_main").reset_index(), how="left")
+    return table.set_index(["optimizer", "learning_rate"])
+
+
+def notes(run: Run, prepared: Prepared, steps: int) -> None:
+    config, likes = run.config, prepared.likes
+    run.note(f"Data: {prepared.data.source}; {len(likes.users):,} users, {len(likes.movies):,} movies liked by at least "
+             f"{config.min_likes} user(s) (rating >= {config.threshold:g}), {likes.matrix.nnz:,} likes; X has {prepared.counts.nnz:,} "
+             f"non-zero off-diagonal entries. V is {len(likes.movies):,} x {config.dim}, trained by {config.optimizer} (lr "
+             f"{config.learning_rate:g}) for {steps} full-batch steps; the sweep runs {config.sweep_iterations} steps from the same "
+             "initial V.")
     run.note("c(V) depends on V only through V V^T, so any rotation V R of a solution is an equally good solution and gives the "
              "same cosine lists; lists still differ across optimizers and learning rates because each run stops at a different "
              "point of a non-convex descent (unfinished runs have fitted fewer directions of X), and because movies with few likes "
@@ -242,4 +248,10 @@ def run(config: Config) -> Path:
     run.note("A user's score for a movie is the sum of its similarities to the movies the user liked (movies they liked are "
              "excluded): 'dot' uses v_i . v_j, the model's estimate of the co-like count; 'cosine' only the direction, which for "
              "movies with few likes is barely constrained by c and so mostly noise.")
-    return run.finish(metrics)
+
+
+def overlap(a, b) -> float:
+    return len(set(a) & set(b)) / len(a)
+
+
+STEPS = (prepare, train, recommendations, held_out, report)

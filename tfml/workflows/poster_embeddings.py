@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from tfml import zoo
-from tfml.data.posters import load_movies, split_movies
+from tfml.config import option
+from tfml.data.posters import Movies, load_movies, split_movies
 from tfml.losses import LogRatioLoss, TripletMarginLoss
 from tfml.models import build_embedding_net, build_siamese, channel_statistics, load_backbone
 from tfml.pipelines import labelled_batches
 from tfml.pipelines.jaccard import jaccard, jaccard_triplets
 from tfml.retrieval import ExactIndex, GradedRelevance, bootstrap_interval, evaluate_retrieval, jaccard_relevance
-from tfml.training import EpochMetrics, set_seed
+from tfml.training import EpochMetrics, Run, StudyConfig, set_seed
 from tfml.viz import (
     grouped_bars,
     highlight_grid,
@@ -35,10 +36,8 @@ from tfml.viz import (
     matrix_heatmap,
     project_2d,
     scatter_xy,
-    training_curves,
+    write_projector,
 )
-from tfml.workflows.config import StudyConfig, option
-from tfml.workflows.study import Run
 
 TOP_K = 10
 
@@ -67,6 +66,193 @@ class Config(StudyConfig):
                                      above=0, high=0.9)
     figure_queries: int = option(6, "queries shown with their nearest posters", low=1)
     bootstrap: int = option(2000, "bootstrap resamples of the test queries for 95% intervals", low=100)
+
+
+@dataclasses.dataclass
+class Prepared:
+    movies: Movies
+    train: np.ndarray  # rows of the train.txt movies
+    validation: np.ndarray  # rows that pick checkpoints
+    test: np.ndarray  # rows that are scored
+    standardize: tuple  # per-channel mean and variance of the training posters
+
+
+@dataclasses.dataclass
+class Evaluation:
+    table: pd.DataFrame  # nDCG@10 with intervals per embedding
+    distance_at_k: dict  # embedding -> mean label distance of the K nearest, K = 1..10
+    neighbours: dict  # embedding -> (test queries, 10) nearest test rows
+    embeddings: dict  # embedding -> test vectors
+    share_zero: float  # share of the builder's triplets whose positive has label distance 0
+    correlation: float  # validation triplets: Pearson r of log label ratio and log embedding ratio
+
+
+# one key per trained network: (training name, loss, backbone or None)
+TRAININGS = {"log-ratio": ("log-ratio", False), "binary triplet": ("binary-triplet", True)}
+
+
+def prepare(run: Run) -> Prepared:
+    """Load the movies with a poster and a genre; split train.txt / validation / test."""
+    config = run.config
+    movies = load_movies(config.data, tuple(config.image_size), need_overview=False, need_genres=True)
+    train, validation, test = split_movies(movies, config.validation_share, config.seed)
+    run.record(data_source=movies.source, movies=len(movies), train=len(train), validation=len(validation), test=len(test),
+               dropped=movies.dropped, identical_posters=len(movies.identical_posters))
+    return Prepared(movies, train, validation, test, channel_statistics(movies.posters[train]))
+
+
+def describe_data(run: Run, prepared: Prepared) -> float:
+    """Genres per split, their co-occurrence and example triplets of the builder; returns the share
+    of triplets whose positive has the anchor's very genres (label distance 0)."""
+    config, movies, train = run.config, prepared.movies, prepared.train
+    splits = {"train": train, "validation": prepared.validation, "test": prepared.test}
+    grouped_bars(pd.DataFrame({split: movies.genres[rows].mean(axis=0) for split, rows in splits.items()}, index=movies.genre_names),
+                 run.figure("genre_frequency.png", "Genre frequency per split"), "share of the movies with each genre", "share")
+    matrix_heatmap(movies.genres.T.astype(int) @ movies.genres.astype(int), movies.genre_names,
+                   run.figure("genre_cooccurrence.png", "Genre co-occurrence (all movies; the diagonal counts each genre)"),
+                   "movies with both genres", label="movies")
+    anchor, positive, negative, d_ap, d_an = jaccard_triplets(movies.genres[train], config.triplet_batches, config.batch_movies,
+                                                              config.anchors_per_batch, seed=(config.seed, 0))
+    rows = [[(movies.posters[train[a]], f"anchor\n{genre_text(movies, train[a])}", "blue"),
+             (movies.posters[train[p]], f"positive, 1 - J = {dp:.2f}\n{genre_text(movies, train[p])}", "green"),
+             (movies.posters[train[n]], f"negative, 1 - J = {dn:.2f}\n{genre_text(movies, train[n])}", "red")]
+            for a, p, n, dp, dn in list(zip(anchor, positive, negative, d_ap, d_an))[:4]]
+    image_table(rows, run.figure("triplet_examples.png", "Triplets of the builder (label distance 1 - Jaccard)"),
+                "the first triplets of epoch 0: the most and the least similar movie of each anchor's batch")
+    return float(np.mean(d_ap == 0))
+
+
+def train(run: Run, prepared: Prepared, share_zero: float) -> dict[str, keras.Model]:
+    """The log-ratio network and the binary triplet baseline from scratch, and the log-ratio network
+    on a zoo backbone, each checkpoint picked by validation nDCG@10."""
+    config = run.config
+    models = {label: train_model(run, name, prepared, None, binary) for label, (name, binary) in TRAININGS.items()}
+    if config.backbone != "none":
+        models[f"log-ratio, backbone {Path(config.backbone).stem}"] = train_model(run, "log-ratio-backbone", prepared, config.backbone,
+                                                                                 binary=False)
+    run.save_model(models["log-ratio"], "poster_embedding.h5")
+    return models
+
+
+def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, binary: bool) -> keras.Model:
+    """Trains one triplet network (training ``name``); returns its embedding network at the best epoch."""
+    config, movies = run.config, prepared.movies
+    set_seed(config.seed)
+    with run.scope():
+        model = build_siamese(poster_network(config, prepared.standardize, backbone), 3)
+        loss = TripletMarginLoss(config.margin) if binary else LogRatioLoss(config.label_floor, distance=config.embedding_distance)
+        model.compile(keras.optimizers.Adam(config.learning_rate), loss)
+    order = epoch_triplets(movies.genres[prepared.train], config, binary)
+    stream = labelled_batches(movies.posters[prepared.train], order, config.triplets_per_step, config.epochs, config.seed)
+    measure = ndcg_metrics(movies.posters[prepared.validation], movies.genres[prepared.validation])
+    check = EpochMetrics(lambda siamese: measure(siamese.get_layer("shared").layer))  # the embedding network is what retrieves
+    run.fit(model, stream, epochs=config.epochs, name=name, monitor=f"val_ndcg_at_{TOP_K}", mode="max", callbacks=[check],
+            curves=f"{name}: loss and validation nDCG@10")
+    best = run.best_model(name).get_layer("shared").layer
+    run.save_model(best, f"runs/{name}/embedding_net.h5")
+    return best
+
+
+def evaluate(run: Run, prepared: Prepared, share_zero: float, models: dict[str, keras.Model]) -> Evaluation:
+    """nDCG@10 of every embedding on the test movies (with baselines), and how the log-ratio
+    network's embedding ratios follow the label ratios on validation triplets."""
+    config, movies, test = run.config, prepared.movies, prepared.test
+    set_seed(config.seed)
+    untrained = poster_network(config, prepared.standardize, None)
+    correlation = ratio_scatter(run, prepared, models["log-ratio"])
+    posters = movies.posters[test]
+    embeddings = {name: model.predict(posters, verbose=0) for name, model in models.items()}
+    embeddings["untrained network"] = untrained.predict(posters, verbose=0)
+    embeddings["colour histogram"] = colour_histograms(posters)
+    embeddings["random ranking"] = np.random.default_rng(config.seed).normal(size=(len(test), config.dim)).astype(np.float32)
+    table, distance_at_k, neighbours = retrieval_rows(embeddings, movies.genres[test], config)
+    return Evaluation(table, distance_at_k, neighbours, embeddings, share_zero, correlation)
+
+
+def ratio_scatter(run: Run, prepared: Prepared, model: keras.Model) -> float:
+    """Validation triplets: log embedding ratio against log label ratio (scatter and examples);
+    returns their Pearson correlation."""
+    config, movies, validation = run.config, prepared.movies, prepared.validation
+    anchor, positive, negative, d_ap, d_an = jaccard_triplets(movies.genres[validation], 20, min(config.batch_movies, len(validation)),
+                                                              config.anchors_per_batch, seed=(config.seed, 10_000))
+    vectors = model.predict(movies.posters[validation], verbose=0)
+    e_ap = np.linalg.norm(vectors[anchor] - vectors[positive], axis=1)
+    e_an = np.linalg.norm(vectors[anchor] - vectors[negative], axis=1)
+    floor = config.label_floor
+    label_ratio = np.log(np.maximum(d_ap, floor) / np.maximum(d_an, floor))
+    embedding_ratio = np.log(np.maximum(e_ap, 1e-6) / np.maximum(e_an, 1e-6))
+    scatter_xy(label_ratio, embedding_ratio, run.figure("log_ratio_scatter.png", "Validation triplets: log embedding ratio against "
+                                                        "log label ratio (log-ratio model)"),
+               "validation triplets of the log-ratio model", f"log max(1-J(a,p), {floor:g}) / max(1-J(a,n), {floor:g})",
+               "log |f_a - f_p| / |f_a - f_n|", diagonal=True)
+    rows = []
+    for t in range(4):
+        a, p, n = (validation[i] for i in (anchor[t], positive[t], negative[t]))
+        rows.append([(movies.posters[a], f"anchor\n{genre_text(movies, a)}", "blue"),
+                     (movies.posters[p], f"1-J {d_ap[t]:.2f}, |f| {e_ap[t]:.2f}\n{genre_text(movies, p)}", "green"),
+                     (movies.posters[n], f"1-J {d_an[t]:.2f}, |f| {e_an[t]:.2f}\n{genre_text(movies, n)}", "red")])
+    image_table(rows, run.figure("validation_triplets.png", "Validation triplets: label distance (1-J) and embedding distance (|f|)"),
+                "validation triplets, log-ratio model")
+    return float(np.corrcoef(label_ratio, embedding_ratio)[0, 1])
+
+
+def figures(run: Run, prepared: Prepared, models: dict, evaluation: Evaluation) -> None:
+    """Label distance at K, the nearest test posters of each trained network, t-SNE per genre, projector export."""
+    config, movies, test = run.config, prepared.movies, prepared.test
+    line_plot(range(1, TOP_K + 1), evaluation.distance_at_k,
+              run.figure("label_distance_at_k.png", "Mean label distance (1 - Jaccard) of the K nearest"),
+              "test queries: mean label distance of the K nearest posters", "K", "mean 1 - J")
+    queries = np.random.default_rng(config.seed).choice(len(test), min(config.figure_queries, len(test)), replace=False)
+    for name in models:
+        rows = []
+        for q in queries:
+            query = test[q]
+            cells = [(movies.posters[query], f"query: {movies.titles[query][:22]}\n{genre_text(movies, query)}", "blue")]
+            for j in evaluation.neighbours[name][q]:
+                gain = jaccard(movies.genres[query: query + 1], movies.genres[test[j]: test[j] + 1])[0, 0]
+                cells.append((movies.posters[test[j]], f"J={gain:.2f}\n{genre_text(movies, test[j])}", "green" if gain > 0 else "red"))
+            rows.append(cells)
+        slug = name.replace(", backbone ", " backbone ").replace(" ", "-")
+        image_table(rows, run.figure(f"neighbours_{slug}.png", f"Nearest test posters: {name}"),
+                    f"{name}: the 10 nearest test posters (J = Jaccard index of the genres with the query's)", cell=(1.05, 1.75))
+    genres = movies.genres[test]
+    points = project_2d(evaluation.embeddings["log-ratio"], "tsne", seed=config.seed)
+    highlight_grid(points, {g: genres[:, i].astype(bool) for i, g in enumerate(movies.genre_names) if genres[:, i].any()},
+                   run.figure("tsne_by_genre.png", "t-SNE of the test embeddings (log-ratio), one panel per genre"),
+                   f"t-SNE of the {len(test)} test posters' embeddings: where each genre's movies fall")
+    run.save("tensorboard/projector/test_posters", write_projector, evaluation.embeddings["log-ratio"],
+             pd.DataFrame({"title": [movies.titles[i] for i in test], "genres": [genre_text(movies, i) for i in test]}),
+             movies.posters[test], thumbnail=(48, 32))
+
+
+def report(run: Run, prepared: Prepared, share_zero: float, models: dict, evaluation: Evaluation) -> None:
+    """Figures, the test table, metrics and what the numbers say."""
+    config, movies, table = run.config, prepared.movies, evaluation.table
+    figures(run, prepared, models, evaluation)
+    run.table("Test retrieval (gallery: the test movies, query excluded); 95% bootstrap intervals of nDCG@10 over queries", table,
+              metrics="{index}/{column}")
+    run.add_metrics({"share_positive_label_distance_zero": share_zero,
+                     "validation_log_ratio_correlation": evaluation.correlation})
+    ours, binary = table.loc["log-ratio"], table.loc["binary triplet"]
+    test = prepared.test
+    run.summarise(f"{len(movies):,} movies with a poster and a genre ({len(prepared.train)} train from train.txt, "
+                  f"{len(prepared.validation)} validation, {len(test)} test; {sum(movies.dropped.values())} dropped: "
+                  + ", ".join(f"{v} {k}" for k, v in movies.dropped.items() if v) +
+                  f"); {config.epochs} epochs of {config.triplet_batches * config.anchors_per_batch:,} triplets per model. Every test "
+                  f"poster queries the other {len(test) - 1}; nDCG@10 is 1 when its 10 nearest are the movies whose genres are "
+                  "closest to its own, in that order (gain = Jaccard index of the genre sets).")
+    run.summarise(f"nDCG@10: log-ratio {ours['nDCG@10']:.3f} [{ours['95% low']:.3f}, {ours['95% high']:.3f}], binary triplet "
+                  f"{binary['nDCG@10']:.3f} [{binary['95% low']:.3f}, {binary['95% high']:.3f}], random ranking "
+                  f"{table.loc['random ranking', 'nDCG@10']:.3f}. The log-ratio model is "
+                  + ("ahead of the binary baseline (the intervals do not overlap)." if ours["95% low"] > binary["95% high"] else
+                     "not clearly ahead of the binary baseline: the 95% intervals overlap."))
+    identical = {a for pair in movies.identical_posters for a in pair}
+    run.note(f"{share_zero:.0%} of the builder's triplets have an anchor and a positive with identical genre sets (label distance 0); "
+             f"the log-ratio loss floors label distances at {config.label_floor:g} (the official code's +1e-6 would make log = -13.8). "
+             f"On validation triplets the log embedding ratio follows the log label ratio with Pearson r = {evaluation.correlation:.2f}. "
+             f"{len(movies.identical_posters)} poster files are byte-identical to another movie's (ML-100K lists some films twice); "
+             f"they are kept as separate movies ({len(identical & set(movies.ids[i] for i in test))} of them in the test split, where "
+             "such a pair finds each other first). Movies with only ML-100K's 'unknown' genre have no genre and are dropped.")
 
 
 def poster_network(config: Config, standardize, backbone: str | None) -> keras.Model:
@@ -110,27 +296,6 @@ def ndcg_metrics(images: np.ndarray, genres: np.ndarray, k: int = TOP_K):
     return measure
 
 
-def train_model(run: Run, name: str, movies, train, validation, config: Config, standardize, backbone: str | None, binary: bool):
-    """Trains one triplet network (training ``name``); returns its embedding network at the best epoch."""
-    set_seed(config.seed)
-    with run.scope():
-        net = poster_network(config, standardize, backbone)
-        model = build_siamese(net, 3)
-        loss = (TripletMarginLoss(config.margin) if binary else
-                LogRatioLoss(config.label_floor, distance=config.embedding_distance))
-        model.compile(keras.optimizers.Adam(config.learning_rate), loss)
-    order = epoch_triplets(movies.genres[train], config, binary)
-    stream = labelled_batches(movies.posters[train], order, config.triplets_per_step, config.epochs, config.seed)
-    measure = ndcg_metrics(movies.posters[validation], movies.genres[validation])
-    check = EpochMetrics(lambda siamese: measure(siamese.get_layer("shared").layer))  # the embedding network is what retrieves
-    history = run.fit(model, stream, validation=None, epochs=config.epochs, name=name, monitor=f"val_ndcg_at_{TOP_K}", mode="max",
-                      callbacks=[check])
-    training_curves(history, run.figure(f"curves_{name}.png", f"Training curves: {name}"), f"{name}: loss and validation nDCG@10")
-    best = run.best_model(name).get_layer("shared").layer
-    run.save_model(best, f"runs/{name}/embedding_net.h5")
-    return best
-
-
 def colour_histograms(images: np.ndarray, bins: int = 4) -> np.ndarray:
     """Joint RGB histograms (bins^3 cells), each summing to 1: a baseline embedding."""
     cells = (np.asarray(images) // (256 // bins)).astype(np.int64)
@@ -165,119 +330,4 @@ def genre_text(movies, row: int) -> str:
     return ", ".join(movies.genre_list(row)) or "-"
 
 
-def run(config: Config) -> Path:
-    run = Run(config)
-    movies = load_movies(config.data, tuple(config.image_size), need_overview=False, need_genres=True)
-    train, validation, test = split_movies(movies, config.validation_share, config.seed)
-    identical = {a for pair in movies.identical_posters for a in pair}
-    run.record(data_source=movies.source, movies=len(movies), train=len(train), validation=len(validation), test=len(test),
-               dropped=movies.dropped, identical_posters=len(movies.identical_posters))
-    standardize = channel_statistics(movies.posters[train])
-    names = movies.genre_names
-
-    # the data: genres per split, co-occurrence, example triplets of the builder
-    splits = {"train": train, "validation": validation, "test": test}
-    grouped_bars(pd.DataFrame({split: movies.genres[rows].mean(axis=0) for split, rows in splits.items()}, index=names),
-                 run.figure("genre_frequency.png", "Genre frequency per split"), "share of the movies with each genre", "share")
-    matrix_heatmap(movies.genres.T.astype(int) @ movies.genres.astype(int), names,
-                   run.figure("genre_cooccurrence.png", "Genre co-occurrence (all movies; the diagonal counts each genre)"),
-                   "movies with both genres", label="movies")
-    anchor, positive, negative, d_ap, d_an = jaccard_triplets(movies.genres[train], config.triplet_batches, config.batch_movies,
-                                                              config.anchors_per_batch, seed=(config.seed, 0))
-    example_rows = []
-    for t in range(4):
-        a, p, n = train[anchor[t]], train[positive[t]], train[negative[t]]
-        example_rows.append([(movies.posters[a], f"anchor\n{genre_text(movies, a)}", "blue"),
-                             (movies.posters[p], f"positive, 1 - J = {d_ap[t]:.2f}\n{genre_text(movies, p)}", "green"),
-                             (movies.posters[n], f"negative, 1 - J = {d_an[t]:.2f}\n{genre_text(movies, n)}", "red")])
-    image_table(example_rows, run.figure("triplet_examples.png", "Triplets of the builder (label distance 1 - Jaccard)"),
-                "the first triplets of epoch 0: the most and the least similar movie of each anchor's batch")
-    share_zero = float(np.mean(d_ap == 0))
-
-    # the trained models, each picked by validation nDCG@10
-    models = {"log-ratio": train_model(run, "log-ratio", movies, train, validation, config, standardize, None, binary=False),
-              "binary triplet": train_model(run, "binary-triplet", movies, train, validation, config, standardize, None, binary=True)}
-    if config.backbone != "none":
-        models[f"log-ratio, backbone {Path(config.backbone).stem}"] = train_model(run, "log-ratio-backbone", movies, train, validation,
-                                                                                 config, standardize, config.backbone, binary=False)
-    set_seed(config.seed)
-    untrained = poster_network(config, standardize, None)
-    run.save_model(models["log-ratio"], "poster_embedding.h5")
-
-    # validation triplets: label ratio against embedding ratio, for the log-ratio model
-    v_anchor, v_positive, v_negative, v_dap, v_dan = jaccard_triplets(movies.genres[validation], 20, min(config.batch_movies, len(validation)),
-                                                                      config.anchors_per_batch, seed=(config.seed, 10_000))
-    vectors = models["log-ratio"].predict(movies.posters[validation], verbose=0)
-    e_ap = np.linalg.norm(vectors[v_anchor] - vectors[v_positive], axis=1)
-    e_an = np.linalg.norm(vectors[v_anchor] - vectors[v_negative], axis=1)
-    floor = config.label_floor
-    label_ratio = np.log(np.maximum(v_dap, floor) / np.maximum(v_dan, floor))
-    embedding_ratio = np.log(np.maximum(e_ap, 1e-6) / np.maximum(e_an, 1e-6))
-    scatter_xy(label_ratio, embedding_ratio, run.figure("log_ratio_scatter.png", "Validation triplets: log embedding ratio against "
-                                                        "log label ratio (log-ratio model)"),
-               "validation triplets of the log-ratio model", f"log max(1-J(a,p), {floor:g}) / max(1-J(a,n), {floor:g})",
-               "log |f_a - f_p| / |f_a - f_n|", diagonal=True)
-    correlation = float(np.corrcoef(label_ratio, embedding_ratio)[0, 1])
-    shown_rows = []
-    for t in range(4):
-        a, p, n = (validation[i] for i in (v_anchor[t], v_positive[t], v_negative[t]))
-        shown_rows.append([(movies.posters[a], f"anchor\n{genre_text(movies, a)}", "blue"),
-                           (movies.posters[p], f"1-J {v_dap[t]:.2f}, |f| {e_ap[t]:.2f}\n{genre_text(movies, p)}", "green"),
-                           (movies.posters[n], f"1-J {v_dan[t]:.2f}, |f| {e_an[t]:.2f}\n{genre_text(movies, n)}", "red")])
-    image_table(shown_rows, run.figure("validation_triplets.png", "Validation triplets: label distance (1-J) and embedding distance (|f|)"),
-                "validation triplets, log-ratio model")
-
-    # retrieval on the test movies
-    test_posters = movies.posters[test]
-    embeddings = {name: model.predict(test_posters, verbose=0) for name, model in models.items()}
-    embeddings["untrained network"] = untrained.predict(test_posters, verbose=0)
-    embeddings["colour histogram"] = colour_histograms(test_posters)
-    embeddings["random ranking"] = np.random.default_rng(config.seed).normal(size=(len(test), config.dim)).astype(np.float32)
-    table, distance_at_k, neighbours = retrieval_rows(embeddings, movies.genres[test], config)
-    line_plot(range(1, TOP_K + 1), distance_at_k, run.figure("label_distance_at_k.png", "Mean label distance (1 - Jaccard) of the K nearest"),
-              "test queries: mean label distance of the K nearest posters", "K", "mean 1 - J")
-    queries = np.random.default_rng(config.seed).choice(len(test), min(config.figure_queries, len(test)), replace=False)
-    for name in models:
-        rows = []
-        for q in queries:
-            query = test[q]
-            cells = [(movies.posters[query], f"query: {movies.titles[query][:22]}\n{genre_text(movies, query)}", "blue")]
-            for j in neighbours[name][q]:
-                gain = jaccard(movies.genres[query : query + 1], movies.genres[test[j] : test[j] + 1])[0, 0]
-                cells.append((movies.posters[test[j]], f"J={gain:.2f}\n{genre_text(movies, test[j])}", "green" if gain > 0 else "red"))
-            rows.append(cells)
-        slug = name.replace(", backbone ", " backbone ").replace(" ", "-")
-        image_table(rows, run.figure(f"neighbours_{slug}.png", f"Nearest test posters: {name}"),
-                    f"{name}: the 10 nearest test posters (J = Jaccard index of the genres with the query's)", cell=(1.05, 1.75))
-    points = project_2d(embeddings["log-ratio"], "tsne", seed=config.seed)
-    highlight_grid(points, {g: movies.genres[test][:, i].astype(bool) for i, g in enumerate(names) if movies.genres[test][:, i].any()},
-                   run.figure("tsne_by_genre.png", "t-SNE of the test embeddings (log-ratio), one panel per genre"),
-                   f"t-SNE of the {len(test)} test posters' embeddings: where each genre's movies fall")
-    run.project("test_posters", embeddings["log-ratio"], pd.DataFrame({"title": [movies.titles[i] for i in test],
-                                                                        "genres": [genre_text(movies, i) for i in test]}),
-                test_posters, thumbnail=(48, 32))
-
-    metrics = {f"{name}/{column}": value for name, row in table.iterrows() for column, value in row.items()}
-    metrics.update({"share_positive_label_distance_zero": share_zero, "validation_log_ratio_correlation": correlation})
-    ours, binary = table.loc["log-ratio"], table.loc["binary triplet"]
-    ahead = ours["95% low"] > binary["95% high"]
-    run.summarise(f"Run: {'quick mode' if config.quick else 'full run'} on {movies.source}: {len(movies):,} movies with a poster and a "
-                  f"genre ({len(train)} train from train.txt, {len(validation)} validation, {len(test)} test; "
-                  f"{sum(movies.dropped.values())} dropped: " + ", ".join(f"{v} {k}" for k, v in movies.dropped.items() if v) +
-                  f"); {config.epochs} epochs of {config.triplet_batches * config.anchors_per_batch:,} triplets per model. Every test "
-                  f"poster queries the other {len(test) - 1} (the seed's protocol draws 1,000 random test movies, more than this split "
-                  f"has, so every test movie is used); nDCG@10 is 1 when its 10 nearest are the movies whose genres are closest "
-                  "to its own, in that order (gain = Jaccard index of the genre sets).")
-    run.summarise(f"nDCG@10: log-ratio {ours['nDCG@10']:.3f} [{ours['95% low']:.3f}, {ours['95% high']:.3f}], binary triplet "
-                  f"{binary['nDCG@10']:.3f} [{binary['95% low']:.3f}, {binary['95% high']:.3f}], random ranking "
-                  f"{table.loc['random ranking', 'nDCG@10']:.3f}. The log-ratio model is "
-                  + ("ahead of the binary baseline (the intervals do not overlap)." if ahead else
-                     "not clearly ahead of the binary baseline: the 95% intervals overlap."))
-    run.table("Test retrieval (gallery: the test movies, query excluded); 95% bootstrap intervals of nDCG@10 over queries", table)
-    run.note(f"{share_zero:.0%} of the builder's triplets have an anchor and a positive with identical genre sets (label distance 0); "
-             f"the log-ratio loss floors label distances at {config.label_floor:g} (the official code's +1e-6 would make log = -13.8). "
-             f"On validation triplets the log embedding ratio follows the log label ratio with Pearson r = {correlation:.2f}. "
-             f"{len(movies.identical_posters)} poster files are byte-identical to another movie's (ML-100K lists some films twice); "
-             f"they are kept as separate movies ({len(identical & set(movies.ids[i] for i in test))} of them in the test split, where "
-             "such a pair finds each other first). Movies with only ML-100K's 'unknown' genre have no genre and are dropped.")
-    return run.finish(metrics)
+STEPS = (prepare, describe_data, train, evaluate, report)

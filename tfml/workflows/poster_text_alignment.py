@@ -22,7 +22,8 @@ import pandas as pd
 import tensorflow as tf
 
 from tfml import zoo
-from tfml.data.posters import load_movies
+from tfml.config import option
+from tfml.data.posters import Movies, load_movies
 from tfml.data.word_vectors import glove_vectors
 from tfml.losses import ClipLoss
 from tfml.models import build_embedding_net, channel_statistics, load_backbone
@@ -31,10 +32,8 @@ from tfml.models.text import build_text_tower, build_vocabulary
 from tfml.pipelines import BatchStream, seeded_permutation
 from tfml.pipelines.jaccard import jaccard
 from tfml.retrieval import match_ranks, top_ratio_accuracy
-from tfml.training import EpochMetrics, set_seed
-from tfml.viz import image_table, rank_histograms, texts_beside_images, training_curves
-from tfml.workflows.config import StudyConfig, option
-from tfml.workflows.study import Run
+from tfml.training import EpochMetrics, Run, StudyConfig, set_seed
+from tfml.viz import image_table, rank_histograms, texts_beside_images
 
 TEXT_TOWERS = ("tfidf", "mean", "bilstm", "glove")
 
@@ -60,6 +59,143 @@ class Config(StudyConfig):
     length: int = option(128, "tokens read per synopsis (token towers)", low=8)
     figure_items: int = option(4, "posters and synopses shown with their nearest matches", low=1)
     shown: int = option(5, "matches shown per item", low=1)
+
+
+@dataclasses.dataclass
+class Prepared:
+    movies: Movies
+    fit: np.ndarray  # rows the aligners train on (train.txt, less the validation share)
+    validation: np.ndarray  # train.txt rows that pick checkpoints
+    trained: np.ndarray  # every train.txt row
+    never: np.ndarray  # rows never trained on
+
+
+@dataclasses.dataclass
+class Trained:
+    models: dict  # tower pair name -> aligner at its checkpoint
+    results: dict  # (name, "all" | "never trained") -> {"d": distance matrix, figure: value}
+    table: pd.DataFrame  # the ablation
+    best: str  # the pair with the best top-5% accuracy on all movies
+
+
+def prepare(run: Run) -> Prepared:
+    """Load the movies with a poster and a synopsis; train.txt trains (a seeded share of it picks
+    checkpoints), the others are never trained on."""
+    config = run.config
+    movies = load_movies(config.data, tuple(config.image_size), need_overview=True, need_genres=False)
+    if movies.train_ids is None:
+        raise ValueError(f"{config.data} has no train.txt: the protocol trains on the movies it lists")
+    train_set = set(movies.train_ids)
+    trained = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id in train_set])
+    never = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id not in train_set])
+    permuted = np.random.default_rng(config.seed).permutation(trained)
+    cut = max(2, int(round(config.validation_fraction * len(trained))))
+    validation, fit = np.sort(permuted[:cut]), np.sort(permuted[cut:])
+    run.record(data_source=movies.source, movies=len(movies), train_txt=len(trained), fit=len(fit), validation=len(validation),
+               never_trained=len(never), dropped=movies.dropped)
+    return Prepared(movies, fit, validation, trained, never)
+
+
+def train(run: Run, prepared: Prepared) -> Trained:
+    """Every text tower with every poster tower, scored on all movies and on those never trained on."""
+    config, movies = run.config, prepared.movies
+    rows, models, results = [], {}, {}
+    for poster_kind in config.poster_towers:
+        for text_kind in config.text_towers:
+            name = f"{text_kind}-{Path(poster_kind).stem}"
+            models[name] = train_aligner(run, name, text_kind, poster_kind, prepared)
+            u, v = embed(models[name], movies.posters, movies.overviews)
+            for subset, rows_of in (("all", np.arange(len(movies))), ("never trained", prepared.never)):
+                d = distance_matrix(u[rows_of], v[rows_of])
+                results[(name, subset)] = {"d": d, **alignment_metrics(d)}
+                rows.append({"text tower": text_kind, "poster tower": poster_kind, "movies": f"{subset} ({len(rows_of)})",
+                             **{k: v for k, v in results[(name, subset)].items() if k != "d"}})
+    table = pd.DataFrame(rows).set_index(["text tower", "poster tower", "movies"])
+    best = max(models, key=lambda name: results[(name, "all")]["acc0.05/dim0"] + results[(name, "all")]["acc0.05/dim1"])
+    run.save_model(models[best], "aligner.h5")
+    return Trained(models, results, table, best)
+
+
+def train_aligner(run: Run, name: str, text_kind: str, poster_kind: str, prepared: Prepared) -> keras.Model:
+    """One dual tower trained with symmetric InfoNCE; checkpoint by validation top-5% accuracy."""
+    config, movies = run.config, prepared.movies
+    set_seed(config.seed)
+    fit_texts = [movies.overviews[i] for i in prepared.fit]
+    with run.scope():
+        model = build_aligner(poster_tower(poster_kind, config, channel_statistics(movies.posters[prepared.fit])),
+                              text_tower(text_kind, fit_texts, config))
+        model.compile(keras.optimizers.Adam(config.learning_rate), ClipLoss())
+    val_posters, val_texts = movies.posters[prepared.validation], [movies.overviews[i] for i in prepared.validation]
+
+    def measure(aligner):
+        d = distance_matrix(*embed(aligner, val_posters, val_texts))
+        return {"val_top5pct": (top_ratio_accuracy(d, 0.05, 0) + top_ratio_accuracy(d, 0.05, 1)) / 2,
+                "logit_scale": aligner.get_layer("logit_scale").scale}
+
+    stream = pair_stream(movies.posters[prepared.fit], fit_texts, min(config.batch_size, len(prepared.fit)), config.epochs, config.seed)
+    run.fit(model, stream, epochs=config.epochs, name=name, monitor="val_top5pct", mode="max", callbacks=[EpochMetrics(measure)],
+            curves=f"{name}: InfoNCE loss, logit scale, validation top-5% accuracy")
+    return run.best_model(name)
+
+
+def figures(run: Run, prepared: Prepared, trained: Trained) -> tuple[float, float]:
+    """What the best aligner retrieves for never-trained movies, and the rank of the true match;
+    returns (genre Jaccard of a never-trained poster and its nearest synopses, of random pairs)."""
+    config, movies, never, best = run.config, prepared.movies, prepared.never, trained.best
+    u, v = embed(trained.models[best], movies.posters, movies.overviews)
+    d_never = distance_matrix(u[never], v[never])
+    picks = np.random.default_rng(config.seed).choice(len(never), min(config.figure_items, len(never)), replace=False)
+    text_rows = []
+    for q in picks:
+        order, movie = np.argsort(d_never[q], kind="stable")[: config.shown], never[q]
+        text_rows.append((movies.posters[movie], f"{movies.titles[movie]} ({', '.join(movies.genre_list(movie)) or 'no genre'}); "
+                          f"its synopsis ranks {int(match_ranks(d_never, 1)[q])} of {len(never)}",
+                          [(f"[{movies.titles[never[j]]}] {movies.overviews[never[j]]}", j == q) for j in order]))
+    texts_beside_images(text_rows, run.figure("poster_to_synopses.png", "Posters and their nearest synopses (never-trained movies; "
+                                              "the true synopsis in green)"), f"{best}: nearest synopses of never-trained posters")
+    poster_rows = []
+    for q in picks:
+        order, movie = np.argsort(d_never[:, q], kind="stable")[: config.shown], never[q]
+        cells = [(movies.posters[movie], f"synopsis of\n{movies.titles[movie][:24]}", "blue")]
+        cells += [(movies.posters[never[j]], f"{movies.titles[never[j]][:24]}\n{', '.join(movies.genre_list(never[j]))[:28]}",
+                   "green" if j == q else "red") for j in order]
+        poster_rows.append(cells)
+    image_table(poster_rows, run.figure("synopsis_to_posters.png", "Synopses and their nearest posters (never-trained movies; first: "
+                                        "the synopsis' own poster, then the nearest, the true one framed green)"),
+                f"{best}: nearest posters of never-trained synopses", cell=(1.2, 1.9))
+    ranks = match_ranks(trained.results[(best, "all")]["d"], 1)
+    rank_histograms({"trained movies": ranks[prepared.trained], "never-trained movies": ranks[never]},
+                    run.figure("rank_histogram.png", "Rank of the true synopsis among all N, for trained and never-trained posters"),
+                    f"{best}: rank of each poster's own synopsis among {len(movies)}")
+    top = np.argsort(d_never, axis=1, kind="stable")[:, : config.shown]
+    shared = float(np.mean([jaccard(movies.genres[[never[i]]], movies.genres[never[top[i]]]).mean() for i in range(len(never))]))
+    return shared, float(jaccard(movies.genres[never], movies.genres[never]).mean())
+
+
+def report(run: Run, prepared: Prepared, trained: Trained) -> None:
+    """Figures, the ablation table, metrics and what the numbers say."""
+    config, movies, best = run.config, prepared.movies, trained.best
+    shared, baseline = figures(run, prepared, trained)
+    run.add_metrics({f"{name}/{subset}/{key}": value for (name, subset), values in trained.results.items()
+                     for key, value in values.items() if key != "d"})
+    run.add_metrics({"best_genre_jaccard_of_top5": shared, "genre_jaccard_of_random_pairs": baseline})
+    every, never = trained.results[(best, "all")], trained.results[(best, "never trained")]
+    run.summarise(f"N = {len(movies):,} movies with a poster and a synopsis; trained on {len(prepared.fit)} train.txt movies "
+                  f"({len(prepared.validation)} more pick the checkpoint), {len(prepared.never)} never trained on; "
+                  f"{len(trained.models)} tower pairs, {config.epochs} epochs each.")
+    run.summarise(f"Best ({best}) on all N: accuracy at ratio 0.5 {every['acc0.5/dim0']:.3f} (dim 0) + {every['acc0.5/dim1']:.3f} "
+                  f"(dim 1) = {every['acc0.5/dim0'] + every['acc0.5/dim1']:.3f} (random: 0.5 + 0.5); at ratio 0.05 "
+                  f"{every['acc0.05/dim0']:.3f} / {every['acc0.05/dim1']:.3f} (random 0.05). On the never-trained movies: "
+                  f"{never['acc0.05/dim0']:.3f} / {never['acc0.05/dim1']:.3f} at 0.05, median rank "
+                  f"{never['median_rank/poster->synopsis']:.0f} of {len(prepared.never)}.")
+    run.summarise(f"Neighbours share genres: a never-trained poster's {config.shown} nearest synopses belong to movies whose genre sets "
+                  f"overlap its own by a Jaccard index of {shared:.3f} on average, against {baseline:.3f} for random pairs.")
+    run.table("Ablation: text tower x poster tower; top-ratio accuracy (acc<ratio>/dim<d>), recall and ranks, on all N movies and on "
+              "the never-trained ones", trained.table)
+    run.note("dim=1: for each poster, its k = int(ratio N) nearest synopses; dim=0: for each synopsis, its k nearest posters; a tie with "
+             "the true match counts against it. Text cleaning: lower case, letters only (punctuation and numbers dropped), scikit-learn's "
+             "English stop words dropped; vocabulary and IDF from the training synopses only, saved inside the text tower. The logit "
+             "scale s = exp(t) starts at 1/0.07 and is clamped at 100 (logged per epoch).")
 
 
 def pair_stream(posters: np.ndarray, texts: list[str], batch_size: int, epochs: int, seed: int) -> BatchStream:
@@ -117,107 +253,4 @@ def poster_tower(kind: str, config: Config, standardize) -> keras.Model:
     return keras.Model(inputs, keras.layers.UnitNormalization(name="poster_l2_normalize")(x), name="poster_tower")
 
 
-def train_aligner(run: Run, name: str, text_kind: str, poster_kind: str, movies, fit, validation, config: Config) -> keras.Model:
-    set_seed(config.seed)
-    fit_texts = [movies.overviews[i] for i in fit]
-    with run.scope():
-        model = build_aligner(poster_tower(poster_kind, config, channel_statistics(movies.posters[fit])), text_tower(text_kind, fit_texts, config))
-        model.compile(keras.optimizers.Adam(config.learning_rate), ClipLoss())
-    val_posters, val_texts = movies.posters[validation], [movies.overviews[i] for i in validation]
-
-    def measure(aligner):
-        d = distance_matrix(*embed(aligner, val_posters, val_texts))
-        return {"val_top5pct": (top_ratio_accuracy(d, 0.05, 0) + top_ratio_accuracy(d, 0.05, 1)) / 2,
-                "logit_scale": aligner.get_layer("logit_scale").scale}
-
-    stream = pair_stream(movies.posters[fit], fit_texts, min(config.batch_size, len(fit)), config.epochs, config.seed)
-    history = run.fit(model, stream, validation=None, epochs=config.epochs, name=name, monitor="val_top5pct", mode="max",
-                      callbacks=[EpochMetrics(measure)])
-    training_curves(history, run.figure(f"curves_{name}.png", f"Training curves: {name}"),
-                    f"{name}: InfoNCE loss, logit scale, validation top-5% accuracy")
-    return run.best_model(name)
-
-
-def run(config: Config) -> Path:
-    run = Run(config)
-    movies = load_movies(config.data, tuple(config.image_size), need_overview=True, need_genres=False)
-    if movies.train_ids is None:
-        raise ValueError(f"{config.data} has no train.txt: the protocol trains on the movies it lists")
-    train_set = set(movies.train_ids)
-    trained = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id in train_set])
-    never = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id not in train_set])
-    permuted = np.random.default_rng(config.seed).permutation(trained)
-    cut = max(2, int(round(config.validation_fraction * len(trained))))
-    validation, fit = np.sort(permuted[:cut]), np.sort(permuted[cut:])
-    run.record(data_source=movies.source, movies=len(movies), train_txt=len(trained), fit=len(fit), validation=len(validation),
-               never_trained=len(never), dropped=movies.dropped)
-
-    rows, models, results = [], {}, {}
-    for poster_kind in config.poster_towers:
-        for text_kind in config.text_towers:
-            name = f"{text_kind}-{Path(poster_kind).stem}"
-            models[name] = train_aligner(run, name, text_kind, poster_kind, movies, fit, validation, config)
-            u, v = embed(models[name], movies.posters, movies.overviews)
-            for subset, rows_of in (("all", np.arange(len(movies))), ("never trained", never)):
-                d = distance_matrix(u[rows_of], v[rows_of])
-                results[(name, subset)] = {"d": d, **alignment_metrics(d)}
-                rows.append({"text tower": text_kind, "poster tower": poster_kind, "movies": f"{subset} ({len(rows_of)})",
-                             **{k: v for k, v in results[(name, subset)].items() if k != "d"}})
-    table = pd.DataFrame(rows).set_index(["text tower", "poster tower", "movies"])
-    score = lambda name: results[(name, "all")]["acc0.05/dim0"] + results[(name, "all")]["acc0.05/dim1"]  # noqa: E731
-    best = max(models, key=score)
-    aligner = models[best]
-    run.save_model(aligner, "aligner.h5")
-
-    # what the best model retrieves, for movies it never saw
-    u, v = embed(aligner, movies.posters, movies.overviews)
-    d_never = distance_matrix(u[never], v[never])
-    picks = np.random.default_rng(config.seed).choice(len(never), min(config.figure_items, len(never)), replace=False)
-    text_rows = []
-    for q in picks:
-        order = np.argsort(d_never[q], kind="stable")[: config.shown]
-        movie = never[q]
-        text_rows.append((movies.posters[movie], f"{movies.titles[movie]} ({', '.join(movies.genre_list(movie)) or 'no genre'}); "
-                          f"its synopsis ranks {int(match_ranks(d_never, 1)[q])} of {len(never)}",
-                          [(f"[{movies.titles[never[j]]}] {movies.overviews[never[j]]}", j == q) for j in order]))
-    texts_beside_images(text_rows, run.figure("poster_to_synopses.png", "Posters and their nearest synopses (never-trained movies; "
-                                              "the true synopsis in green)"), f"{best}: nearest synopses of never-trained posters")
-    poster_rows = []
-    for q in picks:
-        order = np.argsort(d_never[:, q], kind="stable")[: config.shown]
-        movie = never[q]
-        cells = [(movies.posters[movie], f"synopsis of\n{movies.titles[movie][:24]}", "blue")]
-        cells += [(movies.posters[never[j]], f"{movies.titles[never[j]][:24]}\n{', '.join(movies.genre_list(never[j]))[:28]}",
-                   "green" if j == q else "red") for j in order]
-        poster_rows.append(cells)
-    image_table(poster_rows, run.figure("synopsis_to_posters.png", "Synopses and their nearest posters (never-trained movies; first: "
-                                        "the synopsis' own poster, then the nearest, the true one framed green)"),
-                f"{best}: nearest posters of never-trained synopses", cell=(1.2, 1.9))
-    d_all = results[(best, "all")]["d"]
-    rank_histograms({"trained movies": match_ranks(d_all, 1)[trained], "never-trained movies": match_ranks(d_all, 1)[never]},
-                    run.figure("rank_histogram.png", "Rank of the true synopsis among all N, for trained and never-trained posters"),
-                    f"{best}: rank of each poster's own synopsis among {len(movies)}")
-    top = np.argsort(d_never, axis=1, kind="stable")[:, : config.shown]
-    shared = float(np.mean([jaccard(movies.genres[[never[i]]], movies.genres[never[top[i]]]).mean() for i in range(len(never))]))
-    baseline = float(jaccard(movies.genres[never], movies.genres[never]).mean())
-
-    metrics = {f"{name}/{subset}/{key}": value for (name, subset), values in results.items() for key, value in values.items() if key != "d"}
-    metrics.update({"best_genre_jaccard_of_top5": shared, "genre_jaccard_of_random_pairs": baseline})
-    best_all = results[(best, "all")]
-    run.summarise(f"Run: {'quick mode' if config.quick else 'full run'} on {movies.source}: N = {len(movies):,} movies with a poster and "
-                  f"a synopsis; trained on {len(fit)} train.txt movies ({len(validation)} more pick the checkpoint), "
-                  f"{len(never)} never trained on; {len(models)} tower pairs, {config.epochs} epochs each.")
-    run.summarise(f"Best ({best}) on all N: accuracy at ratio 0.5 {best_all['acc0.5/dim0']:.3f} (dim 0) + {best_all['acc0.5/dim1']:.3f} "
-                  f"(dim 1) = {best_all['acc0.5/dim0'] + best_all['acc0.5/dim1']:.3f} (random: 0.5 + 0.5); at ratio 0.05 "
-                  f"{best_all['acc0.05/dim0']:.3f} / {best_all['acc0.05/dim1']:.3f} (random 0.05). On the never-trained movies: "
-                  f"{results[(best, 'never trained')]['acc0.05/dim0']:.3f} / {results[(best, 'never trained')]['acc0.05/dim1']:.3f} "
-                  f"at 0.05, median rank {results[(best, 'never trained')]['median_rank/poster->synopsis']:.0f} of {len(never)}.")
-    run.summarise(f"Neighbours share genres: a never-trained poster's {config.shown} nearest synopses belong to movies whose genre sets "
-                  f"overlap its own by a Jaccard index of {shared:.3f} on average, against {baseline:.3f} for random pairs.")
-    run.table("Ablation: text tower x poster tower; top-ratio accuracy (acc<ratio>/dim<d>), recall and ranks, on all N movies and on "
-              "the never-trained ones", table)
-    run.note("dim=1: for each poster, its k = int(ratio N) nearest synopses; dim=0: for each synopsis, its k nearest posters; a tie with "
-             "the true match counts against it. Text cleaning: lower case, letters only (punctuation and numbers dropped), scikit-learn's "
-             "English stop words dropped; vocabulary and IDF from the training synopses only, saved inside the text tower. The logit "
-             "scale s = exp(t) starts at 1/0.07 and is clamped at 100 (logged per epoch).")
-    return run.finish(metrics)
+STEPS = (prepare, train, report)

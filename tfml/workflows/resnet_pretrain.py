@@ -11,16 +11,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import keras
 import numpy as np
 
+from tfml.config import option
 from tfml.data import stratified_split
-from tfml.data.traffic_signs import load_traffic_signs
+from tfml.data.traffic_signs import TrafficSigns, load_traffic_signs
 from tfml.models.resnet import build_resnet18, classifier
 from tfml.pipelines import fixed_batches, labelled_batches, shuffled_order
+from tfml.training import Run, StudyConfig
 from tfml.training.classifier import compile_classifier
-from tfml.viz import training_curves
-from tfml.workflows.config import StudyConfig, option
-from tfml.workflows.study import Run
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -40,35 +40,57 @@ class Config(StudyConfig):
     max_images: int | None = option(None, "a seeded subset of the training images (quick mode)", low=1)
 
 
-def run(config: Config) -> Path:
-    run = Run(config)
+@dataclasses.dataclass
+class Prepared:
+    data: TrafficSigns
+    fit_index: np.ndarray  # training images the network trains on
+    val_index: np.ndarray  # held-out training images that pick the checkpoint
+
+
+def prepare(run: Run) -> Prepared:
+    """Load the crops, re-split; hold out a stratified validation share (and, in quick mode, subsample)."""
+    config = run.config
     data = load_traffic_signs(config.data, config.image_size, config.min_images, seed=config.seed, progress=True)
     run.record(data_source=str(Path(config.data).resolve()), classes=len(data.class_names), train_images=len(data.x_train),
                test_images=len(data.x_test))
     fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
     if config.max_images:
         fit_index = np.sort(np.random.default_rng(config.seed).permutation(fit_index)[: config.max_images])
+    return Prepared(data, fit_index, val_index)
+
+
+def train(run: Run, prepared: Prepared) -> keras.Model:
+    """ResNet-18 + softmax head trained with SGD; checkpoint by validation accuracy; the backbone is saved."""
+    config, data, fit_index = run.config, prepared.data, prepared.fit_index
     batch_size = min(config.batch_size, len(fit_index))
     with run.scope():
         backbone = build_resnet18((config.image_size, config.image_size, 3), stem=config.stem, include_top=False, name="backbone")
         model = compile_classifier(classifier(backbone, len(data.class_names)), config.learning_rate, config.weight_decay,
                                    config.epochs * (len(fit_index) // batch_size))
-    train = labelled_batches(data.x_train, shuffled_order(fit_index, data.y_train[fit_index], config.seed), batch_size,
-                             config.epochs, config.seed)
-    validation = fixed_batches(data.x_train[val_index], data.y_train[val_index], 256)
-    history = run.fit(model, train, validation=validation, epochs=config.epochs, monitor="val_accuracy", mode="max")
-    training_curves(history, run.figure("training_curves.png", "Training curves"), f"ResNet-18 ({config.stem} stem) on traffic signs")
+    batches = labelled_batches(data.x_train, shuffled_order(fit_index, data.y_train[fit_index], config.seed), batch_size,
+                               config.epochs, config.seed)
+    validation = fixed_batches(data.x_train[prepared.val_index], data.y_train[prepared.val_index], 256)
+    run.fit(model, batches, validation=validation, epochs=config.epochs, monitor="val_accuracy", mode="max",
+            curves=f"ResNet-18 ({config.stem} stem) on traffic signs")
     best = run.best_model()
     run.save_model(best.get_layer("backbone"), "backbone.h5")
+    return best
+
+
+def report(run: Run, prepared: Prepared, best: keras.Model) -> None:
+    """Test accuracy and what it says."""
+    config, data = run.config, prepared.data
+    history = run.history()
     predicted = best.predict(data.x_test, batch_size=256, verbose=0).argmax(axis=1)
-    metrics = {"test_accuracy": float(np.mean(predicted == data.y_test)),
-               "best_val_accuracy": float(history["val_accuracy"].max()), "epochs": int(len(history))}
-    run.summarise(f"Run: {'quick mode, ' if config.quick else ''}{len(fit_index):,} training images of {len(data.class_names)} "
-                  f"traffic-sign classes, {len(history)} epoch(s): test accuracy {metrics['test_accuracy']:.3f} on "
-                  f"{len(data.x_test):,} test images (chance {1 / len(data.class_names):.3f}). The backbone (backbone.h5) is "
-                  "what `tfml train resnet` fine-tunes on CIFAR-10.")
-    run.note(f"{len(data.class_names)} classes, {len(fit_index):,} training / {len(val_index):,} validation / "
+    accuracy = float(np.mean(predicted == data.y_test))
+    run.add_metrics({"test_accuracy": accuracy, "best_val_accuracy": history["val_accuracy"].max(), "epochs": len(history)})
+    run.summarise(f"{len(prepared.fit_index):,} training images of {len(data.class_names)} traffic-sign classes, {len(history)} "
+                  f"epoch(s): test accuracy {accuracy:.3f} on {len(data.x_test):,} test images (chance "
+                  f"{1 / len(data.class_names):.3f}). The backbone (backbone.h5) is what `tfml train resnet` fine-tunes on CIFAR-10.")
+    run.note(f"{len(data.class_names)} classes, {len(prepared.fit_index):,} training / {len(prepared.val_index):,} validation / "
              f"{len(data.x_test):,} test images at {config.image_size} x {config.image_size}; {config.stem} stem; "
              f"SGD momentum 0.9, lr {config.learning_rate:g} cosine-decayed, weight decay {config.weight_decay:g}, "
-             f"batch {batch_size}, {config.epochs} epochs; best epoch by validation accuracy.")
-    return run.finish(metrics)
+             f"batch {min(config.batch_size, len(prepared.fit_index))}, {config.epochs} epochs; best epoch by validation accuracy.")
+
+
+STEPS = (prepare, train, report)

@@ -22,14 +22,14 @@ import keras
 import numpy as np
 import pandas as pd
 
+from tfml.config import option
 from tfml.data import load_cifar10, stratified_split
+from tfml.data.cifar10 import Cifar10
 from tfml.models.resnet import backbone_stem, classifier, load_backbone
 from tfml.pipelines import fixed_batches, labelled_batches, shuffled_order
-from tfml.training import set_seed
+from tfml.training import Run, StudyConfig, set_seed
 from tfml.training.classifier import compile_classifier
-from tfml.viz import confident_predictions, training_curves
-from tfml.workflows.config import StudyConfig, option
-from tfml.workflows.study import Run
+from tfml.viz import confident_predictions
 
 DEFAULT_BACKBONE = "resnet18-tt100k-backbone"
 STEM_NOTES = {
@@ -80,78 +80,115 @@ def evaluate(probabilities: np.ndarray, y_test: np.ndarray) -> dict:
     return {"test_accuracy": float(np.mean(predicted == y_test)), "predicted": predicted, "confidence": probabilities.max(axis=1)}
 
 
-def run(config: Config) -> Path:
-    run = Run(config)
+@dataclasses.dataclass
+class Prepared:
+    data: Cifar10
+    weights: str  # the backbone's weights: a file, "imagenet" or "none"
+    y_train: np.ndarray  # labels, flat
+    y_test: np.ndarray
+    fit_index: np.ndarray  # training images the routes train on
+    val_index: np.ndarray  # held-out training images that pick each route's checkpoint
+    backbone: keras.Model  # the pretrained backbone (image -> 512 features)
+    stem: str  # its first layers: "imagenet" or "cifar"
+
+
+@dataclasses.dataclass
+class Route:
+    description: str  # its row of the table
+    initialisation: str
+    trained_parameters: int
+    epochs: int
+    outcome: dict  # test accuracy, predictions and their confidence
+    best_val_accuracy: float
+
+
+def prepare(run: Run) -> Prepared:
+    """Resolve and load the backbone, load CIFAR-10, hold out a stratified validation set."""
+    config = run.config
     weights = resolve_weights(config.weights)
     data = load_cifar10(config.data, seed=config.seed, progress=True)
     run.record(data_source=data.source, weights_file=weights)
     y_train, y_test = data.y_train.reshape(-1), data.y_test.reshape(-1)
     fit_index, val_index = stratified_split(y_train, config.validation_size, config.seed)
-    classes, names = len(data.class_names), data.class_names
-    rows, outcomes = [], {}
-
-    # features route: frozen backbone once, then logistic regression on the features
     backbone = load_backbone(weights, data.x_train.shape[1:])
-    stem = backbone_stem(backbone)
-    features_train = backbone.predict(data.x_train, batch_size=256, verbose=0)
-    features_test = backbone.predict(data.x_test, batch_size=256, verbose=0)
+    return Prepared(data, weights, y_train, y_test, fit_index, val_index, backbone, backbone_stem(backbone))
+
+
+def features_route(run: Run, prepared: Prepared) -> Route:
+    """The frozen backbone runs once over every image; logistic regression on the standardised features."""
+    config, data, fit_index = run.config, prepared.data, prepared.fit_index
+    features_train = prepared.backbone.predict(data.x_train, batch_size=256, verbose=0)
+    features_test = prepared.backbone.predict(data.x_test, batch_size=256, verbose=0)
     mean, std = features_train[fit_index].mean(axis=0), features_train[fit_index].std(axis=0) + 1e-6
     with run.scope():
-        head = feature_head(features_train.shape[1], classes, mean, std, config.head_l2)
+        head = feature_head(features_train.shape[1], len(data.class_names), mean, std, config.head_l2)
         head.compile(keras.optimizers.Adam(config.head_learning_rate), keras.losses.SparseCategoricalCrossentropy(),
                      metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
-    head_batch = min(256, len(fit_index))
-    history = run.fit(head, labelled_batches(features_train, shuffled_order(fit_index, y_train[fit_index], config.seed), head_batch,
-                                             config.head_epochs, config.seed),
-                      validation=fixed_batches(features_train[val_index], y_train[val_index], 1024), epochs=config.head_epochs,
-                      name="features", monitor="val_accuracy", mode="max", verbose=0)
+    y_train = prepared.y_train
+    batches = labelled_batches(features_train, shuffled_order(fit_index, y_train[fit_index], config.seed), min(256, len(fit_index)),
+                               config.head_epochs, config.seed)
+    history = run.fit(head, batches, validation=fixed_batches(features_train[prepared.val_index], y_train[prepared.val_index], 1024),
+                      epochs=config.head_epochs, name="features", monitor="val_accuracy", mode="max", verbose=0,
+                      curves="logistic regression on frozen features")
     best = run.best_model("features")
-    outcomes["features"] = evaluate(best.predict(features_test, verbose=0), y_test)
-    rows.append({"route": "features (frozen backbone + logistic regression)", "initialisation": Path(weights).name,
-                 "trained_parameters": best.count_params(), "epochs": config.head_epochs, "test_accuracy": outcomes["features"]["test_accuracy"],
-                 "best_val_accuracy": float(history["val_accuracy"].max())})
-    training_curves(history, run.figure("curves_features.png", "Training curves: features"), "logistic regression on frozen features")
+    return Route("features (frozen backbone + logistic regression)", Path(prepared.weights).name, best.count_params(),
+                 config.head_epochs, evaluate(best.predict(features_test, verbose=0), prepared.y_test),
+                 float(history["val_accuracy"].max()))
 
-    # fine-tuning from the pretrained backbone, and the same network from scratch, same budget
+
+def end_to_end_routes(run: Run, prepared: Prepared, features: Route) -> dict[str, Route]:
+    """Fine-tuning from the backbone, and the same network from scratch, at the same budget."""
+    config, data, fit_index, stem = run.config, prepared.data, prepared.fit_index, prepared.stem
     batch_size = min(config.batch_size, len(fit_index))
-    for route, initial, learning_rate in (("fine-tuning", weights, config.finetune_learning_rate),
+    routes = {}
+    for route, initial, learning_rate in (("fine-tuning", prepared.weights, config.finetune_learning_rate),
                                           ("scratch", "none", config.scratch_learning_rate)):
         set_seed(config.seed)
-        steps = config.epochs * (len(fit_index) // batch_size)
         with run.scope():
-            model = compile_classifier(classifier(load_backbone(initial, data.x_train.shape[1:], stem=stem), classes),
-                                       learning_rate, config.weight_decay, steps)
-        train = labelled_batches(data.x_train, shuffled_order(fit_index, y_train[fit_index], config.seed), batch_size,
-                                 config.epochs, config.seed, flip=True)
-        history = run.fit(model, train, validation=fixed_batches(data.x_train[val_index], y_train[val_index], 256),
-                          epochs=config.epochs, name=route, monitor="val_accuracy", mode="max")
+            model = compile_classifier(classifier(load_backbone(initial, data.x_train.shape[1:], stem=stem), len(data.class_names)),
+                                       learning_rate, config.weight_decay, config.epochs * (len(fit_index) // batch_size))
+        batches = labelled_batches(data.x_train, shuffled_order(fit_index, prepared.y_train[fit_index], config.seed), batch_size,
+                                   config.epochs, config.seed, flip=True)
+        history = run.fit(model, batches, validation=fixed_batches(data.x_train[prepared.val_index], prepared.y_train[prepared.val_index],
+                                                                   256), epochs=config.epochs, name=route, monitor="val_accuracy",
+                          mode="max", curves=f"{route}, {config.epochs} epochs")
         best = run.best_model(route)
-        outcomes[route] = evaluate(best.predict(data.x_test, batch_size=256, verbose=0), y_test)
-        rows.append({"route": f"{route} (backbone + head, end to end)", "initialisation": "random" if initial == "none" else Path(initial).name,
-                     "trained_parameters": sum(int(np.prod(w.shape)) for w in best.trainable_weights), "epochs": config.epochs,
-                     "test_accuracy": outcomes[route]["test_accuracy"], "best_val_accuracy": float(history["val_accuracy"].max())})
-        training_curves(history, run.figure(f"curves_{route}.png", f"Training curves: {route}"), f"{route}, {config.epochs} epochs")
+        routes[route] = Route(f"{route} (backbone + head, end to end)", "random" if initial == "none" else Path(initial).name,
+                              sum(int(np.prod(w.shape)) for w in best.trainable_weights), config.epochs,
+                              evaluate(best.predict(data.x_test, batch_size=256, verbose=0), prepared.y_test),
+                              float(history["val_accuracy"].max()))
+    return routes
 
-    for route, outcome in outcomes.items():
-        confident_predictions(data.x_test, y_test, outcome["predicted"], outcome["confidence"], names,
+
+def report(run: Run, prepared: Prepared, features: Route, end_to_end: dict[str, Route]) -> None:
+    """Confident predictions per route, the table, metrics and what the numbers say."""
+    config, data = run.config, prepared.data
+    routes = {"features": features, **end_to_end}
+    for route, result in routes.items():
+        confident_predictions(data.x_test, prepared.y_test, result.outcome["predicted"], result.outcome["confidence"], data.class_names,
                               run.figure(f"confident_{route}.png", f"Most confident predictions: {route}"),
                               title=f"{route}: per class, 5 most confident correct (green) | 5 most confident incorrect (red)")
-    metrics = {f"{route}/test_accuracy": outcome["test_accuracy"] for route, outcome in outcomes.items()}
-    best_route = max(outcomes, key=lambda route: outcomes[route]["test_accuracy"])
-    run.summarise(f"Run: {'quick mode on the embedded sample' if config.data == 'sample' else 'data: ' + data.source}; "
-                  f"{len(fit_index):,} training, {len(val_index):,} validation, {len(y_test):,} test images; "
+    run.add_metrics({f"{route}/test_accuracy": result.outcome["test_accuracy"] for route, result in routes.items()})
+    best = max(routes, key=lambda route: routes[route].outcome["test_accuracy"])
+    run.summarise(f"{len(prepared.fit_index):,} training, {len(prepared.val_index):,} validation, {len(prepared.y_test):,} test images; "
                   f"{config.epochs} epoch(s) per end-to-end route, {config.head_epochs} for the logistic regression.")
-    run.summarise("Test accuracy (chance 0.100): " + "; ".join(f"{route} {outcome['test_accuracy']:.3f}" for route, outcome in outcomes.items())
-                  + f". Best here: {best_route}."
+    run.summarise(f"Test accuracy (chance {1 / len(data.class_names):.3f}): "
+                  + "; ".join(f"{route} {result.outcome['test_accuracy']:.3f}" for route, result in routes.items())
+                  + f". Best here: {best}."
                   + (" With 2,000 images and one epoch these figures are noisy and the routes barely trained; judge the routes by a "
                      "run on the full CIFAR-10 (the README's command)." if config.data == "sample" else ""))
-    run.table(f"Test accuracy ({len(y_test):,} test images)", pd.DataFrame(rows).set_index("route"))
-    run.note(f"Data: {data.source}; {len(fit_index):,} training and {len(val_index):,} validation images (checkpoint by "
-             f"validation accuracy), {len(y_test):,} test images, all 32 x 32. Backbone weights: {config.weights} ({weights}), "
-             f"{stem} stem{STEM_NOTES[stem]}. "
-             f"Features route: the backbone's 512 average-pooled features, standardised with the training mean and std, "
-             f"one Dense softmax layer, Adam lr {config.head_learning_rate:g}, L2 {config.head_l2:g}, {config.head_epochs} epochs. "
-             f"Fine-tuning: SGD momentum 0.9, lr {config.finetune_learning_rate:g} (scratch {config.scratch_learning_rate:g}) "
-             f"cosine-decayed, weight decay {config.weight_decay:g}, batch {batch_size}, random horizontal flips, "
-             f"{config.epochs} epochs each.")
-    return run.finish(metrics)
+    run.table(f"Test accuracy ({len(prepared.y_test):,} test images)", pd.DataFrame(
+        [{"route": r.description, "initialisation": r.initialisation, "trained_parameters": r.trained_parameters, "epochs": r.epochs,
+          "test_accuracy": r.outcome["test_accuracy"], "best_val_accuracy": r.best_val_accuracy} for r in routes.values()]
+    ).set_index("route"))
+    stem = prepared.stem
+    run.note(f"Data: {data.source}; {len(prepared.fit_index):,} training and {len(prepared.val_index):,} validation images (checkpoint by "
+             f"validation accuracy), {len(prepared.y_test):,} test images, all 32 x 32. Backbone weights: {config.weights} "
+             f"({prepared.weights}), {stem} stem{STEM_NOTES[stem]}. Features route: the backbone's 512 average-pooled features, "
+             f"standardised with the training mean and std, one Dense softmax layer, Adam lr {config.head_learning_rate:g}, L2 "
+             f"{config.head_l2:g}, {config.head_epochs} epochs. Fine-tuning: SGD momentum 0.9, lr {config.finetune_learning_rate:g} "
+             f"(scratch {config.scratch_learning_rate:g}) cosine-decayed, weight decay {config.weight_decay:g}, batch "
+             f"{min(config.batch_size, len(prepared.fit_index))}, random horizontal flips, {config.epochs} epochs each.")
+
+
+STEPS = (prepare, features_route, end_to_end_routes, report)

@@ -9,21 +9,20 @@ the query's own source, and how often the query finds its own source at rank 1 a
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
 from tfml import zoo
+from tfml.config import option
 from tfml.data import load_cifar10, stratified_split
-from tfml.pipelines import reconstruction_batches, reconstruction_pairs
+from tfml.data.cifar10 import Cifar10
+from tfml.pipelines import reconstruction_batches, reconstruction_pairs, unit_float_array
 from tfml.pipelines.distortions import DistortionSchedule, distort_batch, keyed_map, mix_distortions
 from tfml.retrieval import ExactIndex, LabelRelevance, evaluate_retrieval
-from tfml.training import PSNR
-from tfml.viz import image_rows, neighbour_grid, training_curves
-from tfml.workflows.config import StudyConfig, option
-from tfml.workflows.study import Run
+from tfml.training import PSNR, Run, StudyConfig, flatten
+from tfml.viz import image_rows, neighbour_grid
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -53,6 +52,109 @@ class Config(StudyConfig):
         return DistortionSchedule(tuple(self.share), tuple(self.noise), tuple(self.projective), ramp_epochs=self.epochs)
 
 
+@dataclasses.dataclass
+class Prepared:
+    data: Cifar10
+    x_fit: np.ndarray  # training images (uint8)
+    x_val: np.ndarray  # validation images: pick the checkpoint
+    original: keras.Model  # the autoencoder training continues from
+
+
+@dataclasses.dataclass
+class Evaluation:
+    table: pd.DataFrame  # one row per (distortion, strength, model)
+    queries: dict  # (kind, strength) -> distorted test images
+    neighbours: dict  # (model, kind, strength) -> indices (Q, k), the query's source kept in the base
+
+
+def prepare(run: Run) -> Prepared:
+    """Load CIFAR-10 and the autoencoder to continue from; hold out a validation share."""
+    config = run.config
+    data = load_cifar10(config.data, seed=config.seed, progress=True)
+    path = zoo.resolve(config.base_model)
+    run.record(data_source=data.source, base_model=config.base_model, base_model_file=str(path))
+    fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    return Prepared(data, data.x_train[fit_index], data.x_train[val_index], load_autoencoder(config.base_model))
+
+
+def train(run: Run, prepared: Prepared) -> keras.Model:
+    """Continue training a copy of the autoencoder with distorted inputs (clean targets) on the
+    schedule; validation inputs are distorted once, by the final schedule."""
+    config, schedule = run.config, run.config.schedule()
+    with run.scope():
+        model = keras.models.clone_model(prepared.original)
+        model.set_weights(prepared.original.get_weights())
+        model.compile(keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(), metrics=[PSNR()])
+    mix = lambda image, key, epoch: mix_distortions(image, key, epoch, schedule)  # noqa: E731
+    train_batches = reconstruction_batches(prepared.x_fit, config.batch_size, config.seed, config.epochs, input_map=mix)
+    last = config.epochs - 1  # validation inputs: fixed, distorted by the final schedule with epoch-independent keys
+    x_val_distorted = keyed_map(prepared.x_val, lambda image, key: mix_distortions(image, key, last, schedule), config.seed + 1)
+    log_schedule = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(
+        {f"schedule_{name}": value for name, value in schedule.values(epoch).items()}))
+    run.fit(model, train_batches, validation=reconstruction_pairs(x_val_distorted, prepared.x_val, config.batch_size),
+            epochs=config.epochs, checkpoint="robust_autoencoder.h5", callbacks=[log_schedule],
+            curves="continued training with distorted inputs (schedule_*: share of distorted inputs, largest strengths)")
+    robust = run.best_model()
+    run.save_model(robust.get_layer("encoder"), "robust_encoder.h5")
+    return robust
+
+
+def evaluate(run: Run, prepared: Prepared, robust: keras.Model) -> Evaluation:
+    """Both models on clean and distorted test queries against all clean images."""
+    config, data = run.config, prepared.data
+    x_all = np.concatenate([data.x_train, data.x_test])
+    labels = np.concatenate([data.y_train, data.y_test]).reshape(-1)
+    queries = distorted_queries(data.x_test, config)
+    table, neighbours = evaluate_models({"original": prepared.original, "robust": robust}, x_all, labels, len(data.x_train),
+                                        queries, config.k)
+    return Evaluation(table, queries, neighbours)
+
+
+def report(run: Run, prepared: Prepared, robust: keras.Model, evaluation: Evaluation) -> None:
+    """Figures, tables, metrics and what the numbers say."""
+    config, data, table = run.config, prepared.data, evaluation.table
+    figures(run, prepared, evaluation)
+    history = run.history()
+    run.add_metrics(flatten(table.set_index(["model", "distortion", "strength"]), "{index}/{column}"))
+    run.add_metrics({"epochs": len(history), "best_val_loss": history["val_loss"].min()})
+    n_all = len(data.x_train) + len(data.x_test)
+    run.summarise(f"Continued {config.base_model} for {len(history)} epochs on {len(prepared.x_fit):,} training images with "
+                  f"distorted inputs. Each of the {len(data.x_test):,} test images, clean and distorted "
+                  f"({len(evaluation.queries) - 1} settings), queries all {n_all:,} clean images.")
+    run.summarise(robustness_verdict(table, config.k, len(data.class_names)))
+    wide = table.pivot_table(index=["distortion", "strength"], columns="model", values=list(table.columns[3:]))
+    run.table(f"Original vs robust model on distorted test queries (euclidean, base: {n_all:,} clean images)", wide)
+    run.note(f"Data: {data.source}. Continued from {config.base_model} for {config.epochs} epochs; the share of distorted "
+             f"inputs grows {config.share[0]:g} -> {config.share[1]:g}, the largest noise standard deviation "
+             f"{config.noise[0]:g} -> {config.noise[1]:g} and the largest corner shift {config.projective[0]:g} -> "
+             f"{config.projective[1]:g} of the image size; each distorted input draws its strength uniformly below that. "
+             f"precision@{config.k} leaves the query's own source out of the base; own_source_* keeps it in.")
+
+
+def figures(run: Run, prepared: Prepared, evaluation: Evaluation) -> None:
+    """The evaluation queries, and the neighbours of the most distorted ones by each model."""
+    config, data, queries = run.config, prepared.data, evaluation.queries
+    image_rows([queries[key][:8] for key in queries], run.figure("distortion_examples.png", "Evaluation queries"),
+               [f"{kind} {strength:g}" for kind, strength in queries], title="evaluation queries (seeded)")
+    x_all = np.concatenate([data.x_train, data.x_test])
+    labels, n_train = np.concatenate([data.y_train, data.y_test]).reshape(-1), len(data.x_train)
+    names, n = np.array(data.class_names), min(config.figure_queries, len(data.x_test))
+    for kind, strengths, caption in (("noise", config.eval_noise, "Neighbours of noisy queries"),
+                                     ("projective", config.eval_projective, "Neighbours of warped queries")):
+        key = (kind, max(strengths))
+        rows_images, rows_neighbours, rows_labels, rows_names = [], [], [], []
+        for q in range(n):
+            for model_name in ("original", "robust"):
+                found = evaluation.neighbours[(model_name, *key)][q]
+                rows_images.append(queries[key][q])
+                rows_neighbours.append(x_all[found])
+                rows_labels.append(f"{model_name}: {names[data.y_test[q, 0]]}")
+                rows_names.append([("SOURCE " if i == n_train + q else "") + names[labels[i]] for i in found])
+        neighbour_grid(np.stack(rows_images), np.stack(rows_neighbours), run.figure(f"neighbours_{kind}.png", caption),
+                       None, rows_names, query_titles=rows_labels, title=f"{kind} {key[1]:g}: each distorted query, neighbours by "
+                       "the original (upper) and the robust model (lower); SOURCE marks the query's own clean image")
+
+
 def distorted_queries(x_test: np.ndarray, config: Config) -> dict[tuple[str, float], np.ndarray]:
     """The evaluation queries (uint8): clean, and each (kind, strength) of the config, seeded."""
     settings = {("clean", 0.0): x_test}
@@ -62,11 +164,11 @@ def distorted_queries(x_test: np.ndarray, config: Config) -> dict[tuple[str, flo
     return settings
 
 
-def evaluate(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarray, n_train: int, queries: dict, k: int):
+def evaluate_models(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarray, n_train: int, queries: dict, k: int):
     """One row per (kind, strength, model); neighbours[(model, kind, strength)] = indices (Q, k) found
     with the source kept in the base."""
     x_test, y_test = x_all[n_train:], labels[n_train:]
-    clean_targets = x_test.astype(np.float32) / 255.0
+    clean_targets = unit_float_array(x_test)
     sources = np.arange(n_train, len(x_all))
     same_class = LabelRelevance(y_test, labels)
     own_source = LabelRelevance(sources, np.arange(len(x_all)))  # query i's one relevant item: its clean source
@@ -90,7 +192,7 @@ def evaluate(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarr
     return pd.DataFrame(rows), neighbours
 
 
-def robustness_verdict(table: pd.DataFrame, k: int) -> str:
+def robustness_verdict(table: pd.DataFrame, k: int, n_classes: int) -> str:
     """In words: on which distorted queries the retrained model finds more same-class images and
     its own source than the original, and what happens on clean queries."""
     pivot = table.pivot_table(index=["distortion", "strength"], columns="model", values=[f"precision@{k}", "own_source_at_1"])
@@ -103,7 +205,7 @@ def robustness_verdict(table: pd.DataFrame, k: int) -> str:
     clean = pivot.loc[("clean", 0.0)]
     return (f"The retrained model is ahead on {ahead} of {len(distorted)} distorted settings by precision@{k} "
             f"(original -> robust at the strongest: {'; '.join(parts)}); on clean queries precision@{k} goes "
-            f"{clean[(f'precision@{k}', 'original')]:.3f} -> {clean[(f'precision@{k}', 'robust')]:.3f}. Chance is 0.100; "
+            f"{clean[(f'precision@{k}', 'original')]:.3f} -> {clean[(f'precision@{k}', 'robust')]:.3f}. Chance is {1 / n_classes:.3f}; "
             "'own source first' is how often a distorted query finds its own clean image at rank 1.")
 
 
@@ -120,71 +222,5 @@ def load_autoencoder(path: str) -> keras.Model:
     return model
 
 
-def run(config: Config) -> Path:
-    run = Run(config)
-    data = load_cifar10(config.data, seed=config.seed, progress=True)
-    run.record(data_source=data.source, base_model=config.base_model)
-    schedule = config.schedule()
-    train_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
-    x_fit, x_val = data.x_train[train_index], data.x_train[val_index]
 
-    original = load_autoencoder(config.base_model)
-    with run.scope():
-        model = keras.models.clone_model(original)
-        model.set_weights(original.get_weights())
-        model.compile(keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(), metrics=[PSNR()])
-    mix = lambda image, key, epoch: mix_distortions(image, key, epoch, schedule)  # noqa: E731
-    train = reconstruction_batches(x_fit, config.batch_size, config.seed, config.epochs, input_map=mix)
-    last = config.epochs - 1  # validation inputs: fixed, distorted by the final schedule with epoch-independent keys
-    x_val_distorted = keyed_map(x_val, lambda image, key: mix_distortions(image, key, last, schedule), config.seed + 1)
-    log_schedule = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(
-        {f"schedule_{name}": value for name, value in schedule.values(epoch).items()}))
-    history = run.fit(model, train, validation=reconstruction_pairs(x_val_distorted, x_val, config.batch_size),
-                      epochs=config.epochs, checkpoint="robust_autoencoder.h5", callbacks=[log_schedule])
-    training_curves(history, run.figure("training_curves.png", "Training curves (schedule columns: share of distorted inputs and "
-                                        "largest strengths)"), "continued training with distorted inputs")
-
-    robust = run.best_model()
-    run.save_model(robust.get_layer("encoder"), "robust_encoder.h5")
-    x_all = np.concatenate([data.x_train, data.x_test])
-    labels = np.concatenate([data.y_train, data.y_test]).reshape(-1)
-    n_train = len(data.x_train)
-    queries = distorted_queries(data.x_test, config)
-    table, neighbours = evaluate({"original": original, "robust": robust}, x_all, labels, n_train, queries, config.k)
-
-    image_rows([queries[key][:8] for key in queries], run.figure("distortion_examples.png", "Evaluation queries"),
-               [f"{kind} {strength:g}" for kind, strength in queries], title="evaluation queries (seeded)")
-    names = np.array(data.class_names)
-    n = min(config.figure_queries, len(data.x_test))
-    for kind, strengths, caption in (("noise", config.eval_noise, "Neighbours of noisy queries"),
-                                     ("projective", config.eval_projective, "Neighbours of warped queries")):
-        key = (kind, max(strengths))
-        rows_images, rows_neighbours, rows_labels, rows_names = [], [], [], []
-        for q in range(n):
-            for model_name in ("original", "robust"):
-                found = neighbours[(model_name, *key)][q]
-                rows_images.append(queries[key][q])
-                rows_neighbours.append(x_all[found])
-                rows_labels.append(f"{model_name}: {names[data.y_test[q, 0]]}")
-                rows_names.append([("SOURCE " if i == n_train + q else "") + names[labels[i]] for i in found])
-        neighbour_grid(np.stack(rows_images), np.stack(rows_neighbours), run.figure(f"neighbours_{kind}.png", caption),
-                       None, rows_names, query_titles=rows_labels, title=f"{kind} {key[1]:g}: each distorted query, neighbours by "
-                       "the original (upper) and the robust model (lower); SOURCE marks the query's own clean image")
-
-    metrics = {f"{row['model']}/{row['distortion']}/{row['strength']:g}/{name}": row[name]
-               for row in table.to_dict("records") for name in table.columns[3:]}
-    metrics.update({"epochs": int(len(history)), "best_val_loss": float(history["val_loss"].min())})
-    what = "quick mode on the embedded 2,500-image sample" if config.quick else f"data: {data.source}"
-    run.summarise(f"Run: {what}; continued {config.base_model} for {len(history)} epochs on {len(x_fit):,} training images with "
-                  f"distorted inputs. Each of the {len(data.x_test):,} test images, clean and distorted "
-                  f"({len(queries) - 1} settings), queries all {len(x_all):,} clean images.")
-    run.summarise(robustness_verdict(table, config.k))
-    wide = table.pivot_table(index=["distortion", "strength"], columns="model", values=list(table.columns[3:]))
-    run.table(f"Original vs robust model on distorted test queries (euclidean, base: {len(x_all):,} clean images)", wide)
-    run.note(f"Data: {data.source}. Continued from {config.base_model} for {config.epochs} epochs; the share of distorted "
-             f"inputs grows {config.share[0]:g} -> {config.share[1]:g}, the largest noise standard deviation "
-             f"{config.noise[0]:g} -> {config.noise[1]:g} and the largest corner shift {config.projective[0]:g} -> "
-             f"{config.projective[1]:g} of the image size; each distorted input draws its strength uniformly below that. "
-             f"precision@{config.k} leaves the query's own source out of the base; own_source_* keeps it in.")
-    return run.finish(metrics)
-
+STEPS = (prepare, train, evaluate, report)

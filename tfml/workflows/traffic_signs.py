@@ -27,40 +27,46 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
+from tfml import paths
+from tfml.config import option
 from tfml.data import stratified_split
-from tfml.data.traffic_signs import family_order, load_traffic_signs, sign_family
-from tfml.losses import ContrastiveLoss, TripletHardLoss, TripletLoss, TripletSemiHardLoss
+from tfml.data.traffic_signs import TrafficSigns, family_order, load_traffic_signs, sign_family
+from tfml.losses import (
+    ContrastiveLoss,
+    IndexedTripletMiner,
+    PairMarginMiner,
+    TripletHardLoss,
+    TripletLoss,
+    TripletMarginMiner,
+    TripletSemiHardLoss,
+)
 from tfml.models import build_embedding_net, channel_statistics
-from tfml.pipelines import labelled_batches, pk_indices, random_in_batch_triplets
-from tfml.retrieval import ExactIndex, LabelRelevance, evaluate_retrieval
-from tfml.training import EpochMetrics, set_seed
-from tfml.viz import project_2d, scatter_2d, training_curves
+from tfml.pipelines import labelled_batches, pk_indices, random_in_batch_triplets, unit_float_array
+from tfml.retrieval import LABEL_METRICS, ExactIndex, LabelRelevance, evaluate_retrieval
+from tfml.training import EpochMetrics, Run, StudyConfig, set_seed
+from tfml.viz import project_2d, scatter_2d, write_projector
 from tfml.viz.figures import distance_heatmap
-from tfml.workflows.config import StudyConfig, option
-from tfml.workflows.study import Run
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_FILE = PROJECT_ROOT / "benchmarks" / "results" / "pml_reference.json"
+REFERENCE_FILE = "pml_reference.json"
 
 # name -> (batches, loss factory, reference row); batches: "pk" (P x K), "pk-random" (P x K with one
 # random in-batch triplet per anchor in the targets) or "shuffled" (a permutation cut into batches)
 RUNS = {
-    "triplet-semihard": ("pk", lambda c: TripletLoss(c.triplet_margin, triplets="semihard", reducer="mean_nonzero"), "a"),
-    "triplet-random": ("pk-random", lambda c: TripletLoss(c.triplet_margin, triplets="indexed", reducer="mean_nonzero"), "b"),
-    "contrastive-margin": ("pk", lambda c: ContrastiveLoss(margin=1.0, squared=False, pairs="margin", miner_margins=c.miner_margins,
+    "triplet-semihard": ("pk", lambda c: TripletLoss(c.triplet_margin, miner=TripletMarginMiner(c.triplet_margin, "semihard"),
+                                                     reducer="mean_nonzero"), "a"),
+    "triplet-random": ("pk-random", lambda c: TripletLoss(c.triplet_margin, miner=IndexedTripletMiner(), reducer="mean_nonzero"), "b"),
+    "contrastive-margin": ("pk", lambda c: ContrastiveLoss(margin=1.0, squared=False, miner=PairMarginMiner(*c.miner_margins),
                                                            reducer="mean_nonzero"), "c"),
-    "contrastive-all": ("shuffled", lambda c: ContrastiveLoss(margin=1.0, squared=False, pairs="all", reducer="mean_nonzero"), "d"),
+    "contrastive-all": ("shuffled", lambda c: ContrastiveLoss(margin=1.0, squared=False, reducer="mean_nonzero"), "d"),
     "triplet-semihard-tfa": ("pk", lambda c: TripletSemiHardLoss(margin=c.triplet_margin), None),
     "triplet-batchhard": ("pk", lambda c: TripletHardLoss(soft=True), None),
 }
-METRICS = ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "map@r")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -93,8 +99,167 @@ class Config(StudyConfig):
     selection_queries: int = option(2000, "with --validation-fraction 0: training images that query the others every epoch", low=10)
     max_classes: int | None = option(None, "keep only the most frequent classes (quick mode)", low=2)
     max_images_per_class: int | None = option(None, "keep at most this many images per class (quick mode)", low=4)
-    reference: str = option(str(REFERENCE_FILE), "JSON of the pytorch-metric-learning reference rows (benchmarks/pml_reference.py)",
-                            metavar="FILE")
+    reference: str = option("", "JSON of the pytorch-metric-learning reference rows (default: benchmarks/results/"
+                            "pml_reference.json of the project, made by benchmarks/pml_reference.py)", metavar="FILE")
+
+
+@dataclasses.dataclass
+class Prepared:
+    data: TrafficSigns
+    fit_index: np.ndarray  # the training images the networks train on
+    val_index: np.ndarray  # held-out training images that pick checkpoints (may be empty)
+    standardize: tuple  # per-channel mean and variance of the training images, saved inside the networks
+
+
+@dataclasses.dataclass
+class Trained:
+    nets: dict  # (run, dim) -> the embedding network at its checkpoint
+    seconds: dict  # (run, dim) -> training seconds
+    results: dict  # (run, dim) -> test figures
+    best: str  # the run with the best test MAP@R at the main dimension
+
+
+def prepare(run: Run) -> Prepared:
+    """Load the crops with the reference's split (a subset in quick mode); standardisation from the training images."""
+    config = run.config
+    data = load_traffic_signs(config.data, config.image_size, config.min_images, config.train_fraction, seed=config.seed,
+                              pad_to_square=config.pad_to_square, progress=True)
+    if config.max_classes or config.max_images_per_class:
+        x_all, y_all, names = subset(np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test]),
+                                     config, data.class_names)
+        train_rows, test_rows = stratified_split(y_all, 1 - config.train_fraction, config.seed)
+        data = dataclasses.replace(data, x_train=x_all[train_rows], y_train=y_all[train_rows], x_test=x_all[test_rows],
+                                   y_test=y_all[test_rows], class_names=names, ids_train=[], ids_test=[])
+    run.record(data_source=str(Path(config.data).resolve()), classes=len(data.class_names), train_images=len(data.x_train),
+               test_images=len(data.x_test), dropped_classes=data.dropped_classes, skipped_files=data.skipped_files)
+    if config.validation_fraction > 0:
+        fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    else:
+        fit_index, val_index = np.arange(len(data.x_train)), np.array([], np.int64)
+    return Prepared(data, fit_index, val_index, channel_statistics(data.x_train[fit_index]))
+
+
+def baselines(run: Run, prepared: Prepared) -> list[dict]:
+    """Test figures of raw pixels and of the untrained network."""
+    config, data = run.config, prepared.data
+    pixels = [unit_float_array(x.reshape(len(x), -1)) for x in (data.x_train, data.x_test)]
+    rows = [{"run": "raw pixels", "dim": pixels[0].shape[1], **evaluate(*pixels, data.y_train, data.y_test)}]
+    set_seed(config.seed)
+    untrained = build_embedding_net((config.image_size, config.image_size, 3), config.dim, network=config.network,
+                                    standardize=prepared.standardize)
+    rows.append({"run": "untrained network", "dim": config.dim, **evaluate(embed(untrained, data.x_train), embed(untrained, data.x_test),
+                                                                          data.y_train, data.y_test)})
+    return rows
+
+
+def train(run: Run, prepared: Prepared, baseline_rows: list[dict]) -> Trained:
+    """Every run at the main dimension; the best of them (test MAP@R) again at the other dimensions."""
+    config = run.config
+    trained = Trained({}, {}, {}, best="")
+    for name in config.runs:
+        train_one(run, prepared, trained, name, config.dim)
+    trained.best = max(config.runs, key=lambda name: trained.results[(name, config.dim)]["map@r"])
+    for dim in config.other_dims:
+        train_one(run, prepared, trained, trained.best, dim)
+    run.save_model(trained.nets[(trained.best, config.dim)], "best_embedding_net.h5")
+    return trained
+
+
+def train_one(run: Run, prepared: Prepared, trained: Trained, name: str, dim: int) -> None:
+    """Trains (or resumes) one run as training <name>-d<dim>, each epoch's checkpoint figure logged,
+    and records its best network, training seconds and test figures in ``trained``."""
+    config, data, (batches, make_loss, _) = run.config, prepared.data, RUNS[name]
+    training = f"{name}-d{dim}"
+    set_seed(config.seed)
+    with run.scope():
+        net = build_embedding_net((config.image_size, config.image_size, 3), dim, network=config.network,
+                                  standardize=prepared.standardize)
+        net.compile(keras.optimizers.Adam(config.learning_rate), make_loss(config))
+    batch_size = config.classes_per_batch * config.images_per_class
+    steps = len(data.x_train) // batch_size  # the reference's epoch: all training images, drop last
+    order = epoch_order(batches, data.y_train[prepared.fit_index], config, steps)
+    stream = labelled_batches(data.x_train[prepared.fit_index], order, batch_size, config.epochs, config.seed, padding=config.padding)
+    measure, monitor = checkpoint_metrics(data, prepared.fit_index, prepared.val_index, config)
+    history = run.fit(net, stream, epochs=config.epochs, name=training, monitor=monitor, mode="max", verbose=2,
+                      callbacks=[EpochMetrics(measure)], curves=f"{name}, d = {dim} (loss, and the figures that pick the checkpoint)")
+    best = run.best_model(training)
+    run.save_model(best, f"runs/{training}/embedding_net.h5")
+    trained.nets[(name, dim)], trained.seconds[(name, dim)] = best, float(history["epoch_seconds"].sum())
+    trained.results[(name, dim)] = evaluate(embed(best, data.x_train), embed(best, data.x_test), data.y_train, data.y_test)
+
+
+def figures(run: Run, prepared: Prepared, trained: Trained) -> None:
+    """Projector export, t-SNE / UMAP of training and test embeddings, class-centroid distances by sign family."""
+    config, data, best = run.config, prepared.data, trained.best
+    net = trained.nets[(best, config.dim)]
+    train_vectors, test_vectors = embed(net, data.x_train), embed(net, data.x_test)
+    names = np.array(data.class_names)
+    run.save(f"tensorboard/projector/{best}-d{config.dim}-test", write_projector, test_vectors,
+             pd.DataFrame({"class": names[data.y_test], "family": [sign_family(n) for n in names[data.y_test]]}), data.x_test)
+    shown = np.sort(np.random.default_rng(config.seed).choice(len(train_vectors), min(5000, len(train_vectors)), replace=False))
+    for method in ("tsne", "umap"):
+        for split, vectors, labels, picked in (("train", train_vectors, data.y_train, shown),
+                                               ("test", test_vectors, data.y_test, slice(None))):
+            points = project_2d(vectors[picked], method, seed=config.seed)
+            scatter_2d(points, names[labels[picked]], run.figure(f"{method}_{split}.png", f"{method.upper()}, {split}"),
+                       f"{method.upper()} of {len(points):,} {split} embeddings ({best}, d = {config.dim})",
+                       class_order=data.class_names, annotate=True)
+    order = family_order(data.class_names)
+    centroids = np.stack([train_vectors[data.y_train == c].mean(0) for c in order])
+    distances = np.sqrt(((centroids[:, None] - centroids[None]) ** 2).sum(-1))
+    distance_heatmap(distances, names[order].tolist(), [sign_family(names[c]) for c in order],
+                     run.figure("centroid_distances.png", "Class-centroid distances by sign family"),
+                     f"distances between class centroids ({best}, d = {config.dim}), ordered by sign family")
+
+
+def report(run: Run, prepared: Prepared, baseline_rows: list[dict], trained: Trained) -> None:
+    """Figures, the comparison with the reference rows, all test figures, what the numbers say."""
+    config, data = run.config, prepared.data
+    figures(run, prepared, trained)
+    rows = baseline_rows + [{"run": name, "dim": dim, **result, "train_seconds": trained.seconds[(name, dim)]}
+                            for (name, dim), result in trained.results.items()]
+    table = pd.DataFrame(rows).set_index(["run", "dim"])
+    run.table("k-NN classification and retrieval on the test images (base: training embeddings, Euclidean)", table,
+              metrics="{level[0]}/d{level[1]}/{column}")
+    run.add_metrics({"best_run": list(RUNS).index(trained.best)})
+    picked = (f"{len(prepared.val_index):,} held out to pick checkpoints" if len(prepared.val_index) else
+              f"checkpoints picked by retrieval among {min(config.selection_queries, len(prepared.fit_index)):,} training images")
+    batch = config.classes_per_batch * config.images_per_class
+    run.summarise(f"{len(data.class_names)} classes, {len(data.x_train):,} training ({len(prepared.fit_index):,} to train on, "
+                  f"{picked}) and {len(data.x_test):,} test images at {config.image_size} x {config.image_size}; each run "
+                  f"{config.epochs} epochs of {len(data.x_train) // batch} steps (batch {config.classes_per_batch} x "
+                  f"{config.images_per_class}). Test images are classified by their nearest training images; MAP@R (1.0 = "
+                  "every same-class image ranked first) is the figure runs are compared by.")
+    for sentence in findings({name: trained.results[(name, config.dim)] for name in config.runs}):
+        run.summarise(sentence)
+    reference_table(run, trained)
+    run.note(f"Data: {config.data}; {len(data.class_names)} classes ({len(data.dropped_classes)} dropped with fewer than "
+             f"{config.min_images} crops), reference split ({config.train_fraction:.0%} of each class for training), "
+             f"{'padded to square and ' if config.pad_to_square else ''}resized to {config.image_size} x {config.image_size}; "
+             f"network: {config.network}; augmentation: random crop after {config.padding}-px padding. Each run's checkpoint is the "
+             f"epoch with the best MAP@R of its checkpoint figure ({picked}; the test set picks nothing); train seconds add up the "
+             f"epochs' training time. Best run by test MAP@R at d = {config.dim}: **{trained.best}**. t-SNE/UMAP of the training set "
+             "show a seeded sample of at most 5,000 images.")
+
+
+def reference_table(run: Run, trained: Trained) -> None:
+    """tfml's runs beside the pytorch-metric-learning reference rows (benchmarks/pml_reference.py)."""
+    config = run.config
+    path = reference_file(config)
+    reference = read_reference(path)
+    comparison = []
+    for name in config.runs:
+        letter, ours = RUNS[name][2], trained.results[(name, config.dim)]
+        line = {"run": name, "reference row": letter or "-", "kNN@1": ours["knn@1"], "kNN@5": ours["knn@5"],
+                "R-precision": ours["r_precision"], "MAP@R": ours["map@r"], "train seconds": trained.seconds[(name, config.dim)]}
+        if letter and letter in reference:
+            ref = reference[letter]
+            line.update({"reference kNN@1": ref["knn@1"], "reference MAP@R": ref["map@r"], "reference train seconds": ref["train_seconds"]})
+        comparison.append(line)
+    run.table("tfml runs beside the pytorch-metric-learning reference (same data, split and protocol; d = 32)",
+              pd.DataFrame(comparison).set_index("run"))
+    if not reference:
+        run.note(f"No reference rows: {path} is absent (make it with `python benchmarks/pml_reference.py`).")
 
 
 def subset(images, labels, config: Config, class_names):
@@ -136,7 +301,7 @@ def embed(net: keras.Model, images: np.ndarray) -> np.ndarray:
 def evaluate(train_vectors, test_vectors, y_train, y_test) -> dict[str, float]:
     """k-NN classification (Euclidean, k = 1 and 5, ties to the nearest) and retrieval metrics of the
     test images against the training images."""
-    return evaluate_retrieval(ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), METRICS).metrics
+    return evaluate_retrieval(ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), LABEL_METRICS).metrics
 
 
 def selection_metrics(images: np.ndarray, labels: np.ndarray, queries: np.ndarray, prefix: str):
@@ -157,17 +322,6 @@ def selection_metrics(images: np.ndarray, labels: np.ndarray, queries: np.ndarra
     return measure
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Adds the epoch's training seconds to its logs, so a run's training time adds up over resumes."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["epoch_seconds"] = time.perf_counter() - self.start
-
-
 def checkpoint_metrics(data, fit_index, val_index, config: Config):
     """(callback measure, monitored name): held-out validation images retrieved among themselves, or,
     with no held-out images, a seeded sample of training images retrieved among all training images
@@ -179,33 +333,14 @@ def checkpoint_metrics(data, fit_index, val_index, config: Config):
     return selection_metrics(data.x_train[fit_index], data.y_train[fit_index], queries, "train_"), "train_map_at_r"
 
 
-def train_run(run: Run, name: str, dim: int, data, fit_index, val_index, standardize, config: Config) -> tuple[keras.Model, float]:
-    """Trains (or resumes) one run, runs/<name>-d<dim>/; returns its best embedding network and its
-    training seconds."""
-    batches, make_loss, _ = RUNS[name]
-    training = f"{name}-d{dim}"
-    set_seed(config.seed)
-    with run.scope():
-        net = build_embedding_net((config.image_size, config.image_size, 3), dim, network=config.network, standardize=standardize)
-        net.compile(keras.optimizers.Adam(config.learning_rate), make_loss(config))
-    batch_size = config.classes_per_batch * config.images_per_class
-    steps = len(data.x_train) // batch_size  # the reference's epoch: all training images, drop last
-    order = epoch_order(batches, data.y_train[fit_index], config, steps)
-    stream = labelled_batches(data.x_train[fit_index], order, batch_size, config.epochs, config.seed, padding=config.padding)
-    measure, monitor = checkpoint_metrics(data, fit_index, val_index, config)
-    history = run.fit(net, stream, validation=None, epochs=config.epochs, name=training, monitor=monitor, mode="max", verbose=2,
-                      callbacks=[EpochTimer(), EpochMetrics(measure)])
-    training_curves(history.drop(columns=["epoch_seconds"]), run.figure(f"curves_{training}.png", f"Training curves: {name} d = {dim}"),
-                    f"{name}, d = {dim} (loss, and validation figures that pick the checkpoint)")
-    best = run.best_model(training)
-    run.save_model(best, f"runs/{training}/embedding_net.h5")
-    return best, float(history["epoch_seconds"].sum())
+def reference_file(config: Config) -> Path:
+    return Path(config.reference) if config.reference else paths.benchmark_results_dir() / REFERENCE_FILE
 
 
-def read_reference(path: str) -> dict:
+def read_reference(path: Path) -> dict:
     """The reference rows {"a": {"knn@1": ..., "train_seconds": ...}, ...} recorded by
     benchmarks/pml_reference.py, or {} when the file is absent."""
-    return json.loads(Path(path).read_text())["rows"] if Path(path).is_file() else {}
+    return json.loads(path.read_text())["rows"] if path.is_file() else {}
 
 
 def findings(rows: dict[str, dict]) -> list[str]:
@@ -229,103 +364,4 @@ def findings(rows: dict[str, dict]) -> list[str]:
     return said
 
 
-def run(config: Config) -> Path:
-    run = Run(config)
-    data = load_traffic_signs(config.data, config.image_size, config.min_images, config.train_fraction, seed=config.seed,
-                              pad_to_square=config.pad_to_square, progress=True)
-    if config.max_classes or config.max_images_per_class:
-        x_all = np.concatenate([data.x_train, data.x_test])
-        y_all = np.concatenate([data.y_train, data.y_test])
-        x_all, y_all, names = subset(x_all, y_all, config, data.class_names)
-        train, test = stratified_split(y_all, 1 - config.train_fraction, config.seed)
-        data = dataclasses.replace(data, x_train=x_all[train], y_train=y_all[train], x_test=x_all[test], y_test=y_all[test],
-                                   class_names=names, ids_train=[], ids_test=[])
-    run.record(data_source=str(Path(config.data).resolve()), classes=len(data.class_names), train_images=len(data.x_train),
-               test_images=len(data.x_test), dropped_classes=data.dropped_classes, skipped_files=data.skipped_files)
-    if config.validation_fraction > 0:
-        fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
-    else:
-        fit_index, val_index = np.arange(len(data.x_train)), np.array([], np.int64)
-    standardize = channel_statistics(data.x_train[fit_index])
-    reference = read_reference(config.reference)
-
-    rows, nets, seconds = [], {}, {}
-    pixels = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255.0  # noqa: E731
-    rows.append({"run": "raw pixels", "dim": pixels(data.x_train[:1]).shape[1],
-                 **evaluate(pixels(data.x_train), pixels(data.x_test), data.y_train, data.y_test)})
-    set_seed(config.seed)
-    untrained = build_embedding_net((config.image_size, config.image_size, 3), config.dim, network=config.network, standardize=standardize)
-    rows.append({"run": "untrained network", "dim": config.dim,
-                 **evaluate(embed(untrained, data.x_train), embed(untrained, data.x_test), data.y_train, data.y_test)})
-    trained = {}
-    for name in config.runs:
-        net, seconds[(name, config.dim)] = train_run(run, name, config.dim, data, fit_index, val_index, standardize, config)
-        nets[(name, config.dim)] = net
-        trained[name] = evaluate(embed(net, data.x_train), embed(net, data.x_test), data.y_train, data.y_test)
-        rows.append({"run": name, "dim": config.dim, **trained[name], "train_seconds": seconds[(name, config.dim)]})
-    best = max(trained, key=lambda name: trained[name]["map@r"])
-    for dim in config.other_dims:
-        net, seconds[(best, dim)] = train_run(run, best, dim, data, fit_index, val_index, standardize, config)
-        nets[(best, dim)] = net
-        rows.append({"run": best, "dim": dim, **evaluate(embed(net, data.x_train), embed(net, data.x_test), data.y_train, data.y_test),
-                     "train_seconds": seconds[(best, dim)]})
-    table = pd.DataFrame(rows)
-
-    best_net = nets[(best, config.dim)]
-    run.save_model(best_net, "best_embedding_net.h5")
-    train_vectors, test_vectors = embed(best_net, data.x_train), embed(best_net, data.x_test)
-    names = np.array(data.class_names)
-    run.project(f"{best}-d{config.dim}-test", test_vectors, pd.DataFrame({"class": names[data.y_test],
-                "family": [sign_family(n) for n in names[data.y_test]]}), data.x_test)
-    rng = np.random.default_rng(config.seed)
-    shown = np.sort(rng.choice(len(train_vectors), min(5000, len(train_vectors)), replace=False))
-    for method in ("tsne", "umap"):
-        for split, vectors, labels, picked in (("train", train_vectors, data.y_train, shown), ("test", test_vectors, data.y_test, slice(None))):
-            points = project_2d(vectors[picked], method, seed=config.seed)
-            scatter_2d(points, names[labels[picked]], run.figure(f"{method}_{split}.png", f"{method.upper()}, {split}"),
-                       f"{method.upper()} of {len(points):,} {split} embeddings ({best}, d = {config.dim})",
-                       class_order=data.class_names, annotate=True)
-    order = family_order(data.class_names)
-    centroids = np.stack([train_vectors[data.y_train == c].mean(0) for c in order])
-    distances = np.sqrt(((centroids[:, None] - centroids[None]) ** 2).sum(-1))
-    distance_heatmap(distances, names[order].tolist(), [sign_family(names[c]) for c in order],
-                     run.figure("centroid_distances.png", "Class-centroid distances by sign family"),
-                     f"distances between class centroids ({best}, d = {config.dim}), ordered by sign family")
-
-    metrics = {f"{row['run']}/d{row['dim']}/{key}": value for row in table.to_dict("records")
-               for key, value in row.items() if key not in ("run", "dim") and not pd.isna(value)}
-    metrics["best_run"] = list(RUNS).index(best)
-    what = "quick mode (10 classes, 60 crops each)" if config.quick else "full data"
-    picked = (f"{len(val_index):,} held out to pick checkpoints" if len(val_index) else
-              f"checkpoints picked by retrieval among {min(config.selection_queries, len(fit_index)):,} training images")
-    run.summarise(f"Run: {what}: {len(data.class_names)} classes, {len(data.x_train):,} training ({len(fit_index):,} to train on, "
-                  f"{picked}) and {len(data.x_test):,} test images at {config.image_size} x "
-                  f"{config.image_size}; each run {config.epochs} epochs of {len(data.x_train) // (config.classes_per_batch * config.images_per_class)} "
-                  f"steps (batch {config.classes_per_batch} x {config.images_per_class}). Test images are classified by their nearest "
-                  "training images; MAP@R (1.0 = every same-class image ranked first) is the figure runs are compared by.")
-    for sentence in findings(trained):
-        run.summarise(sentence)
-    comparison = []
-    for name in config.runs:
-        letter = RUNS[name][2]
-        ours = trained[name]
-        line = {"run": name, "reference row": letter or "-", "kNN@1": ours["knn@1"], "kNN@5": ours["knn@5"],
-                "R-precision": ours["r_precision"], "MAP@R": ours["map@r"], "train seconds": seconds[(name, config.dim)]}
-        if letter and letter in reference:
-            ref = reference[letter]
-            line.update({"reference kNN@1": ref["knn@1"], "reference MAP@R": ref["map@r"], "reference train seconds": ref["train_seconds"]})
-        comparison.append(line)
-    run.table("tfml runs beside the pytorch-metric-learning reference (same data, split and protocol; d = 32)",
-              pd.DataFrame(comparison).set_index("run"))
-    if not reference:
-        run.note(f"No reference rows: {config.reference} is absent (make it with `python benchmarks/pml_reference.py`).")
-    run.table("k-NN classification and retrieval on the test images (base: training embeddings, Euclidean)",
-              table.set_index(["run", "dim"]))
-    run.note(f"Data: {config.data}; {len(data.class_names)} classes ({len(data.dropped_classes)} dropped with fewer than "
-             f"{config.min_images} crops), reference split ({config.train_fraction:.0%} of each class for training), "
-             f"{'padded to square and ' if config.pad_to_square else ''}resized to {config.image_size} x {config.image_size}; "
-             f"network: {config.network}; augmentation: random crop after {config.padding}-px padding. Each run's checkpoint is the "
-             f"epoch with the best MAP@R of its checkpoint figure ({picked}; the test set picks nothing); train seconds add up the epochs' "
-             f"training time. Best run by test MAP@R at d = {config.dim}: <b>{best}</b>. t-SNE/UMAP of the training set show a "
-             "seeded sample of at most 5,000 images.")
-    return run.finish(metrics)
+STEPS = (prepare, baselines, train, report)

@@ -1,0 +1,27 @@
+"""What the tests share: the base TestCase (tf.test.TestCase with pytest's fixtures as attributes)
+and the real data sets beside the project (a test that needs one skips with the reason when absent)."""
+
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    """../shared/data/<name>, or a skip saying that this machine does not have it."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{name} not found in {SHARED_DATA} (the real data sets beside the project)")
+    return path
+
+
+class TestCase(tf.test.TestCase):
+    """tf.test.TestCase, run by pytest, with pytest's tmp_path, monkeypatch, capsys and caplog as
+    attributes of the test."""
+
+    @pytest.fixture(autouse=True)
+    def _pytest_fixtures(self, tmp_path, monkeypatch, capsys, caplog):
+        self.tmp_path, self.monkeypatch, self.capsys, self.caplog = tmp_path, monkeypatch, capsys, caplog

@@ -1,0 +1,36 @@
+"""Text towers: cleaning, vocabulary and IDF from the training texts only, every tower defined on odd text."""
+
+import numpy as np
+
+from tests.helpers import TestCase
+from tests.models.test_aligner import TRAIN
+from tfml.models.text import TextVocabulary, build_text_tower, build_vocabulary, clean_tokens
+
+
+class TextTest(TestCase):
+    def test_cleaning_lowers_drops_punctuation_numbers_and_stop_words_and_keeps_accents(self):
+        tokens = [[t.decode() for t in row] for row in clean_tokens(["Été à PARIS, 1990's café!", "the and of", ""]).to_list()]
+        self.assertEqual(tokens, [["été", "à", "paris", "s", "café"], [], []])
+
+    def test_vocabulary_and_idf_come_from_the_training_texts_only(self):
+        vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
+        self.assertIn("toys", vocabulary)
+        self.assertNotIn("the", vocabulary)  # a stop word
+        self.assertNotIn("spaceship", vocabulary)  # only in later texts
+        # sklearn's smooth IDF over the 4 training texts: "boy" is in 2 -> log(5 / 3) + 1
+        self.assertAllClose(idf[vocabulary.index("boy")], np.log(5 / 3) + 1)
+        layer = TextVocabulary(vocabulary, idf, output="tf_idf")
+        unseen = layer(np.array(["A spaceship crew lands on Mars"], dtype=object)).numpy()
+        self.assertAllEqual(unseen, np.zeros((1, len(vocabulary))))  # every word out of vocabulary
+        ids = TextVocabulary(vocabulary, output="ids", length=6)(np.array(["spaceship boy toys"], dtype=object)).numpy()
+        self.assertEqual(ids.tolist(), [[vocabulary.index("boy") + 1, vocabulary.index("toys") + 1, 0, 0, 0, 0]])
+
+    def test_every_tower_gives_a_defined_embedding_for_stop_words_unknown_words_and_non_ascii(self):
+        vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
+        texts = np.array(["the and of it", "xylophone quasar", "Été à Paris", TRAIN[0]], dtype=object)
+        for kind in ("tfidf", "mean", "bilstm", "glove"):
+            vectors = np.random.default_rng(0).normal(size=(len(vocabulary), 50)).astype(np.float32) if kind == "glove" else None
+            tower = build_text_tower(kind, vocabulary, idf, 8, length=16, word_vectors=vectors)
+            out = tower.predict(texts, verbose=0)
+            self.assertTrue(np.isfinite(out).all(), kind)
+            self.assertAllClose(np.linalg.norm(out[3]), 1.0, rtol=1e-5)

@@ -1,0 +1,53 @@
+"""The one search-and-score helper, and bootstrap intervals."""
+
+import numpy as np
+import pytest
+
+from tests.helpers import TestCase
+from tests.retrieval.references import ref_map_at_r, ref_precision, same
+from tfml.retrieval import (
+    ExactIndex,
+    GradedRelevance,
+    LabelRelevance,
+    bootstrap_interval,
+    evaluate_retrieval,
+    match_relevance,
+    r_precision,
+)
+
+
+class EvaluateRetrievalTest(TestCase):
+    def test_evaluate_retrieval_joins_search_and_metrics(self):
+        rng = np.random.default_rng(0)
+        labels = np.repeat(np.arange(3), 20)
+        vectors = (rng.normal(size=(60, 4)) + labels[:, None] * 2).astype(np.float32)
+        index = ExactIndex(vectors)
+        result = evaluate_retrieval(index, vectors, LabelRelevance(labels, labels),
+                                    ["precision@5", "recall@5", "map@r", "r_precision", "knn@1", "balanced_knn@1", "ndcg@5"],
+                                    exclude=np.arange(60))
+        _, found = index.search(vectors, 19, exclude=np.arange(60))
+        rel = same(labels[found], labels)
+        assert result.metrics["precision@5"] == pytest.approx(ref_precision(labels[found], labels, 5))
+        assert result.metrics["map@r"] == pytest.approx(ref_map_at_r(labels[found], labels, [19] * 60))
+        assert result.metrics["r_precision"] == pytest.approx(r_precision(rel, [19] * 60))
+        assert result.metrics["knn@1"] == pytest.approx(np.mean(labels[found[:, 0]] == labels))
+        assert result.indices.shape == (60, 19)  # R = 19 set the depth
+        # identity matching across two "modalities": item i of one matches item i of the other
+        other = vectors + rng.normal(scale=0.01, size=vectors.shape).astype(np.float32)
+        matched = evaluate_retrieval(ExactIndex(other), vectors, match_relevance(60), ["hit_rate@1", "hit_rate@5"])
+        assert matched.metrics["hit_rate@1"] == 1.0
+        # graded: a gain function
+        graded = evaluate_retrieval(index, vectors[:5], GradedRelevance(lambda rows: np.ones((len(rows), 60)), 60), ["ndcg@3"])
+        assert graded.metrics["ndcg@3"] == pytest.approx(1.0)
+        with pytest.raises(ValueError, match="unknown retrieval metric 'precision'"):
+            evaluate_retrieval(index, vectors, LabelRelevance(labels, labels), ["precision"])
+        with pytest.raises(ValueError, match="knn@1 classifies by labels"):
+            evaluate_retrieval(index, vectors[:5], GradedRelevance(lambda rows: np.ones((len(rows), 60)), 60), ["knn@1"])
+        with pytest.raises(ValueError, match="need the 61 nearest items"):
+            evaluate_retrieval(index, vectors, LabelRelevance(labels, labels), ["precision@61"])
+
+    def test_bootstrap_interval_brackets_the_mean(self):
+        values = np.random.default_rng(0).random(500)
+        low, high = bootstrap_interval(values)
+        assert low < values.mean() < high and high - low < 0.1
+        assert bootstrap_interval(np.r_[values, np.nan]) == (low, high)  # NaN (skipped queries) left out

@@ -1,0 +1,54 @@
+"""Shard directories: the sharded exact index equals one ExactIndex; IVF-PQ with exact re-rank."""
+
+import numpy as np
+import pytest
+
+from tests.helpers import TestCase
+
+
+def clustered(n, dim=16, centres=40, seed=0):
+    rng = np.random.default_rng(seed)
+    middle = rng.normal(size=(centres, dim)) * 4
+    return (middle[rng.integers(0, centres, n)] + rng.normal(size=(n, dim))).astype(np.float32)
+
+
+class ShardsTest(TestCase):
+    """ShardedExactIndex and IVFPQIndex."""
+
+    def test_sharded_exact_index_equals_one_exact_index(self):
+        tmp_path = self.tmp_path
+        from tfml.retrieval import ExactIndex
+        from tfml.retrieval.shards import EmbeddingShards, ShardedExactIndex, write_shards
+
+        vectors = clustered(3000)
+        write_shards(tmp_path / "shards", vectors, 4, labels=np.arange(3000) % 7, class_names=[str(i) for i in range(7)])
+        shards = EmbeddingShards(tmp_path / "shards")
+        queries = clustered(50, seed=1)
+        exclude = np.arange(50) * 37
+        for distance in ("euclidean", "cosine"):
+            expected = ExactIndex(vectors, distance).search(queries, 10, exclude=exclude)
+            found = ShardedExactIndex(shards, distance).search(queries, 10, exclude=exclude)
+            np.testing.assert_array_equal(found[1], expected[1])
+            np.testing.assert_allclose(found[0], expected[0], rtol=1e-5)
+        np.testing.assert_array_equal(shards.vectors([5, 2999, 1500]), vectors[[5, 2999, 1500]])
+
+    def test_ivfpq_index_recall_with_exact_rerank_saves_and_loads(self):
+        tmp_path = self.tmp_path
+        pytest.importorskip("faiss", reason="the faiss extra is not installed")
+        from tfml.retrieval import ExactIndex
+        from tfml.retrieval.shards import EmbeddingShards, IVFPQIndex, write_shards
+
+        vectors = clustered(20000)
+        write_shards(tmp_path / "shards", vectors, 3)
+        shards = EmbeddingShards(tmp_path / "shards")
+        index = IVFPQIndex.build(shards, tmp_path / "saved", lists=64, subquantizers=8, probes=16, candidates=200)
+        assert (tmp_path / "saved" / "lists.ivfdata").stat().st_size > 20000 * 8  # the codes are on disk
+        queries = clustered(100, seed=2)
+        _, exact = ExactIndex(vectors).search(queries, 10)
+        distances, found = index.search(queries, 10)
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
+        assert recall >= 0.9, recall
+        rows = found[:, 0]
+        np.testing.assert_allclose(distances[:, 0], np.linalg.norm(vectors[rows] - queries, axis=1), rtol=1e-5)  # exact re-rank
+        loaded = IVFPQIndex.load(tmp_path / "saved")
+        np.testing.assert_array_equal(loaded.search(queries, 10)[1], found)

@@ -1,0 +1,216 @@
+"""The fit helper: logs, best checkpoint, exact resume (mid-epoch, after SIGKILL), the tf.data service,
+determinism, strategies."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import TestCase
+from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
+from tfml.training import fit, read_history, set_seed
+
+X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+
+
+def tiny_model(seed=0):
+    set_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError(), metrics=[keras.metrics.MeanAbsoluteError("mae")])
+    return model
+
+
+def tiny_stream(epochs, x=X, batch_size=16):
+    data = tf.constant(x)
+    return BatchStream(seeded_permutation(len(x), 0), lambda i, epoch: (tf.gather(data, i), tf.gather(data, i)), batch_size, epochs)
+
+
+def _python(code: str, *args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+RESUMABLE = """
+    import sys, time, numpy as np, tensorflow as tf, keras
+    from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
+    from tfml.training import fit, set_seed
+    set_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError())
+    x = tf.constant(np.random.default_rng(0).normal(size=(256, 4)).astype("float32"))
+    stream = BatchStream(seeded_permutation(256, 0), lambda i, e: (tf.gather(x, i), tf.gather(x, i)), 32, 8)
+    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: time.sleep(0.05))
+    fit(model, stream, validation=fixed_batches(x, x, 64), log_dir=sys.argv[1], epochs=8, verbose=0, backup_seconds=0,
+        callbacks=[slow])
+    np.save(sys.argv[1] + "/final.npy", np.concatenate([w.ravel() for w in model.get_weights()]))
+    print("DONE", flush=True)
+"""
+
+
+class FitTest(TestCase):
+    """fit: logs, checkpoint, resume."""
+
+    def test_fit_writes_logs_and_checkpoint_and_resumes_after_the_last_epoch(self):
+        tmp_path = self.tmp_path
+        validation = fixed_batches(X[:32], X[:32], 16)
+        history = fit(tiny_model(), tiny_stream(2), validation=validation, log_dir=tmp_path, epochs=2, verbose=0)
+        assert history["epoch"].tolist() == [0, 1]
+        assert (tmp_path / "best.h5").exists() and list((tmp_path / "tensorboard").glob("*/events.out.tfevents*"))
+        state = json.loads((tmp_path / "best.h5.json").read_text())
+        assert state["best"] == pytest.approx(history["val_loss"].min())
+        # a new process would rebuild the model: the backup restores weights, optimizer and epoch
+        seen = []
+        history = fit(tiny_model(seed=1), tiny_stream(4), validation=validation, log_dir=tmp_path, epochs=4, verbose=0,
+                      callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
+        assert seen == [2, 3]
+        assert history["epoch"].tolist() == [0, 1, 2, 3]
+        assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+        np.testing.assert_array_equal(history["epoch"], read_history(tmp_path)["epoch"])
+
+    def test_resuming_mid_epoch_gives_the_weights_and_logs_of_an_uninterrupted_run(self):
+        tmp_path = self.tmp_path
+        validation = fixed_batches(X[:32], X[:32], 16)
+        whole = tiny_model()
+        fit(whole, tiny_stream(3), validation=validation, log_dir=tmp_path / "whole", epochs=3, verbose=0)
+
+        class Interrupt(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if self.model.optimizer.iterations.numpy() == 6:  # epoch 1, after its second of four steps
+                    raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            fit(tiny_model(), tiny_stream(3), validation=validation, log_dir=tmp_path / "cut", epochs=3, verbose=0,
+                backup_seconds=0, callbacks=[Interrupt()])
+        state = json.loads((tmp_path / "cut" / "backup" / "state.json").read_text())
+        assert (state["epoch"], state["step"]) == (1, 1)  # the interrupted step was never backed up: it runs again
+        resumed = tiny_model(seed=5)  # a new process builds the model again
+        fit(resumed, tiny_stream(3), validation=validation, log_dir=tmp_path / "cut", epochs=3, verbose=0, backup_seconds=0)
+        for a, b in zip(whole.get_weights(), resumed.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        a, b = read_history(tmp_path / "whole"), read_history(tmp_path / "cut")
+        columns = ["loss", "mae", "val_loss", "val_mae"]  # the interrupted epoch's running means continue where they were
+        np.testing.assert_array_equal(a[columns].to_numpy(), b[columns].to_numpy())
+
+    def test_same_seed_same_result(self):
+        weights = []
+        for _ in range(2):
+            model = tiny_model(seed=3)
+            model.fit(tiny_stream(2)(), epochs=2, verbose=0, shuffle=False)
+            weights.append(model.get_weights())
+        for a, b in zip(*weights):
+            np.testing.assert_array_equal(a, b)
+
+    def test_mirrored_strategy_on_two_logical_cpus(self):
+        tmp_path = self.tmp_path
+        code = """
+            import sys, numpy as np, tensorflow as tf
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+            import keras
+            from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
+            from tfml.training import fit, get_strategy
+            strategy = get_strategy("mirrored")
+            with strategy.scope():
+                model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
+                model.compile(keras.optimizers.SGD(0.1), keras.losses.MeanSquaredError())
+            x = tf.constant(np.random.default_rng(0).normal(size=(64, 4)).astype("float32"))
+            stream = BatchStream(seeded_permutation(64, 0), lambda i, e: (tf.gather(x, i), tf.gather(x, i)), 16, 3)
+            history = fit(model, stream, validation=fixed_batches(x, x, 16), log_dir=sys.argv[1], epochs=3, verbose=0)
+            print("REPLICAS", strategy.num_replicas_in_sync, "LOSS", history["loss"].iloc[0], history["loss"].iloc[-1])
+        """
+        out, _ = _python(code, str(tmp_path)).communicate(timeout=300)
+        line = next(text for text in out.splitlines() if text.startswith("REPLICAS"))
+        _, replicas, _, first, last = line.split()
+        assert replicas == "2"
+        assert float(last) < float(first)
+
+    def test_a_run_killed_with_sigkill_mid_epoch_ends_with_the_weights_of_an_uninterrupted_one(self):
+        tmp_path = self.tmp_path
+        whole, cut = tmp_path / "whole", tmp_path / "cut"
+        assert "DONE" in _python(RESUMABLE, str(whole)).communicate(timeout=300)[0]
+        process = _python(RESUMABLE, str(cut))
+        state = cut / "backup" / "state.json"
+        deadline = time.time() + 240
+        while time.time() < deadline:  # kill inside epoch 3, between backups
+            if state.exists() and json.loads(state.read_text())["epoch"] >= 3 and json.loads(state.read_text())["step"] >= 2:
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        position = json.loads(state.read_text())
+        assert position["epoch"] < 8, "the run should have been killed part-way"
+        out, _ = _python(RESUMABLE, str(cut)).communicate(timeout=300)
+        assert "DONE" in out
+        np.testing.assert_array_equal(np.load(whole / "final.npy"), np.load(cut / "final.npy"))
+        assert read_history(cut)["epoch"].tolist() == list(range(8))
+        np.testing.assert_allclose(read_history(cut)["loss"], read_history(whole)["loss"], rtol=1e-6)
+        keras.models.load_model(cut / "best.h5")
+
+    def test_the_data_service_serves_every_batch_once_per_epoch(self):
+        tmp_path = self.tmp_path
+        import tensorflow as tf
+
+        from tfml.pipelines import BatchStream, seeded_permutation
+        from tfml.training.fit import ServedBatches
+
+        dispatcher = tf.data.experimental.service.DispatchServer(tf.data.experimental.service.DispatcherConfig(port=0))
+        address = dispatcher.target.split("://")[1]
+        workers = [tf.data.experimental.service.WorkerServer(tf.data.experimental.service.WorkerConfig(dispatcher_address=address, port=0))
+                   for _ in range(2)]
+        try:
+            items = tf.range(96, dtype=tf.int64)
+            stream = BatchStream(seeded_permutation(96, 0), lambda i, epoch: (tf.gather(items, i) + 1000 * epoch, i), 8, 2)
+            served = ServedBatches(stream, dispatcher.target, job_name=str(tmp_path))
+            seen = np.concatenate([x.numpy() for x, _ in served(0, 0)])
+            assert sorted(seen.tolist()) == list(range(96)) + list(range(1000, 1096))  # each element once per epoch
+            assert served.steps_per_epoch == 12
+        finally:
+            for worker in workers:
+                worker._stop()
+            dispatcher._stop()
+
+    def test_a_finished_or_stopped_training_trains_no_more_and_gives_back_its_last_weights(self):
+        model = tiny_model()
+        fit(model, tiny_stream(2), validation=None, log_dir=self.tmp_path / "done", epochs=2, checkpoint=None, monitor="loss", verbose=0)
+        again = tiny_model(seed=7)
+        seen = []
+        history = fit(again, tiny_stream(2), validation=None, log_dir=self.tmp_path / "done", epochs=2, checkpoint=None, monitor="loss",
+                      verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
+        self.assertEqual(seen, [])
+        self.assertEqual(history["epoch"].tolist(), [0, 1])
+        for a, b in zip(model.get_weights(), again.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+        def stop(epoch, logs):
+            stopper.model.stop_training = epoch == 1
+
+        stopper = keras.callbacks.LambdaCallback(on_epoch_end=stop)
+        stopped = tiny_model()
+        fit(stopped, tiny_stream(5), validation=None, log_dir=self.tmp_path / "stopped", epochs=5, checkpoint=None, verbose=0,
+            callbacks=[stopper])
+        state = json.loads((self.tmp_path / "stopped" / "backup" / "state.json").read_text())
+        self.assertEqual((state["epoch"], state["stopped"]), (2, True))
+        history = fit(tiny_model(seed=3), tiny_stream(5), validation=None, log_dir=self.tmp_path / "stopped", epochs=5, checkpoint=None,
+                      verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
+        self.assertEqual(seen, [])  # stopped means finished: a rerun does not train on
+        self.assertEqual(history["epoch"].tolist(), [0, 1])
+
+    def test_epoch_end_backups_follow_the_interval_and_the_end_is_always_saved(self):
+        generations = []
+        watch = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: generations.append(
+            json.loads((self.tmp_path / "run" / "backup" / "state.json").read_text())["generation"]
+            if (self.tmp_path / "run" / "backup" / "state.json").exists() else 0))
+        fit(tiny_model(), tiny_stream(4), validation=None, log_dir=self.tmp_path / "run", epochs=4, checkpoint=None, verbose=0,
+            backup_seconds=3600, callbacks=[watch])
+        self.assertEqual(generations, [0, 0, 0, 0])  # an hour between backups: none during training
+        state = json.loads((self.tmp_path / "run" / "backup" / "state.json").read_text())
+        self.assertEqual((state["epoch"], state["step"], state["stopped"]), (4, 0, False))  # but the end is saved

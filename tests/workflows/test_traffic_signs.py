@@ -1,0 +1,34 @@
+"""The traffic-sign study in quick mode on real crops; needs ../shared/data/tt100k-crops.tar.gz."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.helpers import TestCase, shared_file
+from tfml.training import run_study
+from tfml.workflows import traffic_signs as study
+
+
+class TrafficSignStudyTest(TestCase):
+    def test_quick_study_end_to_end(self):
+        tmp_path = self.tmp_path
+        path = shared_file("tt100k-crops.tar.gz")
+        config = study.Config.quick_mode(data=str(path), run_dir=str(tmp_path / "run"))
+        run_dir = run_study(study.STEPS, config)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        for name in config.runs:
+            for key in ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "map@r"):
+                assert 0 <= metrics[f"{name}/d32/{key}"] <= 1
+            log = pd.read_csv(run_dir / "runs" / f"{name}-d32" / "training_log.csv")
+            assert {"train_knn_at_1", "train_map_at_r", "epoch_seconds"} <= set(log.columns)  # checkpoints by retrieval, not loss
+            choice = json.loads((run_dir / "runs" / f"{name}-d32" / "model.h5.json").read_text())
+            assert choice["monitor"] == "train_map_at_r" and choice["best"] == pytest.approx(log["train_map_at_r"].max())
+        assert "raw pixels/d12288/knn@1" in metrics and "untrained network/d32/map@r" in metrics
+        best = list(study.RUNS)[metrics["best_run"]]
+        assert f"{best}/d8/map@r" in metrics
+        assert max(metrics[f"{name}/d32/knn@1"] for name in config.runs) > metrics["untrained network/d32/knn@1"]
+        for name in ("tsne_train.png", "tsne_test.png", "umap_train.png", "umap_test.png", "centroid_distances.png"):
+            assert (run_dir / "figures" / name).stat().st_size > 5000
+        html = (run_dir / "report.html").read_text()
+        assert "Mining" in html and "Contrastive or triplet" in html
