@@ -28,7 +28,9 @@ def clustered(n: int, dim: int, centres: int, seed: int) -> np.ndarray:
     return (middle[rng.integers(0, centres, n)] + rng.normal(size=(n, dim)).astype(np.float32)).astype(np.float32)
 
 
-def measure(name: str, base: np.ndarray, queries: np.ndarray, settings: list[tuple[int, int]], subquantizers: int, lists: int):
+def measure(
+    name: str, base: np.ndarray, queries: np.ndarray, settings: list[tuple[int, int]], subquantizers: int, lists: int
+):
     from tfml.retrieval import ExactIndex
     from tfml.retrieval.shards import EmbeddingShards, IVFPQIndex, ShardedExactIndex, write_shards
 
@@ -40,8 +42,10 @@ def measure(name: str, base: np.ndarray, queries: np.ndarray, settings: list[tup
     start = time.perf_counter()
     _, truth = exact.search(queries, 10)
     seconds = time.perf_counter() - start
-    print(f"  {'ExactIndex (in memory)':<44} recall@10 1.000  {len(queries) / seconds:9.0f} queries/s  "
-          f"{base.shape[1] * 4:6.1f} B/vector in RAM  (build {built:.1f} s)")
+    print(
+        f"  {'ExactIndex (in memory)':<44} recall@10 1.000  {len(queries) / seconds:9.0f} queries/s  "
+        f"{base.shape[1] * 4:6.1f} B/vector in RAM  (build {built:.1f} s)"
+    )
     with tempfile.TemporaryDirectory() as folder:
         write_shards(f"{folder}/shards", base, 8)
         shards = EmbeddingShards(f"{folder}/shards")
@@ -49,8 +53,11 @@ def measure(name: str, base: np.ndarray, queries: np.ndarray, settings: list[tup
         _, found = ShardedExactIndex(shards).search(queries, 10)
         seconds = time.perf_counter() - start
         agreement = np.mean(found == truth)
-        print(f"  {'ShardedExactIndex (8 shards, one in memory)':<44} recall@10 {agreement:.3f}  {len(queries) / seconds:9.0f} queries/s  "
-              f"{base.shape[1] * 4 * len(base) / 8 / len(base):6.1f} B/vector in RAM")
+        print(
+            f"  {'ShardedExactIndex (8 shards, one in memory)':<44} recall@10 {agreement:.3f}  "
+            f"{len(queries) / seconds:9.0f} queries/s  {base.shape[1] * 4 * len(base) / 8 / len(base):6.1f} B/vector "
+            "in RAM"
+        )
         start = time.perf_counter()
         index = IVFPQIndex.build(shards, f"{folder}/ivfpq", lists=lists, subquantizers=subquantizers)
         built = time.perf_counter() - start
@@ -62,14 +69,18 @@ def measure(name: str, base: np.ndarray, queries: np.ndarray, settings: list[tup
             seconds = time.perf_counter() - start
             recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
             label = f"IVF-PQ{subquantizers} ({lists} lists), probes {probes}, re-rank {candidates}"
-            print(f"  {label:<44} recall@10 {recall:.3f}  {len(queries) / seconds:9.0f} queries/s  "
-                  f"{index.resident_bytes_per_vector():6.1f} B/vector in RAM  (build {built:.1f} s; codes on disk "
-                  f"{os.path.getsize(f'{folder}/ivfpq/lists.ivfdata') / len(base):.1f} B/vector)")
+            print(
+                f"  {label:<44} recall@10 {recall:.3f}  {len(queries) / seconds:9.0f} queries/s  "
+                f"{index.resident_bytes_per_vector():6.1f} B/vector in RAM  (build {built:.1f} s; codes on disk "
+                f"{os.path.getsize(f'{folder}/ivfpq/lists.ivfdata') / len(base):.1f} B/vector)"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="../shared/data/cifar10-jpg.tar.gz", help="CIFAR-10 archive for the zoo codes ('' skips)")
+    parser.add_argument(
+        "--data", default="../shared/data/cifar10-jpg.tar.gz", help="CIFAR-10 archive for the zoo codes ('' skips)"
+    )
     parser.add_argument("--synthetic", type=int, default=1_000_000, help="synthetic clustered vectors (0 skips)")
     parser.add_argument("--queries", type=int, default=1000)
     args = parser.parse_args()
@@ -84,12 +95,24 @@ def main() -> None:
         rng = np.random.default_rng(0)
         held = rng.choice(len(codes), args.queries, replace=False)
         keep = np.setdiff1d(np.arange(len(codes)), held)
-        measure("zoo CIFAR-10 codes (cifar10-encoder)", codes[keep], codes[held], [(8, 64), (16, 256), (32, 512)], subquantizers=5,
-                lists=256)
+        measure(
+            "zoo CIFAR-10 codes (cifar10-encoder)",
+            codes[keep],
+            codes[held],
+            [(8, 64), (16, 256), (32, 512)],
+            subquantizers=5,
+            lists=256,
+        )
     if args.synthetic:
         base = clustered(args.synthetic, 64, 1000, seed=0)
-        measure("synthetic clustered vectors", base, clustered(args.queries, 64, 1000, seed=1), [(16, 256), (32, 1024), (64, 4096)],
-                subquantizers=16, lists=4096)
+        measure(
+            "synthetic clustered vectors",
+            base,
+            clustered(args.queries, 64, 1000, seed=1),
+            [(16, 256), (32, 1024), (64, 4096)],
+            subquantizers=16,
+            lists=4096,
+        )
 
 
 if __name__ == "__main__":

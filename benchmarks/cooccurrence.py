@@ -67,9 +67,14 @@ def main() -> None:
     x = colike_counts(likes.matrix)
     assert (x != pandas_self_join(ratings, args.threshold, likes.movies)).nnz == 0, "the two ways disagree"
     m = x.shape[0]
-    print(f"X: {m:,} x {m:,} movies, {x.nnz:,} non-zero, from {likes.matrix.nnz:,} likes of {likes.matrix.shape[0]} users")
+    print(
+        f"X: {m:,} x {m:,} movies, {x.nnz:,} non-zero, from {likes.matrix.nnz:,} likes of {likes.matrix.shape[0]} users"
+    )
     print(f"  tfml sparse product (likes matrix + liked^T liked): {sparse_time * 1e3:8.1f} ms")
-    print(f"  pandas self-join + group-by count:                  {join_time * 1e3:8.1f} ms   ({join_time / sparse_time:.1f}x slower)")
+    print(
+        f"  pandas self-join + group-by count:                  {join_time * 1e3:8.1f} ms   "
+        f"({join_time / sparse_time:.1f}x slower)"
+    )
 
     target = tf.constant(x.toarray())
     indices = tf.range(m, dtype=tf.int32)
@@ -83,7 +88,10 @@ def main() -> None:
     product_time = best_of(lambda: product(vectors).numpy(), args.repeats * 4)
     print(f"one full-batch step of c(V), V {m:,} x {args.dim}:")
     print(f"  Keras train_on_batch (forward, gradient, SGD update): {step_time * 1e3:8.1f} ms")
-    print(f"  one float32 product V V^T ({m:,} x {m:,} output):     {product_time * 1e3:8.1f} ms   (step = {step_time / product_time:.1f}x the product)")
+    print(
+        f"  one float32 product V V^T ({m:,} x {m:,} output):     {product_time * 1e3:8.1f} ms   (step = "
+        f"{step_time / product_time:.1f}x the product)"
+    )
 
 
 if __name__ == "__main__":

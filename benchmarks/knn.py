@@ -66,8 +66,14 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
         padded = np.zeros((n_tiles * TILE_ROWS, base.shape[1] + 1), np.float32)
         padded[: len(base), :-1] = base
         tiles = tf.constant(padded.reshape(n_tiles, TILE_ROWS, -1))
-        product = tf.function(lambda q: tf.map_fn(lambda rows: tf.matmul(q, rows, transpose_b=True)[:, 0], tiles,
-                                                  parallel_iterations=2, fn_output_signature=tf.float32))
+        product = tf.function(
+            lambda q: tf.map_fn(
+                lambda rows: tf.matmul(q, rows, transpose_b=True)[:, 0],
+                tiles,
+                parallel_iterations=2,
+                fn_output_signature=tf.float32,
+            )
+        )
         augmented = np.concatenate([2 * queries, -np.ones((len(queries), 1), np.float32)], axis=1)
         built = time.perf_counter()
         product(tf.constant(augmented[:MAX_QUERY_CHUNK]))
@@ -91,6 +97,7 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
 
 def agreement(base, queries, indices, reference, k) -> float:
     """Share of queries whose neighbours' sorted float64 distances match the reference's (rel 1e-5)."""
+
     def sorted_distances(ids):
         diff = queries[:, None, :].astype(np.float64) - base[ids].astype(np.float64)
         return np.sort(np.sqrt((diff**2).sum(-1)), axis=1)
@@ -131,14 +138,20 @@ def main() -> None:
                 print(f"{name}: failed\n{done.stderr[-2000:]}")
                 continue
             results[name] = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{name:>13}: {results[name]['queries_per_s']:9.1f} queries/s  search {results[name]['search_s']:7.2f} s  "
-                  f"build {results[name]['build_s']:5.2f} s  warm-up {results[name]['warmup_s']:5.2f} s  "
-                  f"peak RSS {results[name]['peak_rss_gb']:5.2f} GB", flush=True)
+            print(
+                f"{name:>13}: {results[name]['queries_per_s']:9.1f} queries/s  search {results[name]['search_s']:7.2f} "
+                f"s  build {results[name]['build_s']:5.2f} s  warm-up {results[name]['warmup_s']:5.2f} s  peak RSS "
+                f"{results[name]['peak_rss_gb']:5.2f} GB",
+                flush=True,
+            )
         print(f"base size: {base.nbytes / 2**30:.2f} GB")
         if "tfml" in results:
             for peer in ("faiss", "sklearn", "matmul-floor"):
                 if peer in results:
-                    print(f"tfml / {peer} throughput: {results['tfml']['queries_per_s'] / results[peer]['queries_per_s']:.2f}x")
+                    print(
+                        f"tfml / {peer} throughput: "
+                        f"{results['tfml']['queries_per_s'] / results[peer]['queries_per_s']:.2f}x"
+                    )
             reference = next((p for p in ("faiss", "sklearn") if p in results), None)
             if reference:
                 tfml_ids = np.load(folder / "tfml-indices.npy")
@@ -146,8 +159,10 @@ def main() -> None:
                     if peer in results:
                         peer_ids = np.load(folder / f"{peer}-indices.npy")
                         same = np.mean(np.all(np.sort(tfml_ids, 1) == np.sort(peer_ids, 1), axis=1))
-                        print(f"agreement with {peer}: {agreement(base, queries, tfml_ids, peer_ids, args.k):.4%} of queries "
-                              f"(same ids: {same:.4%})")
+                        print(
+                            f"agreement with {peer}: {agreement(base, queries, tfml_ids, peer_ids, args.k):.4%} of "
+                            f"queries (same ids: {same:.4%})"
+                        )
 
 
 if __name__ == "__main__":

@@ -74,8 +74,11 @@ def main():
     variable = tf.Variable(x)
     label_tensor = tf.constant(labels)
     rows = []
-    for name, loss, reference in (("semi-hard", TripletSemiHardLoss(margin=0.2), lambda: ref_semihard(labels, x, 0.2, "l2")),
-                                  ("batch-hard", TripletHardLoss(margin=0.2), lambda: ref_hard(labels, x, 0.2, False, "l2"))):
+    for name, loss, reference in (
+        ("semi-hard", TripletSemiHardLoss(margin=0.2), lambda: ref_semihard(labels, x, 0.2, "l2")),
+        ("batch-hard", TripletHardLoss(margin=0.2), lambda: ref_hard(labels, x, 0.2, False, "l2")),
+    ):
+
         @tf.function
         def step():
             with tf.GradientTape() as tape:
@@ -88,12 +91,16 @@ def main():
         tfml_s = best_time(lambda: step()[1].numpy(), args.repeats)
         numpy_s = best_time(reference, 1)
         rows.append((name, tfml_s, numpy_s))
-        print(f"{name:>10}: tfml forward + gradient {tfml_s * 1e3:8.2f} ms | numpy reference loop (forward only) "
-              f"{numpy_s * 1e3:9.1f} ms | ratio {numpy_s / tfml_s:7.0f}x")
+        print(
+            f"{name:>10}: tfml forward + gradient {tfml_s * 1e3:8.2f} ms | numpy reference loop (forward only) "
+            f"{numpy_s * 1e3:9.1f} ms | ratio {numpy_s / tfml_s:7.0f}x"
+        )
     python_s = best_time(lambda: python_semihard(labels, x, 0.2), 1)
     assert abs(python_semihard(labels, x, 0.2) - ref_semihard(labels, x, 0.2, "l2")) < 1e-4
-    print(f"semi-hard: pure-Python triplet enumeration (forward only) {python_s * 1e3:9.1f} ms | "
-          f"ratio to tfml {python_s / rows[0][1]:7.0f}x")
+    print(
+        f"semi-hard: pure-Python triplet enumeration (forward only) {python_s * 1e3:9.1f} ms | "
+        f"ratio to tfml {python_s / rows[0][1]:7.0f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -59,11 +59,12 @@ TRAIN = """
     marks = []
     clock = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: marks.append(time.perf_counter()),
                                            on_epoch_end=lambda e, logs: marks.append(time.perf_counter()))
-    history = fit(model, stream, validation=None, log_dir=sys.argv[1], epochs=epochs, checkpoint=None, monitor="loss", verbose=0,
-                  backup_seconds=0, tensorboard=False, callbacks=[clock])
+    history = fit(model, stream, validation=None, log_dir=sys.argv[1], epochs=epochs, checkpoint=None, monitor="loss",
+                  verbose=0, backup_seconds=0, tensorboard=False, callbacks=[clock])
     seconds = [end - start for start, end in zip(marks[0::2], marks[1::2])]
-    print("RESULT " + json.dumps({"epoch_seconds": seconds, "steps": stream.steps_per_epoch, "loss": history["loss"].tolist(),
-                                  "parameter_bytes": int(sum(np.prod(w.shape) * 4 for w in model.trainable_weights))}), flush=True)
+    parameter_bytes = int(sum(np.prod(w.shape) * 4 for w in model.trainable_weights))
+    print("RESULT " + json.dumps({"epoch_seconds": seconds, "steps": stream.steps_per_epoch,
+                                  "loss": history["loss"].tolist(), "parameter_bytes": parameter_bytes}), flush=True)
 """
 
 
@@ -72,8 +73,14 @@ def launch(log_dir: Path, batch: int, epochs: int, threads: int, tf_config: str 
     env.pop("TF_CONFIG", None)
     if tf_config:
         env["TF_CONFIG"] = tf_config
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(TRAIN), str(log_dir), str(batch), str(epochs), str(threads)],
-                            env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(TRAIN), str(log_dir), str(batch), str(epochs), str(threads)],
+        env=env,
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def result(process: subprocess.Popen, timeout: float) -> dict:
@@ -91,7 +98,10 @@ def result(process: subprocess.Popen, timeout: float) -> dict:
 def report(name: str, outcome: dict, batch: int) -> float:
     steady = outcome["epoch_seconds"][1:]
     per_step = sum(steady) / (len(steady) * outcome["steps"])
-    print(f"  {name:<44} {batch / per_step:8.0f} images/s  {1000 * per_step:7.1f} ms/step  final loss {outcome['loss'][-1]:.5f}")
+    print(
+        f"  {name:<44} {batch / per_step:8.0f} images/s  {1000 * per_step:7.1f} ms/step  final loss "
+        f"{outcome['loss'][-1]:.5f}"
+    )
     return batch / per_step
 
 
@@ -101,21 +111,30 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="epochs (the first is left out)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a process is stopped")
     args = parser.parse_args()
-    print(f"{platform.platform()}, {os.cpu_count()} cores; CIFAR-10 autoencoder, embedded sample (2,500 images), "
-          f"global batch {args.batch}, {args.epochs - 1} timed epochs")
+    print(
+        f"{platform.platform()}, {os.cpu_count()} cores; CIFAR-10 autoencoder, embedded sample (2,500 images), "
+        f"global batch {args.batch}, {args.epochs - 1} timed epochs"
+    )
     with tempfile.TemporaryDirectory() as folder:
         single = result(launch(Path(folder) / "single", args.batch, args.epochs, 0), args.timeout)
         share = result(launch(Path(folder) / "share", args.batch // 2, args.epochs, 1), args.timeout)
         configs = loopback_tf_configs(2)
-        workers = [launch(Path(folder) / f"worker{i}", args.batch, args.epochs, 1, config) for i, config in enumerate(configs)]
+        workers = [
+            launch(Path(folder) / f"worker{i}", args.batch, args.epochs, 1, config) for i, config in enumerate(configs)
+        ]
         outcomes = [result(w, args.timeout) for w in workers]
     print(f"  gradient all-reduced per step: {single['parameter_bytes'] / 1e6:.2f} MB (float32)")
     one = report("one process (2 cores)", single, args.batch)
     two = report("two workers on loopback (1 core each)", outcomes[0], args.batch)
     half = report(f"one worker's share: batch {args.batch // 2} on 1 core", share, args.batch // 2)
-    print(f"  synchronising costs {1000 * (args.batch / two - args.batch // 2 / half):.1f} ms per step "
-          f"(two workers' step minus one worker's share of the compute)")
-    print(f"  two workers / one process: {two / one:.2f}x; losses equal to {max(abs(a - b) for a, b in zip(single['loss'], outcomes[0]['loss'])):.1e}")
+    print(
+        f"  synchronising costs {1000 * (args.batch / two - args.batch // 2 / half):.1f} ms per step "
+        f"(two workers' step minus one worker's share of the compute)"
+    )
+    print(
+        f"  two workers / one process: {two / one:.2f}x; losses equal to "
+        f"{max(abs(a - b) for a, b in zip(single['loss'], outcomes[0]['loss'])):.1e}"
+    )
 
 
 if __name__ == "__main__":

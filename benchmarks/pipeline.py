@@ -23,19 +23,20 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfml.data.cifar10 import sample_path  # noqa: E402
 from tfml.data.images import load_image_folder  # noqa: E402
 from tfml.models import build_autoencoder  # noqa: E402
-from tfml.pipelines.distortions import DistortionSchedule, distortion_key, mix_distortions  # noqa: E402
 from tfml.pipelines import reconstruction_batches, unit_float, unit_float_array  # noqa: E402
+from tfml.pipelines.distortions import DistortionSchedule, distortion_key, mix_distortions  # noqa: E402
 
 
 def jpeg_bytes(path) -> list[bytes]:
     with tarfile.open(path) as archive:
-        return [archive.extractfile(m).read() for m in archive if m.isfile() and m.name.lstrip("./").startswith("train/")]
+        return [
+            archive.extractfile(m).read() for m in archive if m.isfile() and m.name.lstrip("./").startswith("train/")
+        ]
 
 
 def decoding_dataset(encoded: list[bytes], batch_size: int, seed: int, epochs: int, schedule) -> tf.data.Dataset:
@@ -44,13 +45,19 @@ def decoding_dataset(encoded: list[bytes], batch_size: int, seed: int, epochs: i
     count = len(encoded)
 
     def one_epoch(epoch):
-        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), distortion_key(seed, epoch, -1))
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), distortion_key(seed, epoch, -1)
+        )
 
         def example(index):
             clean = tf.ensure_shape(tf.io.decode_jpeg(tf.gather(encoded, index), channels=3), [32, 32, 3])
             return mix_distortions(clean, distortion_key(seed, epoch, index), epoch, schedule), unit_float(clean)
 
-        return tf.data.Dataset.from_tensor_slices(order).map(example, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+        return (
+            tf.data.Dataset.from_tensor_slices(order)
+            .map(example, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size)
+        )
 
     batches = epochs * math.ceil(count / batch_size)
     dataset = tf.data.Dataset.range(epochs).flat_map(one_epoch)
@@ -72,7 +79,9 @@ def timed_epoch(model, fit_kwargs) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/cifar10-jpg.tar.gz", help="a CIFAR-10 .tar.gz with train/, or 'sample'")
+    parser.add_argument(
+        "--data", default="../shared/data/cifar10-jpg.tar.gz", help="a CIFAR-10 .tar.gz with train/, or 'sample'"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--warmup-steps", type=int, default=20)
     args = parser.parse_args()
@@ -83,15 +92,25 @@ def main() -> None:
     steps = math.ceil(n / batch)
     schedule = DistortionSchedule(share=(1.0, 1.0), noise=(0.2, 0.2), projective=(0.2, 0.2), ramp_epochs=1)
     targets = unit_float_array(images)
-    print(f"one autoencoder epoch: {n:,} images, batch {batch}, {steps} steps; {platform.platform()}, {os.cpu_count()} cores")
+    print(
+        f"one autoencoder epoch: {n:,} images, batch {batch}, {steps} steps; {platform.platform()}, {os.cpu_count()} "
+        "cores"
+    )
 
     contenders = {
         "in-memory arrays": lambda epochs: {"x": images, "y": targets, "batch_size": batch, "shuffle": True},
         "tfml pipeline (uint8 cache, distortions)": lambda epochs: {
-            "x": reconstruction_batches(images, batch, 0, epochs, input_map=lambda im, key, e: mix_distortions(im, key, e, schedule))(),
-            "steps_per_epoch": steps, "shuffle": False},
+            "x": reconstruction_batches(
+                images, batch, 0, epochs, input_map=lambda im, key, e: mix_distortions(im, key, e, schedule)
+            )(),
+            "steps_per_epoch": steps,
+            "shuffle": False,
+        },
         "tfml pipeline, no cache (decode every epoch)": lambda epochs: {
-            "x": decoding_dataset(encoded, batch, 0, epochs, schedule), "steps_per_epoch": steps, "shuffle": False},
+            "x": decoding_dataset(encoded, batch, 0, epochs, schedule),
+            "steps_per_epoch": steps,
+            "shuffle": False,
+        },
     }
     results = {}
     for name, make in contenders.items():

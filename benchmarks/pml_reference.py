@@ -68,11 +68,17 @@ def train_row(row: str, x_train, y_train, epochs: int, seed: int):
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     miner = None
     if row == "a":
-        loss_fn, miner = losses.TripletMarginLoss(margin=0.2), miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
+        loss_fn, miner = (
+            losses.TripletMarginLoss(margin=0.2),
+            miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard"),
+        )
     elif row == "b":
         loss_fn = losses.TripletMarginLoss(margin=0.2, triplets_per_anchor=1)
     elif row == "c":
-        loss_fn, miner = losses.ContrastiveLoss(pos_margin=0, neg_margin=1), miners.PairMarginMiner(pos_margin=0.2, neg_margin=0.8)
+        loss_fn, miner = (
+            losses.ContrastiveLoss(pos_margin=0, neg_margin=1),
+            miners.PairMarginMiner(pos_margin=0.2, neg_margin=0.8),
+        )
     else:
         loss_fn = losses.ContrastiveLoss(pos_margin=0, neg_margin=1)
     steps = len(x_train) // 128
@@ -87,21 +93,29 @@ def train_row(row: str, x_train, y_train, epochs: int, seed: int):
         for rows in order:
             padded = nn.functional.pad(pixels[rows], (4, 4, 4, 4))
             offsets = rng.integers(0, 9, (len(rows), 2))
-            crops = torch.stack([padded[i, :, y:y + 64, x:x + 64] for i, (y, x) in enumerate(offsets)])
+            crops = torch.stack([padded[i, :, y : y + 64, x : x + 64] for i, (y, x) in enumerate(offsets)])
             embeddings = net((crops.float().div(255) - mean) / std)
             batch_labels = labels[rows]
-            loss = loss_fn(embeddings, batch_labels, miner(embeddings, batch_labels)) if miner else loss_fn(embeddings, batch_labels)
+            loss = (
+                loss_fn(embeddings, batch_labels, miner(embeddings, batch_labels))
+                if miner
+                else loss_fn(embeddings, batch_labels)
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        print(f"  row {row}: epoch {epoch + 1}/{epochs}, last loss {float(loss):.4f}, {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"  row {row}: epoch {epoch + 1}/{epochs}, last loss {float(loss):.4f}, "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
     seconds = time.perf_counter() - start
     net.eval()
 
     def embed(images):
         with torch.no_grad():
             x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
-            return torch.cat([net((x[i:i + 512] - mean) / std) for i in range(0, len(x), 512)]).numpy()
+            return torch.cat([net((x[i : i + 512] - mean) / std) for i in range(0, len(x), 512)]).numpy()
 
     return embed, seconds
 
@@ -122,20 +136,36 @@ def main() -> None:
 
     torch.set_num_threads(os.cpu_count())
     data = load_traffic_signs(args.data, 64, 20, seed=0)
-    print(f"{len(data.class_names)} classes, {len(data.x_train):,} train / {len(data.x_test):,} test; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; {platform.platform()}", flush=True)
+    print(
+        f"{len(data.class_names)} classes, {len(data.x_train):,} train / {len(data.x_test):,} test; torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads; {platform.platform()}",
+        flush=True,
+    )
     output = Path(args.output)
     results = json.loads(output.read_text()) if output.exists() else {"rows": {}}
     for row in args.rows:
         embed, seconds = train_row(row, data.x_train, data.y_train, args.epochs, args.seed)
         train, test = embed(data.x_train), embed(data.x_test)
-        metrics = evaluate_retrieval(ExactIndex(train), test, LabelRelevance(data.y_test, data.y_train),
-                                     ["knn@1", "knn@5", "r_precision", "map@r"]).metrics
+        metrics = evaluate_retrieval(
+            ExactIndex(train),
+            test,
+            LabelRelevance(data.y_test, data.y_train),
+            ["knn@1", "knn@5", "r_precision", "map@r"],
+        ).metrics
         results["rows"][row] = {**metrics, "train_seconds": seconds}
         print(f"row {row}: " + ", ".join(f"{k} {v:.4f}" for k, v in results["rows"][row].items()), flush=True)
-        results.update({"command": "python benchmarks/pml_reference.py " + " ".join(f"--{k} {v}" for k, v in (("data", args.data),)),
-                        "date": datetime.date.today().isoformat(), "machine": f"{platform.platform()}, {os.cpu_count()} cores",
-                        "versions": {"torch": torch.__version__, "pytorch-metric-learning": __import__("pytorch_metric_learning").__version__}})
+        results.update(
+            {
+                "command": "python benchmarks/pml_reference.py "
+                + " ".join(f"--{k} {v}" for k, v in (("data", args.data),)),
+                "date": datetime.date.today().isoformat(),
+                "machine": f"{platform.platform()}, {os.cpu_count()} cores",
+                "versions": {
+                    "torch": torch.__version__,
+                    "pytorch-metric-learning": __import__("pytorch_metric_learning").__version__,
+                },
+            }
+        )
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -52,7 +52,10 @@ def run_tfml(steps: int, warmup: int, keras_batchnorm: bool) -> list[float]:
     images, labels = images_and_labels(4096, 128)
     keras.utils.set_random_seed(0)
     model = embedding.build_embedding_net((64, 64, 3), 32, standardize=embedding.channel_statistics(images[:512]))
-    model.compile(keras.optimizers.Adam(1e-3), TripletLoss(margin=0.2, miner=TripletMarginMiner(0.2, "semihard"), reducer="mean_nonzero"))
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        TripletLoss(margin=0.2, miner=TripletMarginMiner(0.2, "semihard"), reducer="mean_nonzero"),
+    )
 
     def order(epoch):
         batches = pk_indices(labels, 32, 4, warmup + steps, seed=0, epoch=epoch).reshape(-1)
@@ -60,8 +63,15 @@ def run_tfml(steps: int, warmup: int, keras_batchnorm: bool) -> list[float]:
 
     stream = labelled_batches(images, order, 128, 1, seed=0, padding=4)
     times = []
-    model.fit(stream(), steps_per_epoch=stream.steps_per_epoch, epochs=1, verbose=0,
-              callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))])
+    model.fit(
+        stream(),
+        steps_per_epoch=stream.steps_per_epoch,
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))
+        ],
+    )
     return list(np.diff(times[warmup:]))
 
 
@@ -101,7 +111,7 @@ def run_pytorch(steps: int, warmup: int) -> list[float]:
     for rows in batches:
         padded = nn.functional.pad(pixels[torch.from_numpy(rows)], (4, 4, 4, 4))
         offsets = rng.integers(0, 9, (len(rows), 2))
-        crops = torch.stack([padded[i, :, y:y + 64, x:x + 64] for i, (y, x) in enumerate(offsets)])
+        crops = torch.stack([padded[i, :, y : y + 64, x : x + 64] for i, (y, x) in enumerate(offsets)])
         x = (crops.float().div(255) - mean) / std
         y = torch.from_numpy(labels[rows])
         embeddings = net(x)
@@ -146,11 +156,17 @@ def main() -> None:
                 import pytorch_metric_learning  # noqa: F401
                 import torch  # noqa: F401
             except ImportError:
-                print("pytorch-pml: skipped, torch or pytorch-metric-learning is not installed: "
-                      "pip install torch==2.13.0 pytorch-metric-learning (or pip install -e '.[bench]')")
+                print(
+                    "pytorch-pml: skipped, torch or pytorch-metric-learning is not installed: "
+                    "pip install torch==2.13.0 pytorch-metric-learning (or pip install -e '.[bench]')"
+                )
                 continue
-        out = subprocess.run([sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--warmup", str(args.warmup)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--warmup", str(args.warmup)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
         results[name] = float(np.median(result["times"]))
         extra = ", ".join(f"{k} {v}" for k, v in result.items() if k not in ("name", "times"))

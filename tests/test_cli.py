@@ -38,8 +38,12 @@ def parser_for(path):
 class OptionsTest(parameterized.TestCase, TestCase):
     """Every field is an option; values reach the configuration; help for every command."""
 
-    @parameterized.named_parameters(*[(" ".join(path), path, config) for path, config in
-                                        [(("train", name), config) for name, config in study_configs()] + command_configs()])
+    @parameterized.named_parameters(
+        *[
+            (" ".join(path), path, config)
+            for path, config in [(("train", name), config) for name, config in study_configs()] + command_configs()
+        ]
+    )
     def test_every_config_field_is_an_option_with_help_and_its_default(self, path, config):
         parser = parser_for(path)
         options = {action.dest: action for action in parser._actions}
@@ -54,7 +58,9 @@ class OptionsTest(parameterized.TestCase, TestCase):
     def test_options_reach_the_config_and_quick_mode_is_the_base(self):
         from tfml.workflows import robust_retrieval
 
-        args = parser_for(("train", "robust")).parse_args(["--quick", "--share", "0.1", "0.9", "--epochs", "2", "--eval-noise", "0.2"])
+        args = parser_for(("train", "robust")).parse_args(
+            ["--quick", "--share", "0.1", "0.9", "--epochs", "2", "--eval-noise", "0.2"]
+        )
         config = cli.config_from(robust_retrieval.Config, args, quick=True)
         assert config.share == (0.1, 0.9) and config.epochs == 2 and config.eval_noise == (0.2,)
         assert config.batch_size == robust_retrieval.Config.QUICK["batch_size"] and config.quick
@@ -71,13 +77,23 @@ class OptionsTest(parameterized.TestCase, TestCase):
     def test_study_configs_share_the_run_options(self):
         for _, config in study_configs():
             assert issubclass(config, StudyConfig) and config.TITLE != StudyConfig.TITLE
-            assert {"seed", "quick", "run_dir", "fresh", "strategy", "backup_seconds"} <= {f.name for f in dataclasses.fields(config)}
+            assert {"seed", "quick", "run_dir", "fresh", "strategy", "backup_seconds"} <= {
+                f.name for f in dataclasses.fields(config)
+            }
 
     def test_cli_help_for_every_command(self):
         capsys = self.capsys
         studies_help = [["train", name, "--help"] for name in studies()]
-        for argv in (["--help"], *studies_help, ["encode", "--help"], ["retrieve", "--help"], ["project", "--help"], ["recommend", "--help"],
-                     ["distort", "--help"], ["zoo", "list", "--help"]):
+        for argv in (
+            ["--help"],
+            *studies_help,
+            ["encode", "--help"],
+            ["retrieve", "--help"],
+            ["project", "--help"],
+            ["recommend", "--help"],
+            ["distort", "--help"],
+            ["zoo", "list", "--help"],
+        ):
             assert cli.main(argv) == 0
             assert "usage: tfml" in capsys.readouterr().out
 
@@ -86,15 +102,18 @@ class StudyDiscoveryTest(TestCase):
     """A study is found by its Config.NAME: a new module in tfml.workflows is all a new study needs."""
 
     def test_the_eight_studies_are_found_by_name(self):
-        self.assertEqual(sorted(studies()), ["align", "autoencoder", "movies", "posters", "resnet", "resnet-pretrain", "robust",
-                                             "traffic-signs"])
+        self.assertEqual(
+            sorted(studies()),
+            ["align", "autoencoder", "movies", "posters", "resnet", "resnet-pretrain", "robust", "traffic-signs"],
+        )
 
     def test_a_sixth_study_is_one_module(self):
         import tfml.workflows
 
         folder = self.tmp_path / "more"
         folder.mkdir()
-        (folder / "counting.py").write_text(textwrap.dedent('''
+        (folder / "counting.py").write_text(
+            textwrap.dedent('''
             """Counting: a study of one step."""
             import dataclasses
             from tfml.config import option
@@ -109,7 +128,8 @@ class StudyDiscoveryTest(TestCase):
                 run.add_metrics({"total": sum(range(run.config.n + 1))})
 
             STEPS = (count,)
-        '''))
+        ''')
+        )
         self.monkeypatch.setattr(tfml.workflows, "__path__", [*tfml.workflows.__path__, str(folder)])
         self.monkeypatch.delitem(sys.modules, "tfml.workflows.counting", raising=False)
         self.assertIn("counting", studies())

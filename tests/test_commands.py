@@ -21,7 +21,11 @@ class CommandsTest(TestCase):
         assert cli.main(["encode", "--model", str(encoder), "--data", "sample", "-o", str(codes)]) == 0
         encoded = load_codes(codes)
         data = load_cifar10("sample")
-        assert encoded.codes.shape == (2500, 10) and encoded.ids[2000] == data.ids_test[0] and encoded.ids[2000].startswith("test/")
+        assert (
+            encoded.codes.shape == (2500, 10)
+            and encoded.ids[2000] == data.ids_test[0]
+            and encoded.ids[2000].startswith("test/")
+        )
         assert encoded.encoder["sha256"] == sha256(encoder) and encoded.encoder["input_dtype"] == "uint8"
         np.testing.assert_array_equal(encoded.labels[2000:], data.y_test[:, 0])
 
@@ -29,8 +33,22 @@ class CommandsTest(TestCase):
         Image.fromarray(data.x_test[0]).resize((64, 64)).save(query)
         out = tmp_path / "neighbours.json"
         figure = tmp_path / "grid.png"
-        argv = ["retrieve", str(query), "--model", str(encoder), "--base", str(codes), "-k", "5",
-                "--distance", "cosine", "--json", str(out), "--figure", str(figure)]
+        argv = [
+            "retrieve",
+            str(query),
+            "--model",
+            str(encoder),
+            "--base",
+            str(codes),
+            "-k",
+            "5",
+            "--distance",
+            "cosine",
+            "--json",
+            str(out),
+            "--figure",
+            str(figure),
+        ]
         assert cli.main(argv) == 0
         result = json.loads(out.read_text())["results"][0]
         assert [n["rank"] for n in result["neighbours"]] == [1, 2, 3, 4, 5]
@@ -46,11 +64,33 @@ class CommandsTest(TestCase):
     def test_cli_errors_are_clear(self):
         tmp_path = self.tmp_path
         capsys = self.capsys
-        assert cli.main(["train", "autoencoder", "--data", str(tmp_path / "none.tar.gz"), "--run-dir", str(tmp_path / "r")]) == 2
+        assert (
+            cli.main(
+                ["train", "autoencoder", "--data", str(tmp_path / "none.tar.gz"), "--run-dir", str(tmp_path / "r")]
+            )
+            == 2
+        )
         assert "none.tar.gz does not exist" in capsys.readouterr().err
-        assert cli.main(["encode", "--model", str(tmp_path / "missing.h5"), "--data", "sample", "-o", str(tmp_path / "x.npz")]) == 2
+        assert (
+            cli.main(
+                ["encode", "--model", str(tmp_path / "missing.h5"), "--data", "sample", "-o", str(tmp_path / "x.npz")]
+            )
+            == 2
+        )
         assert "missing.h5' is neither a model file nor a zoo model" in capsys.readouterr().err
-        assert cli.main(["retrieve", str(tmp_path / "q.png"), "--model", "cifar10-encoder", "--base", str(tmp_path / "none.npz")]) == 2
+        assert (
+            cli.main(
+                [
+                    "retrieve",
+                    str(tmp_path / "q.png"),
+                    "--model",
+                    "cifar10-encoder",
+                    "--base",
+                    str(tmp_path / "none.npz"),
+                ]
+            )
+            == 2
+        )
         assert cli.main(["zoo", "show", "no-such-model"]) == 2
         assert "no model named 'no-such-model'" in capsys.readouterr().err
 
@@ -58,8 +98,24 @@ class CommandsTest(TestCase):
         tmp_path = self.tmp_path
         image = tmp_path / "a.png"
         Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(image)
-        assert cli.main(["distort", str(image), "--kind", "projective", "--strength", "0.1", "0.3", "-o", str(tmp_path / "d.png"),
-                         "--save-dir", str(tmp_path / "out")]) == 0
+        assert (
+            cli.main(
+                [
+                    "distort",
+                    str(image),
+                    "--kind",
+                    "projective",
+                    "--strength",
+                    "0.1",
+                    "0.3",
+                    "-o",
+                    str(tmp_path / "d.png"),
+                    "--save-dir",
+                    str(tmp_path / "out"),
+                ]
+            )
+            == 0
+        )
         assert (tmp_path / "d.png").is_file()
         warped = np.asarray(Image.open(tmp_path / "out" / "a_projective_0.3.png"))
         assert warped.shape == (32, 32, 3) and (warped == 0).any()
@@ -68,12 +124,16 @@ class CommandsTest(TestCase):
         capsys = self.capsys
         assert cli.main(["recommend", "Toy Story", "Home Alone"]) == 0
         out = capsys.readouterr().out
-        assert "Toy Story 2 (1999)" in out and "Home Alone 2: Lost in New York (1992)" in out  # sequels are liked together
+        assert (
+            "Toy Story 2 (1999)" in out and "Home Alone 2: Lost in New York (1992)" in out
+        )  # sequels are liked together
 
     def test_evaluate_command_scores_the_zoo_embedding_on_real_crops(self):
         tmp_path = self.tmp_path
         capsys = self.capsys
-        wanted = {(split, code): 15 for split in ("train", "test") for code in ("pl50", "pn", "w57", "i5", "p11")}  # 30 crops each
+        wanted = {
+            (split, code): 15 for split in ("train", "test") for code in ("pl50", "pn", "w57", "i5", "p11")
+        }  # 30 crops each
         root = tmp_path / "crops"
         with tarfile.open(shared_file("tt100k-crops.tar.gz")) as archive:
             for member in archive:

@@ -9,7 +9,9 @@ from tfml.io import atomic_write, partial_path, save_model, write_text
 
 def tiny_model():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)])
-    model.compile(keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError(), metrics=[keras.metrics.MeanAbsoluteError("mae")])
+    model.compile(
+        keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError(), metrics=[keras.metrics.MeanAbsoluteError("mae")]
+    )
     return model
 
 

@@ -17,9 +17,11 @@ README_NAMES = sorted(set(re.findall(r"`(tfml(?:\.\w+)+)", (PROJECT_ROOT / "READ
 
 class PackageTest(parameterized.TestCase, TestCase):
     def test_every_zoo_model_loads_with_plain_keras_after_import_tfml(self):
-        code = ("import sys, keras, tfml\n"
-                "for path in sys.argv[1:]:\n"
-                "    print('LOADED', path, keras.models.load_model(path).name, flush=True)")
+        code = (
+            "import sys, keras, tfml\n"
+            "for path in sys.argv[1:]:\n"
+            "    print('LOADED', path, keras.models.load_model(path).name, flush=True)"
+        )
         files = [str(zoo.folder() / item["file"]) for item in zoo.entries()]
         result = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, timeout=600)
         loaded = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("LOADED ")]
@@ -39,8 +41,12 @@ class PackageTest(parameterized.TestCase, TestCase):
         pytest.fail(f"{name} is not importable")
 
     def test_the_package_root_imports_no_upper_layer(self):
-        result = subprocess.run([sys.executable, "-c", "import sys, tfml; print(sorted(m for m in sys.modules if m.startswith('tfml')))"],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", "import sys, tfml; print(sorted(m for m in sys.modules if m.startswith('tfml')))"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         loaded = eval(result.stdout.strip().splitlines()[-1])
         self.assertNotIn("tfml.cli", loaded)
         self.assertFalse([m for m in loaded if m.startswith(("tfml.workflows", "tfml.commands", "tfml.zoo"))], loaded)

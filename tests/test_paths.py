@@ -16,7 +16,9 @@ class PathsTest(TestCase):
     def test_environment_variables_move_the_root_and_the_zoo(self):
         root = self.tmp_path / "elsewhere"
         (root / "data" / "ml-latest-small").mkdir(parents=True)
-        (root / "data" / "ml-latest-small" / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Animation\n")
+        (root / "data" / "ml-latest-small" / "movies.csv").write_text(
+            "movieId,title,genres\n1,Toy Story (1995),Animation\n"
+        )
         (root / "data" / "ml-latest-small" / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,0\n")
         self.monkeypatch.setenv(paths.ROOT_VARIABLE, str(root))
         self.assertEqual(len(load_movielens("small").ratings), 1)

@@ -21,8 +21,16 @@ def small_model():
 class ZooTest(parameterized.TestCase, TestCase):
     def test_add_load_and_checksum(self):
         tmp_path = self.tmp_path
-        item = zoo.add("small", small_model(), study="test", data="none", command="tfml ...", metrics={"m": 1.0},
-                       description="a tiny model", zoo_dir=tmp_path)
+        item = zoo.add(
+            "small",
+            small_model(),
+            study="test",
+            data="none",
+            command="tfml ...",
+            metrics={"m": 1.0},
+            description="a tiny model",
+            zoo_dir=tmp_path,
+        )
         assert item["file"] == "small.h5" and item["output_shape"] == [2] and len(item["sha256"]) == 64
         assert json.loads((tmp_path / "zoo.json").read_text())["models"][0]["name"] == "small"
         assert zoo.load("small", tmp_path).output_shape == (None, 2)
@@ -53,13 +61,24 @@ class ZooTest(parameterized.TestCase, TestCase):
             return np.array(["a story"] * 2, dtype=object) if dtype == "string" else np.zeros((2, *shape), dtype)
 
         shapes, dtypes = item["input_shape"], item["input_dtype"]
-        x = {name: zeros(shapes[name], dtypes[name]) for name in shapes} if isinstance(shapes, dict) else zeros(shapes, dtypes)
+        x = (
+            {name: zeros(shapes[name], dtypes[name]) for name in shapes}
+            if isinstance(shapes, dict)
+            else zeros(shapes, dtypes)
+        )
         assert model.predict(x, verbose=0).shape == (2, *item["output_shape"])
-        assert item["size_bytes"] < (50 if item["study"] == "resnet-pretrain" else 20) * 2**20  # ResNet-18 is 11M float32 weights
+        assert (
+            item["size_bytes"] < (50 if item["study"] == "resnet-pretrain" else 20) * 2**20
+        )  # ResNet-18 is 11M float32 weights
         assert item["command"].startswith("tfml ")
 
-    @parameterized.parameters(*[item["name"] for item in zoo.entries()
-                                  if item["study"] in ("autoencoder", "robust") and len(item["output_shape"]) == 1])
+    @parameterized.parameters(
+        *[
+            item["name"]
+            for item in zoo.entries()
+            if item["study"] in ("autoencoder", "robust") and len(item["output_shape"]) == 1
+        ]
+    )
     def test_zoo_encoders_retrieve_same_class_images_on_the_embedded_sample(self, name):
         data = load_cifar10("sample")
         x = np.concatenate([data.x_train, data.x_test])

@@ -22,6 +22,7 @@ from tfml.startup import quiet_tensorflow
 
 # --- a quiet console -----------------------------------------------------------------------------
 
+
 class _NoRetracingNotice(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" notice: studies predict on arrays of
     several lengths (train, test, figures), which retraces by design and costs nothing that matters."""
@@ -31,6 +32,7 @@ class _NoRetracingNotice(logging.Filter):
 
 
 # --- options from configuration fields ----------------------------------------------------------
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with tfml's one-line error format, and no abbreviated options (--epoch is a
@@ -55,7 +57,9 @@ def _converter(name: str, element_type, metadata: dict):
         try:
             value = element_type(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if element_type is int else 'a number'}") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if element_type is int else 'a number'}"
+            ) from None
         try:
             return check_value(name, value, metadata)
         except ConfigError as error:
@@ -97,8 +101,11 @@ def add_options(parser: argparse.ArgumentParser, config_class, quick: dict | Non
             continue
         annotation, optional = base_type(types_of[field.name])
         has_default = field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
-        default = field.default if field.default is not dataclasses.MISSING else (
-            field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+        default = (
+            field.default
+            if field.default is not dataclasses.MISSING
+            else (field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+        )
         help_text = metadata["help"]
         if annotation is bool:
             pass
@@ -148,7 +155,9 @@ def config_from(config_class, args: argparse.Namespace, quick: bool = False):
     from tfml.config import base_type, field_types
 
     types_of = field_types(config_class)
-    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(config_class) if hasattr(args, field.name)}
+    values = {
+        field.name: getattr(args, field.name) for field in dataclasses.fields(config_class) if hasattr(args, field.name)
+    }
     for name, value in values.items():
         annotation = base_type(types_of[name])[0]
         if (annotation is dict or typing_origin(annotation) is dict) and isinstance(value, list):
@@ -158,6 +167,7 @@ def config_from(config_class, args: argparse.Namespace, quick: bool = False):
 
 
 # --- commands -------------------------------------------------------------------------------------
+
 
 def _train(study, args) -> None:
     from tfml.training import run_study
@@ -171,10 +181,18 @@ def build_parser() -> Parser:
     from tfml.workflows import studies
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback of an error (also TFML_DEBUG=1)")
-    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="show TensorFlow's start-up and device messages")
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error (also TFML_DEBUG=1)",
+    )
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show TensorFlow's start-up and device messages",
+    )
     parser = Parser(prog="tfml", description=__doc__.split("\n\n")[0], parents=[common])
     from tfml import __version__
 
@@ -190,11 +208,17 @@ def build_parser() -> Parser:
         sub.set_defaults(handler=lambda args, study=study: _train(study, args))
 
     for command in commands.COMMANDS:
-        sub = subcommands.add_parser(command.name, help=command.help, description=command.description or command.help, parents=[common])
+        sub = subcommands.add_parser(
+            command.name, help=command.help, description=command.description or command.help, parents=[common]
+        )
         if command.children:
-            children = sub.add_subparsers(dest=f"{command.name}_command", required=True, parser_class=Parser, metavar="ACTION")
+            children = sub.add_subparsers(
+                dest=f"{command.name}_command", required=True, parser_class=Parser, metavar="ACTION"
+            )
             for child in command.children:
-                leaf = children.add_parser(child.name, help=child.help, description=child.description or child.help, parents=[common])
+                leaf = children.add_parser(
+                    child.name, help=child.help, description=child.description or child.help, parents=[common]
+                )
                 add_options(leaf, child.config)
                 leaf.set_defaults(handler=lambda args, child=child: child.run(config_from(child.config, args)))
         else:
@@ -205,8 +229,17 @@ def build_parser() -> Parser:
 
 # --- errors ---------------------------------------------------------------------------------------
 
-USER_ERRORS = (ValueError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
-               PermissionError, RuntimeError, EOFError)
+USER_ERRORS = (
+    ValueError,
+    KeyError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    FileExistsError,
+    PermissionError,
+    RuntimeError,
+    EOFError,
+)
 
 
 def is_user_error(error: BaseException) -> bool:
@@ -226,7 +259,9 @@ def main(argv=None) -> int:
     debug = "--debug" in argv or os.environ.get("TFML_DEBUG", "") not in ("", "0")
     quiet_tensorflow(verbose)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"tfml(\.|$)")  # tfml logs each of its warnings too: say it once
+    warnings.filterwarnings(
+        "ignore", category=UserWarning, module=r"tfml(\.|$)"
+    )  # tfml logs each of its warnings too: say it once
     tensorflow_log = logging.getLogger("tensorflow")
     tensorflow_log.handlers.clear()  # one format for every message: through the root handler
     tensorflow_log.addFilter(_NoRetracingNotice())

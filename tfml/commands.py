@@ -39,16 +39,23 @@ def _output(path: str, overwrite: bool, suffixes: tuple[str, ...]) -> Path:
 
 # --- encode ---------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(kw_only=True)
 class EncodeConfig(Checked):
     model: str = option(help="image encoder: .h5 file or zoo name (e.g. cifar10-encoder)", metavar="MODEL")
     data: str = option(help="'cifar10', 'sample', or a class-folder tree / .tar.gz of images", metavar="SRC")
-    output: str = option(help="the codes file to write (.npz), or with --runner beam the shard directory", flag=("-o", "--output"),
-                         metavar="PATH")
+    output: str = option(
+        help="the codes file to write (.npz), or with --runner beam the shard directory",
+        flag=("-o", "--output"),
+        metavar="PATH",
+    )
     seed: int = option(0, "seed of the folder order")
     batch_size: int = option(512, "images per prediction batch", low=1)
-    runner: str = option("local", "local (in this process) or beam (Apache Beam's DirectRunner; the beam extra)",
-                         choices=("local", "beam"))
+    runner: str = option(
+        "local",
+        "local (in this process) or beam (Apache Beam's DirectRunner; the beam extra)",
+        choices=("local", "beam"),
+    )
     shards: int = option(4, "with --runner beam: shard files written", low=1)
     overwrite: bool = option(False, "replace the output file if it exists")
 
@@ -67,8 +74,18 @@ def encode(config: EncodeConfig) -> None:
         if output.exists() and any(output.iterdir()) and not config.overwrite:
             raise FileExistsError(f"{output} exists and is not empty; pass --overwrite, or name a new directory")
         data = load_labelled_images(config.data, tuple(model.input_shape[1:3]), seed=config.seed, progress=True)
-        encode_with_beam(record["file"], data.images, output, config.shards, ids=data.ids, labels=data.labels,
-                         class_names=data.class_names, source=config.data, encoder=record, batch_size=config.batch_size)
+        encode_with_beam(
+            record["file"],
+            data.images,
+            output,
+            config.shards,
+            ids=data.ids,
+            labels=data.labels,
+            class_names=data.class_names,
+            source=config.data,
+            encoder=record,
+            batch_size=config.batch_size,
+        )
         print(f"{len(data.images):,} codes from {config.data} -> {output} ({config.shards} shards, Apache Beam)")
         return
     output = _output(config.output, config.overwrite, (".npz",))
@@ -80,6 +97,7 @@ def encode(config: EncodeConfig) -> None:
 
 # --- retrieve -------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(kw_only=True)
 class RetrieveConfig(Checked):
     images: tuple[str, ...] = option(help="query image files", positional=True, metavar="IMAGE")
@@ -87,8 +105,9 @@ class RetrieveConfig(Checked):
     base: str = option(help="codes file written by `tfml encode` or a training run (codes.npz)", metavar="CODES")
     k: int = option(10, "neighbours per query", low=1, flag=("-k",))
     distance: str = option("euclidean", "distance", choices=DISTANCES + tuple(ALIASES))
-    json: str | None = option(None, "also write the neighbours as JSON to this file ('-': print JSON instead of the table)",
-                              metavar="FILE")
+    json: str | None = option(
+        None, "also write the neighbours as JSON to this file ('-': print JSON instead of the table)", metavar="FILE"
+    )
     figure: str | None = option(None, "write a grid of each query and its neighbours here (.png)", metavar="FILE")
     overwrite: bool = option(False, "replace output files that exist")
 
@@ -105,15 +124,36 @@ def retrieve(config: RetrieveConfig) -> None:
     base = load_codes(config.base)
     made_by = base.encoder
     if made_by.get("sha256") != record["sha256"]:
-        raise ValueError(f"{config.base} was encoded by {made_by.get('model')} (sha256 {str(made_by.get('sha256'))[:12]}), not by "
-                         f"{config.model} (sha256 {record['sha256'][:12]}): its codes are not comparable. Re-encode with "
-                         f"`tfml encode --model {config.model} --data {base.source} -o ...`, or pass --model {made_by.get('model')}")
+        raise ValueError(
+            f"{config.base} was encoded by {made_by.get('model')} (sha256 {str(made_by.get('sha256'))[:12]}), not by "
+            f"{config.model} (sha256 {record['sha256'][:12]}): its codes are not comparable. Re-encode with "
+            f"`tfml encode --model {config.model} --data {base.source} -o ...`, or pass --model {made_by.get('model')}"
+        )
     queries = load_image_files(config.images, tuple(model.input_shape[1:3]))
     distances, indices = ExactIndex(base.codes, config.distance).search(model.predict(queries, verbose=0), config.k)
-    results = [{"query": str(path), "neighbours": [
-        {"rank": rank + 1, "id": str(base.ids[i]), "label": base.label_names([i])[0], "distance": float(d), "row": int(i)}
-        for rank, (i, d) in enumerate(zip(indices[q], distances[q]))]} for q, path in enumerate(config.images)]
-    document = {"distance": config.distance, "k": config.k, "base": str(config.base), "encoder": record["model"], "results": results}
+    results = [
+        {
+            "query": str(path),
+            "neighbours": [
+                {
+                    "rank": rank + 1,
+                    "id": str(base.ids[i]),
+                    "label": base.label_names([i])[0],
+                    "distance": float(d),
+                    "row": int(i),
+                }
+                for rank, (i, d) in enumerate(zip(indices[q], distances[q]))
+            ],
+        }
+        for q, path in enumerate(config.images)
+    ]
+    document = {
+        "distance": config.distance,
+        "k": config.k,
+        "base": str(config.base),
+        "encoder": record["model"],
+        "results": results,
+    }
     if config.json == "-":
         print(json.dumps(document, indent=2))
     else:
@@ -133,15 +173,26 @@ def retrieve(config: RetrieveConfig) -> None:
         position = {image_id: i for i, image_id in enumerate(images.ids)}
         missing = [str(base.ids[i]) for i in np.unique(indices) if str(base.ids[i]) not in position]
         if missing:
-            raise ValueError(f"{base.source} no longer holds {missing[0]} (and {len(missing) - 1} more) that {config.base} "
-                             "lists; re-encode it")
+            raise ValueError(
+                f"{base.source} no longer holds {missing[0]} (and {len(missing) - 1} more) that {config.base} "
+                "lists; re-encode it"
+            )
         neighbour_images = images.images[[[position[str(base.ids[i])] for i in row] for row in indices]]
-        neighbour_grid(queries, neighbour_images, figure_path, None, [base.label_names(row) for row in indices], distances,
-                       f"{config.distance} distance, {config.k} nearest", query_titles=[Path(p).name for p in config.images])
+        neighbour_grid(
+            queries,
+            neighbour_images,
+            figure_path,
+            None,
+            [base.label_names(row) for row in indices],
+            distances,
+            f"{config.distance} distance, {config.k} nearest",
+            query_titles=[Path(p).name for p in config.images],
+        )
         print(f"figure -> {figure_path}")
 
 
 # --- project --------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(kw_only=True)
 class ProjectConfig(Checked):
@@ -159,22 +210,33 @@ def project(config: ProjectConfig) -> None:
     output = _output(config.output, config.overwrite, (".png",))
     codes = load_codes(config.codes)
     points = project_2d(codes.codes, config.method, seed=config.seed)
-    scatter_2d(points, codes.label_names(slice(None)), output, f"{config.method.upper()} of {len(points):,} codes",
-               class_order=codes.class_names)
+    scatter_2d(
+        points,
+        codes.label_names(slice(None)),
+        output,
+        f"{config.method.upper()} of {len(points):,} codes",
+        class_order=codes.class_names,
+    )
     print(f"figure -> {output}")
 
 
 # --- distort --------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(kw_only=True)
 class DistortConfig(Checked):
     images: tuple[str, ...] = option(help="image files", positional=True, metavar="IMAGE")
     kind: str = option(help="distortion", choices=("noise", "projective"))
-    strength: tuple[float, ...] = option((0.1, 0.2, 0.3), "noise standard deviation, or largest corner shift as a share of the size",
-                                         low=0, high=1)
+    strength: tuple[float, ...] = option(
+        (0.1, 0.2, 0.3), "noise standard deviation, or largest corner shift as a share of the size", low=0, high=1
+    )
     seed: int = option(0, "seed of the random draws")
-    size: tuple[int, int] | None = option(None, "resize to H W first (needed when sizes differ)", low=1, metavar=("H", "W"))
-    output: str = option(help="figure (.png): the originals over each strength", flag=("-o", "--output"), metavar="FILE")
+    size: tuple[int, int] | None = option(
+        None, "resize to H W first (needed when sizes differ)", low=1, metavar=("H", "W")
+    )
+    output: str = option(
+        help="figure (.png): the originals over each strength", flag=("-o", "--output"), metavar="FILE"
+    )
     save_dir: str | None = option(None, "also write each distorted image here (PNG)", metavar="DIR")
     overwrite: bool = option(False, "replace output files that exist")
 
@@ -189,24 +251,36 @@ def distort(config: DistortConfig) -> None:
     output = _output(config.output, config.overwrite, (".png",))
     images = load_image_files(config.images, tuple(config.size) if config.size else None)
     rows = [images] + [distort_batch(images, config.kind, strength, config.seed) for strength in config.strength]
-    image_rows(rows, output, ["original"] + [f"{config.kind} {s:g}" for s in config.strength], [Path(p).name for p in config.images])
+    image_rows(
+        rows,
+        output,
+        ["original"] + [f"{config.kind} {s:g}" for s in config.strength],
+        [Path(p).name for p in config.images],
+    )
     print(f"figure -> {output}")
     if config.save_dir:
         out = Path(config.save_dir)
         out.mkdir(parents=True, exist_ok=True)
         for strength, row in zip(config.strength, rows[1:]):
             for path, image in zip(config.images, row):
-                Image.fromarray(image).save(_output(str(out / f"{Path(path).stem}_{config.kind}_{strength:g}.png"), config.overwrite, (".png",)))
+                Image.fromarray(image).save(
+                    _output(str(out / f"{Path(path).stem}_{config.kind}_{strength:g}.png"), config.overwrite, (".png",))
+                )
         print(f"distorted images -> {out}")
 
 
 # --- recommend ------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(kw_only=True)
 class RecommendConfig(Checked):
-    titles: tuple[str, ...] = option(help='movie titles, e.g. "Toy Story" or "Home Alone (1990)"', positional=True, metavar="TITLE")
+    titles: tuple[str, ...] = option(
+        help='movie titles, e.g. "Toy Story" or "Home Alone (1990)"', positional=True, metavar="TITLE"
+    )
     model: str = option("movielens-embedding", "movie embedding: .h5 file or zoo name", metavar="MODEL")
-    data: str = option("small", "where the titles come from: 'small' (embedded ml-latest-small) or a MovieLens folder", metavar="SRC")
+    data: str = option(
+        "small", "where the titles come from: 'small' (embedded ml-latest-small) or a MovieLens folder", metavar="SRC"
+    )
     k: int = option(10, "movies per title", low=1, flag=("-k",))
 
 
@@ -221,19 +295,27 @@ def recommend(config: RecommendConfig) -> None:
     for title in config.titles:
         table = closest_movies(model, movies, title, config.k)
         found = movies["title"][resolve_title(movies, title)]
-        print(f"\n{config.k} movies closest to {found} (cosine similarity of the embeddings, the movie itself excluded):")
+        print(
+            f"\n{config.k} movies closest to {found} (cosine similarity of the embeddings, the movie itself excluded):"
+        )
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 # --- evaluate -------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(kw_only=True)
 class EvaluateConfig(Checked):
     model: str = option(help="embedding network: .h5 file or zoo name (e.g. tt100k-embedding)", metavar="MODEL")
-    data: str = option("../shared/data/tt100k-crops.tar.gz", "TT100K crops (folder or .tar.gz with train/<code>/ and test/<code>/)",
-                       metavar="SRC")
+    data: str = option(
+        "../shared/data/tt100k-crops.tar.gz",
+        "TT100K crops (folder or .tar.gz with train/<code>/ and test/<code>/)",
+        metavar="SRC",
+    )
     min_images: int = option(20, "classes with fewer crops are dropped (the study's rule)", low=2)
-    train_fraction: float = option(0.8, "share of each class's crops in the gallery (the study's reference split)", above=0, high=0.95)
+    train_fraction: float = option(
+        0.8, "share of each class's crops in the gallery (the study's reference split)", above=0, high=0.95
+    )
     seed: int = option(0, "seed of the split (the study's default: 0)")
     pad_to_square: bool = option(False, "pad crops to a square before resizing (only for a model trained that way)")
 
@@ -246,14 +328,30 @@ def evaluate(config: EvaluateConfig) -> None:
     model, record = zoo.load_model(config.model)
     zoo.require_kind(model, "image-encoder", config.model)
     size = model.input_shape[1]
-    data = load_traffic_signs(config.data, size, config.min_images, config.train_fraction, seed=config.seed,
-                              pad_to_square=config.pad_to_square, progress=True)
+    data = load_traffic_signs(
+        config.data,
+        size,
+        config.min_images,
+        config.train_fraction,
+        seed=config.seed,
+        pad_to_square=config.pad_to_square,
+        progress=True,
+    )
     gallery, queries = (model.predict(images, batch_size=512, verbose=0) for images in (data.x_train, data.x_test))
-    metrics = evaluate_retrieval(ExactIndex(gallery), queries, LabelRelevance(data.y_test, data.y_train), LABEL_METRICS).metrics
-    print(f"{config.model} on {config.data}: {len(data.class_names)} classes, {len(data.x_test):,} test images queried against "
-          f"{len(data.x_train):,} training images ({size} x {size}, Euclidean)")
-    for name, label in (("knn@1", "kNN@1"), ("knn@5", "kNN@5"), ("balanced_knn@1", "balanced kNN@1"), ("r_precision", "R-precision"),
-                        ("map@r", "MAP@R")):
+    metrics = evaluate_retrieval(
+        ExactIndex(gallery), queries, LabelRelevance(data.y_test, data.y_train), LABEL_METRICS
+    ).metrics
+    print(
+        f"{config.model} on {config.data}: {len(data.class_names)} classes, {len(data.x_test):,} test images queried "
+        f"against {len(data.x_train):,} training images ({size} x {size}, Euclidean)"
+    )
+    for name, label in (
+        ("knn@1", "kNN@1"),
+        ("knn@5", "kNN@5"),
+        ("balanced_knn@1", "balanced kNN@1"),
+        ("r_precision", "R-precision"),
+        ("map@r", "MAP@R"),
+    ):
         print(f"{label:>15}: {metrics[name]:.4f}")
 
 
@@ -289,7 +387,7 @@ def search_text(config: SearchTextConfig) -> None:
     from tfml.viz import image_table
 
     if not config.text.strip():
-        raise ValueError("the query text is empty: give a few words, e.g. \"a boy and his toys come to life\"")
+        raise ValueError('the query text is empty: give a few words, e.g. "a boy and his toys come to life"')
     figure = None if config.figure is None else _output(config.figure, config.overwrite, (".png",))
     aligner, _, movies = _aligner_and_movies(config.model, config.data)
     posters = aligner.get_layer("poster_tower").predict(movies.posters, batch_size=256, verbose=0)
@@ -300,8 +398,12 @@ def search_text(config: SearchTextConfig) -> None:
     for rank, (i, d) in enumerate(zip(indices[0], distances[0]), start=1):
         print(f"{rank:>3}. {d:.3f}  {movies.titles[i]}  [{', '.join(movies.genre_list(i))}]")
     if figure:
-        image_table([[(movies.posters[i], f"{rank}. {movies.titles[i][:22]}") for rank, i in enumerate(indices[0], start=1)]],
-                    figure, f"posters closest to: {config.text[:80]}", cell=(1.2, 1.9))
+        image_table(
+            [[(movies.posters[i], f"{rank}. {movies.titles[i][:22]}") for rank, i in enumerate(indices[0], start=1)]],
+            figure,
+            f"posters closest to: {config.text[:80]}",
+            cell=(1.2, 1.9),
+        )
         print(f"figure -> {figure}")
 
 
@@ -320,15 +422,20 @@ def search_poster(config: SearchPosterConfig) -> None:
 
     aligner, image, movies = _aligner_and_movies(config.model, config.data, config.image)
     tower = aligner.get_layer("poster_tower")
-    synopses = aligner.get_layer("text_tower").predict(np.array(movies.overviews, dtype=object), batch_size=256, verbose=0)
+    synopses = aligner.get_layer("text_tower").predict(
+        np.array(movies.overviews, dtype=object), batch_size=256, verbose=0
+    )
     k = min(config.k, len(movies))
     distances, indices = ExactIndex(synopses, "cosine").search(tower.predict(image, verbose=0), k)
     print(f"{k} synopses closest to {config.image} ({len(movies):,} movies of {config.data}, cosine distance):")
     for rank, (i, d) in enumerate(zip(indices[0], distances[0]), start=1):
-        print(f"{rank:>3}. {d:.3f}  {movies.titles[i]}: {textwrap.shorten(movies.overviews[i], 110, placeholder=' ...')}")
+        print(
+            f"{rank:>3}. {d:.3f}  {movies.titles[i]}: {textwrap.shorten(movies.overviews[i], 110, placeholder=' ...')}"
+        )
 
 
 # --- zoo ------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(kw_only=True)
 class ZooListConfig(Checked):
@@ -383,28 +490,59 @@ def zoo_add(config: ZooAddConfig) -> None:
     if unknown:
         raise KeyError(f"{run_dir / 'metrics.json'} has no {', '.join(unknown)}")
     selected = {key: metrics[key] for key in (config.metrics or metrics)}
-    item = zoo.add(config.name, model, study=config.study, data=run_config.get("data_source", ""), command=run_config["command"],
-                   metrics=selected, description=config.description)
+    item = zoo.add(
+        config.name,
+        model,
+        study=config.study,
+        data=run_config.get("data_source", ""),
+        command=run_config["command"],
+        metrics=selected,
+        description=config.description,
+    )
     print(json.dumps(item, indent=2))
 
 
 COMMANDS = (
     Command("encode", "encode images with an image encoder into a codes file (.npz)", EncodeConfig, encode),
-    Command("retrieve", "nearest neighbours of query images in a codes file", RetrieveConfig, retrieve,
-            "Encode the query images with the encoder that made the codes file and list each query's nearest images."),
-    Command("evaluate", "k-NN classification and retrieval figures of an embedding network on the traffic-sign test split",
-            EvaluateConfig, evaluate, "Embed the TT100K crops with the model, split as the traffic-sign study does, and print kNN@1, "
-            "kNN@5, balanced kNN@1, R-precision and MAP@R of the test images against the training images."),
+    Command(
+        "retrieve",
+        "nearest neighbours of query images in a codes file",
+        RetrieveConfig,
+        retrieve,
+        "Encode the query images with the encoder that made the codes file and list each query's nearest images.",
+    ),
+    Command(
+        "evaluate",
+        "k-NN classification and retrieval figures of an embedding network on the traffic-sign test split",
+        EvaluateConfig,
+        evaluate,
+        "Embed the TT100K crops with the model, split as the traffic-sign study does, and print kNN@1, "
+        "kNN@5, balanced kNN@1, R-precision and MAP@R of the test images against the training images.",
+    ),
     Command("search-text", "the posters closest to a text (poster / synopsis aligner)", SearchTextConfig, search_text),
-    Command("search-poster", "the synopses closest to a poster image (poster / synopsis aligner)", SearchPosterConfig, search_poster),
+    Command(
+        "search-poster",
+        "the synopses closest to a poster image (poster / synopsis aligner)",
+        SearchPosterConfig,
+        search_poster,
+    ),
     Command("project", "2-D projection of a codes file, coloured by class", ProjectConfig, project),
     Command("distort", "distort images (noise or projective) for a quick look", DistortConfig, distort),
-    Command("recommend", "movies closest to a movie, by title (MovieLens embedding)", RecommendConfig, recommend,
-            "Top-k movies by cosine similarity of a movie embedding (the movie itself excluded). Titles are matched case- "
-            "and accent-insensitively; the year is optional."),
-    Command("zoo", "the model zoo (saved_models/zoo.json)", children=(
-        Command("list", "list the zoo's models", ZooListConfig, zoo_list),
-        Command("show", "everything zoo.json says of one model", ZooShowConfig, zoo_show),
-        Command("add", "add (or replace) a model from a run directory", ZooAddConfig, zoo_add),
-    )),
+    Command(
+        "recommend",
+        "movies closest to a movie, by title (MovieLens embedding)",
+        RecommendConfig,
+        recommend,
+        "Top-k movies by cosine similarity of a movie embedding (the movie itself excluded). Titles are matched case- "
+        "and accent-insensitively; the year is optional.",
+    ),
+    Command(
+        "zoo",
+        "the model zoo (saved_models/zoo.json)",
+        children=(
+            Command("list", "list the zoo's models", ZooListConfig, zoo_list),
+            Command("show", "everything zoo.json says of one model", ZooShowConfig, zoo_show),
+            Command("add", "add (or replace) a model from a run directory", ZooAddConfig, zoo_add),
+        ),
+    ),
 )

@@ -31,16 +31,35 @@ class ConfigError(ValueError):
         self.field, self.message = field, message
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", *, low: float | None = None, high: float | None = None,
-           above: float | None = None, choices: tuple | None = None, flag: str | None = None, positional: bool = False,
-           metavar: str | None = None, cli: bool = True):
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    choices: tuple | None = None,
+    flag: str | None = None,
+    positional: bool = False,
+    metavar: str | None = None,
+    cli: bool = True,
+):
     """A dataclass field with CLI metadata: ``help`` (required), an inclusive range [low, high] or a
     strict lower bound ``above``, ``choices``, the ``flag`` (default: --field-name), a
     ``positional`` argument, or ``cli=False`` for a field the command line does not set."""
     if not help:
         raise ValueError("every option needs a help text")
-    metadata = {"help": help, "low": low, "high": high, "above": above, "choices": choices, "flag": flag,
-                "positional": positional, "metavar": metavar, "cli": cli}
+    metadata = {
+        "help": help,
+        "low": low,
+        "high": high,
+        "above": above,
+        "choices": choices,
+        "flag": flag,
+        "positional": positional,
+        "metavar": metavar,
+        "cli": cli,
+    }
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)

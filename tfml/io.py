@@ -73,7 +73,9 @@ def save_figure(figure, path: str | os.PathLike) -> Path:
     import matplotlib.pyplot as plt
 
     try:
-        return atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=110, bbox_inches="tight", format="png"))
+        return atomic_write(
+            path, lambda temporary: figure.savefig(temporary, dpi=110, bbox_inches="tight", format="png")
+        )
     finally:
         plt.close(figure)
 

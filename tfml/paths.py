@@ -29,7 +29,9 @@ def _folder_from(variable: str) -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_dir():
-        raise NotADirectoryError(f"the environment variable {variable}={value!r} names no folder; unset it or name an existing one")
+        raise NotADirectoryError(
+            f"the environment variable {variable}={value!r} names no folder; unset it or name an existing one"
+        )
     return path
 
 

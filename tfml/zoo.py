@@ -52,8 +52,10 @@ def verified_path(name: str, zoo_dir: str | os.PathLike | None = None) -> Path:
         raise FileNotFoundError(f"zoo model {name!r}: file {path} is missing")
     actual = sha256(path)
     if actual != item["sha256"]:
-        raise ValueError(f"zoo model {name!r}: {path} has sha256 {actual}, zoo.json expects {item['sha256']}; "
-                         "the file is damaged or was replaced")
+        raise ValueError(
+            f"zoo model {name!r}: {path} has sha256 {actual}, zoo.json expects {item['sha256']}; "
+            "the file is damaged or was replaced"
+        )
     return path
 
 
@@ -73,7 +75,7 @@ def resolve(name_or_path: str, zoo_dir: str | os.PathLike | None = None) -> Path
 
 
 def kind_of_shapes(input_shape, output_shape) -> str:
-    """"image-encoder", "autoencoder", "movie-embedding", "poster-text-aligner" or "other", from a
+    """ "image-encoder", "autoencoder", "movie-embedding", "poster-text-aligner" or "other", from a
     model's shapes (batch axis left out; a dict for a model with named inputs)."""
     if isinstance(input_shape, dict):
         return "poster-text-aligner" if set(input_shape) == {"poster", "text"} else "other"
@@ -90,15 +92,21 @@ def model_kind(model: keras.Model) -> str:
     return kind_of_shapes(describe_input(model)["input_shape"], model.output_shape[1:])
 
 
-def require_kind(model: keras.Model, kind: str, reference: str, zoo_dir: str | os.PathLike | None = None) -> keras.Model:
+def require_kind(
+    model: keras.Model, kind: str, reference: str, zoo_dir: str | os.PathLike | None = None
+) -> keras.Model:
     """``model`` itself if it is of ``kind``, else a ValueError saying what it is and which zoo models fit."""
     actual = model_kind(model)
     if actual == kind:
         return model
-    fitting = [item["name"] for item in entries(zoo_dir) if kind_of_shapes(item["input_shape"], item["output_shape"]) == kind]
-    raise ValueError(f"{reference} is {KINDS.get(actual, 'a model of another kind')} (input {describe_input(model)['input_shape']}, "
-                     f"output {list(model.output_shape[1:])}); this command needs {KINDS[kind]}. "
-                     f"Zoo models that fit: {', '.join(fitting) or 'none'}")
+    fitting = [
+        item["name"] for item in entries(zoo_dir) if kind_of_shapes(item["input_shape"], item["output_shape"]) == kind
+    ]
+    raise ValueError(
+        f"{reference} is {KINDS.get(actual, 'a model of another kind')} (input {describe_input(model)['input_shape']}, "
+        f"output {list(model.output_shape[1:])}); this command needs {KINDS[kind]}. "
+        f"Zoo models that fit: {', '.join(fitting) or 'none'}"
+    )
 
 
 def load_model(reference: str, zoo_dir: str | os.PathLike | None = None) -> tuple[keras.Model, dict]:
@@ -112,16 +120,35 @@ def load_model(reference: str, zoo_dir: str | os.PathLike | None = None) -> tupl
     return model, {"model": reference, "file": str(path), "sha256": sha256(path), **describe_input(model)}
 
 
-def add(name: str, model: keras.Model, *, study: str, data: str, command: str, metrics: dict, description: str,
-        zoo_dir: str | os.PathLike | None = None) -> dict:
+def add(
+    name: str,
+    model: keras.Model,
+    *,
+    study: str,
+    data: str,
+    command: str,
+    metrics: dict,
+    description: str,
+    zoo_dir: str | os.PathLike | None = None,
+) -> dict:
     """Saves ``model`` (without optimizer state) as ``<name>.h5`` and adds or replaces its entry."""
     zoo_dir = folder(zoo_dir)
     path = atomic_write(zoo_dir / f"{name}.h5", lambda p: model.save(p, include_optimizer=False))
     item = {
-        "name": name, "file": path.name, "study": study, "data": data, "command": command, "metrics": metrics,
-        "size_bytes": path.stat().st_size, "sha256": sha256(path), **describe_input(model),
-        "output_shape": list(model.output_shape[1:]), "description": description,
+        "name": name,
+        "file": path.name,
+        "study": study,
+        "data": data,
+        "command": command,
+        "metrics": metrics,
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256(path),
+        **describe_input(model),
+        "output_shape": list(model.output_shape[1:]),
+        "description": description,
     }
     others = [other for other in entries(zoo_dir) if other["name"] != name]
-    write_text(zoo_dir / "zoo.json", json.dumps({"models": sorted(others + [item], key=lambda e: e["name"])}, indent=2) + "\n")
+    write_text(
+        zoo_dir / "zoo.json", json.dumps({"models": sorted(others + [item], key=lambda e: e["name"])}, indent=2) + "\n"
+    )
     return item

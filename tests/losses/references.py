@@ -48,7 +48,9 @@ def ref_hard(labels, x, margin, soft, distance):
     return float(np.mean(values)) if values else 0.0
 
 
-def ref_contrastive(labels, x, margin, pairs, distance, squared=True, positive_margin=0.0, miner=(0.2, 0.8), nonzero=False):
+def ref_contrastive(
+    labels, x, margin, pairs, distance, squared=True, positive_margin=0.0, miner=(0.2, 0.8), nonzero=False
+):
     n = len(labels)
     d = lambda i, j: ref_distance(x[i], x[j], distance)  # noqa: E731
     power = 2 if squared else 1
@@ -59,7 +61,11 @@ def ref_contrastive(labels, x, margin, pairs, distance, squared=True, positive_m
     pos, neg = [], []
     for i, j in itertools.permutations(range(n), 2):
         if labels[i] == labels[j]:
-            keep = {"all": True, "hard": d(i, j) > min(closest_negative(i), closest_negative(j)), "margin": d(i, j) > miner[0]}[pairs]
+            keep = {
+                "all": True,
+                "hard": d(i, j) > min(closest_negative(i), closest_negative(j)),
+                "margin": d(i, j) > miner[0],
+            }[pairs]
             if keep:
                 pos.append(max(d(i, j) - positive_margin, 0.0) ** power)
         else:

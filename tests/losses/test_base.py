@@ -26,19 +26,34 @@ class BatchEdgesTest(parameterized.TestCase, TestCase):
 
     def test_degenerate_batches_give_zero_not_nan(self):
         x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
-        for loss in (TripletSemiHardLoss(), TripletHardLoss(), TripletHardLoss(soft=True), ContrastiveLoss(miner=HardPairMiner()),
-                     TripletLoss(miner=TripletMarginMiner(0.2, "semihard")), TripletLoss(reducer="mean_nonzero")):
+        for loss in (
+            TripletSemiHardLoss(),
+            TripletHardLoss(),
+            TripletHardLoss(soft=True),
+            ContrastiveLoss(miner=HardPairMiner()),
+            TripletLoss(miner=TripletMarginMiner(0.2, "semihard")),
+            TripletLoss(reducer="mean_nonzero"),
+        ):
             self.assertEqual(float(loss(np.zeros(5), x)), 0.0)  # one class
         for loss in (TripletSemiHardLoss(), TripletHardLoss(), TripletHardLoss(soft=True), TripletLoss()):
             self.assertEqual(float(loss(np.arange(5), x)), 0.0)  # no positive pair
-        self.assertAllClose(ContrastiveLoss(margin=3.0)(np.arange(5), x), ref_contrastive(np.arange(5), x, 3.0, "all", "l2"), rtol=1e-5)
-        self.assertAllClose(ContrastiveLoss()(np.zeros(5), x), ref_contrastive(np.zeros(5), x, 1.0, "all", "l2"), rtol=1e-5)
+        self.assertAllClose(
+            ContrastiveLoss(margin=3.0)(np.arange(5), x), ref_contrastive(np.arange(5), x, 3.0, "all", "l2"), rtol=1e-5
+        )
+        self.assertAllClose(
+            ContrastiveLoss()(np.zeros(5), x), ref_contrastive(np.zeros(5), x, 1.0, "all", "l2"), rtol=1e-5
+        )
 
     @parameterized.named_parameters(
-        ("semihard_tfa", TripletSemiHardLoss()), ("batch_hard", TripletHardLoss()), ("batch_hard_soft", TripletHardLoss(soft=True)),
-        ("contrastive", ContrastiveLoss()), ("contrastive_hard", ContrastiveLoss(miner=HardPairMiner())),
+        ("semihard_tfa", TripletSemiHardLoss()),
+        ("batch_hard", TripletHardLoss()),
+        ("batch_hard_soft", TripletHardLoss(soft=True)),
+        ("contrastive", ContrastiveLoss()),
+        ("contrastive_hard", ContrastiveLoss(miner=HardPairMiner())),
         ("contrastive_pml", ContrastiveLoss(squared=False, miner=PairMarginMiner(), reducer="mean_nonzero")),
-        ("triplet_all", TripletLoss(margin=0.5)), ("triplet_semihard", TripletLoss(margin=2.0, miner=TripletMarginMiner(2.0, "semihard"))))
+        ("triplet_all", TripletLoss(margin=0.5)),
+        ("triplet_semihard", TripletLoss(margin=2.0, miner=TripletMarginMiner(2.0, "semihard"))),
+    )
     def test_gradients_are_finite_with_duplicate_embeddings(self, loss):
         x = tf.Variable(np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 1.0], [0.0, 1.0], [3.0, 0.0]], np.float32))
         labels = np.array([0, 0, 1, 1, 0])
@@ -58,11 +73,14 @@ class BatchEdgesTest(parameterized.TestCase, TestCase):
 
 class LossSerialisationTest(parameterized.TestCase, TestCase):
     @parameterized.named_parameters(
-        ("semihard", TripletSemiHardLoss(margin=0.3, distance="cosine")), ("hard_soft", TripletHardLoss(soft=True)),
-        ("margin", TripletMarginLoss(margin=2.0)), ("contrastive_hard", ContrastiveLoss(margin=0.7, miner=HardPairMiner(0.7))),
+        ("semihard", TripletSemiHardLoss(margin=0.3, distance="cosine")),
+        ("hard_soft", TripletHardLoss(soft=True)),
+        ("margin", TripletMarginLoss(margin=2.0)),
+        ("contrastive_hard", ContrastiveLoss(margin=0.7, miner=HardPairMiner(0.7))),
         ("contrastive_pml", ContrastiveLoss(squared=False, miner=PairMarginMiner(0.1, 0.9), reducer="mean_nonzero")),
         ("triplet", TripletLoss(0.2, miner=TripletMarginMiner(0.2, "semihard"), reducer="mean_nonzero")),
-        ("pairs", ContrastivePairLoss(distance="squared_l2")))
+        ("pairs", ContrastivePairLoss(distance="squared_l2")),
+    )
     def test_losses_serialise_and_reload_inside_an_h5_model(self, loss):
         restored = keras.losses.deserialize(keras.losses.serialize(loss))
         self.assertIs(type(restored), type(loss))
@@ -86,7 +104,9 @@ class MetricLossBaseTest(TestCase):
             value = loss(self.labels, self.x)
             per_anchor = type(loss)(**{**loss.get_config(), "reduction": None})(self.labels, self.x)
             self.assertEqual(per_anchor.shape, (10,))
-            has_term = np.array([(self.labels == label).sum() > 1 for label in self.labels])  # a positive (and negatives exist)
+            has_term = np.array(
+                [(self.labels == label).sum() > 1 for label in self.labels]
+            )  # a positive (and negatives exist)
             if loss.name.startswith("contrastive"):
                 has_term[:] = True  # every anchor has negative pairs
             self.assertAllClose(value, per_anchor.numpy().sum() / has_term.sum())

@@ -49,9 +49,13 @@ class CoOccurrenceLossTest(parameterized.TestCase, TestCase):
         variable = tf.Variable(v)
         with tf.GradientTape() as tape:
             value = loss(x, variable)
-        np.testing.assert_allclose(tape.gradient(value, variable).numpy(), ref_gradient(x, v), rtol=rtol * 10, atol=rtol)
+        np.testing.assert_allclose(
+            tape.gradient(value, variable).numpy(), ref_gradient(x, v), rtol=rtol * 10, atol=rtol
+        )
         # the diagonal of X is not used
-        np.testing.assert_allclose(float(loss(x + np.diag(rng.normal(size=m)).astype(dtype), v)), ref_cost(x, v), rtol=rtol)
+        np.testing.assert_allclose(
+            float(loss(x + np.diag(rng.normal(size=m)).astype(dtype), v)), ref_cost(x, v), rtol=rtol
+        )
 
     def test_cost_needs_the_full_matrix(self):
         with pytest.raises(tf.errors.InvalidArgumentError, match="full batch"):

@@ -28,12 +28,12 @@ def ref_matrix(queries, keys, kind, p=2.0, power=1.0, normalize=False):
         for j, k in enumerate(keys):
             if kind == "lp":
                 diff = np.abs(q - k)
-                out[i, j] = diff.max() if np.isinf(p) else (diff ** p).sum() ** (1 / p)
+                out[i, j] = diff.max() if np.isinf(p) else (diff**p).sum() ** (1 / p)
             elif kind in ("dot", "cosine_similarity"):
                 out[i, j] = q @ k
             else:
                 out[i, j] = 1 - q @ k
-    return out ** power
+    return out**power
 
 
 class DistanceTest(parameterized.TestCase, TestCase):
@@ -43,9 +43,18 @@ class DistanceTest(parameterized.TestCase, TestCase):
         queries, keys = rng.normal(size=(5, 4)).astype(dtype), rng.normal(size=(7, 4)).astype(dtype)
         distance = LpDistance(p=p, power=power, normalize_embeddings=normalize)
         tolerance = 1e-4 if dtype == np.float32 else 1e-9
-        self.assertAllClose(distance(queries, keys), ref_matrix(queries, keys, "lp", p, power, normalize), rtol=tolerance, atol=tolerance)
-        self.assertAllClose(distance.paired(queries, keys[:5]), np.diag(ref_matrix(queries, keys[:5], "lp", p, power, normalize)),
-                            rtol=tolerance, atol=tolerance)
+        self.assertAllClose(
+            distance(queries, keys),
+            ref_matrix(queries, keys, "lp", p, power, normalize),
+            rtol=tolerance,
+            atol=tolerance,
+        )
+        self.assertAllClose(
+            distance.paired(queries, keys[:5]),
+            np.diag(ref_matrix(queries, keys[:5], "lp", p, power, normalize)),
+            rtol=tolerance,
+            atol=tolerance,
+        )
         self_distances = distance(queries)
         self.assertAllClose(np.diag(self_distances), np.zeros(5), atol=1e-3 if dtype == np.float32 else 1e-6)
         self.assertFalse(distance.is_inverted)
@@ -54,10 +63,17 @@ class DistanceTest(parameterized.TestCase, TestCase):
     def test_similarities_and_the_cosine_distance_match_numpy(self, kind):
         rng = np.random.default_rng(1)
         queries, keys = rng.normal(size=(4, 3)), rng.normal(size=(6, 3))
-        distance = {"dot": DotProductSimilarity(), "cosine_similarity": CosineSimilarity(), "cosine_distance": CosineDistance()}[kind]
+        distance = {
+            "dot": DotProductSimilarity(),
+            "cosine_similarity": CosineSimilarity(),
+            "cosine_distance": CosineDistance(),
+        }[kind]
         self.assertAllClose(distance(queries, keys), ref_matrix(queries, keys, kind), rtol=1e-10)
         self.assertEqual(distance.is_inverted, kind != "cosine_distance")
-        self.assertAllClose(DotProductSimilarity(normalize_embeddings=True)(queries, keys), ref_matrix(queries, keys, "cosine_similarity"))
+        self.assertAllClose(
+            DotProductSimilarity(normalize_embeddings=True)(queries, keys),
+            ref_matrix(queries, keys, "cosine_similarity"),
+        )
 
     def test_margin_and_closer_follow_the_direction(self):
         self.assertEqual(LpDistance().margin(3.0, 1.0), 2.0)  # a distance: x - y

@@ -38,8 +38,11 @@ class LogRatioLossTest(parameterized.TestCase, TestCase):
         distances = rng.choice([0.0, 0.25, 0.5, 2 / 3, 1.0], size=(9, 2))
         loss = LogRatioLoss(floor, epsilon=1e-6, distance=distance, dtype=np.dtype(dtype).name)
         tolerance = 1e-4 if dtype == np.float32 else 1e-10
-        self.assertAllClose(loss(distances, triplets), ref_log_ratio(triplets, distances, floor, distance == "sqeuclidean", 1e-6),
-                            rtol=tolerance)
+        self.assertAllClose(
+            loss(distances, triplets),
+            ref_log_ratio(triplets, distances, floor, distance == "sqeuclidean", 1e-6),
+            rtol=tolerance,
+        )
 
     @parameterized.product(dtype=[np.float32, np.float64])
     def test_dense_form_matches_numpy(self, dtype):
@@ -47,8 +50,11 @@ class LogRatioLossTest(parameterized.TestCase, TestCase):
         embeddings = rng.normal(size=(7, 4)).astype(dtype)
         distances = np.r_[0.0, rng.choice([0.0, 0.5, 0.8, 1.0], size=6)]
         loss = LogRatioLoss(0.1, dense=True, dtype=np.dtype(dtype).name)
-        self.assertAllClose(loss(distances, embeddings), ref_dense(embeddings, distances, 0.1, 1e-6),
-                            rtol=1e-4 if dtype == np.float32 else 1e-10)
+        self.assertAllClose(
+            loss(distances, embeddings),
+            ref_dense(embeddings, distances, 0.1, 1e-6),
+            rtol=1e-4 if dtype == np.float32 else 1e-10,
+        )
 
     def test_zero_label_distances_and_identical_embeddings_stay_finite(self):
         same = tf.Variable(np.ones((4, 3, 2), np.float32))  # anchor = positive = negative
@@ -57,8 +63,11 @@ class LogRatioLossTest(parameterized.TestCase, TestCase):
         self.assertTrue(np.isfinite(value.numpy()))
         self.assertTrue(np.isfinite(tape.gradient(value, same).numpy()).all())
         # a floor of 0.1 keeps log ratios of identical sets (distance 0) at log(0.1 / d): bounded
-        self.assertAllClose(LogRatioLoss(0.1, epsilon=0.0)(np.array([[0.0, 1.0]]), np.array([[[0.0], [0.1], [1.0]]], np.float32)), 0.0,
-                            atol=1e-10)
+        self.assertAllClose(
+            LogRatioLoss(0.1, epsilon=0.0)(np.array([[0.0, 1.0]]), np.array([[[0.0], [0.1], [1.0]]], np.float32)),
+            0.0,
+            atol=1e-10,
+        )
         with self.assertRaisesRegex(ValueError, "label_floor must be positive"):
             LogRatioLoss(0.0)
         with self.assertRaisesRegex(ValueError, "distance 'euclidean' or 'sqeuclidean'"):

@@ -62,7 +62,9 @@ class MinerTest(parameterized.TestCase, TestCase):
             measure = DISTANCES[distance]
             margin = 0.1 if measure.is_inverted else 0.5
             mined = TripletMarginMiner(margin, kind).mine(Batch(labels, x), measure)
-            self.assertEqual(mined_triplets(mined), ref_triplet_margin(labels, matrix(x, measure), margin, kind, measure.is_inverted))
+            self.assertEqual(
+                mined_triplets(mined), ref_triplet_margin(labels, matrix(x, measure), margin, kind, measure.is_inverted)
+            )
 
     @parameterized.parameters(list(DISTANCES))
     def test_pair_margin_miner_matches_a_loop(self, distance):
@@ -72,9 +74,16 @@ class MinerTest(parameterized.TestCase, TestCase):
         pos_margin, neg_margin = (0.5, 0.2) if measure.is_inverted else (1.5, 2.5)
         pairs = PairMarginMiner(pos_margin, neg_margin).mine(Batch(labels, x), measure)
         farther = (lambda d, t: d < t) if measure.is_inverted else (lambda d, t: d > t)
-        expected_positive = {(a, b) for a, b in itertools.permutations(range(10), 2) if labels[a] == labels[b] and farther(m[a, b], pos_margin)}
-        expected_negative = {(a, b) for a, b in itertools.permutations(range(10), 2)
-                             if labels[a] != labels[b] and farther(neg_margin, m[a, b])}
+        expected_positive = {
+            (a, b)
+            for a, b in itertools.permutations(range(10), 2)
+            if labels[a] == labels[b] and farther(m[a, b], pos_margin)
+        }
+        expected_negative = {
+            (a, b)
+            for a, b in itertools.permutations(range(10), 2)
+            if labels[a] != labels[b] and farther(neg_margin, m[a, b])
+        }
         self.assertEqual({tuple(p) for p in np.argwhere(np.asarray(pairs.positive)).tolist()}, expected_positive)
         self.assertEqual({tuple(p) for p in np.argwhere(np.asarray(pairs.negative)).tolist()}, expected_negative)
 
@@ -102,7 +111,9 @@ class MinerTest(parameterized.TestCase, TestCase):
                     continue
                 negatives = [n for n in range(10) if labels[n] != labels[a]]
                 farther = [n for n in negatives if m[a, n] > m[a, p]]
-                expected.add((a, p, min(farther, key=lambda n: m[a, n]) if farther else max(negatives, key=lambda n: m[a, n])))
+                expected.add(
+                    (a, p, min(farther, key=lambda n: m[a, n]) if farther else max(negatives, key=lambda n: m[a, n]))
+                )
             self.assertEqual(mined_triplets(SemiHardNegativeMiner().mine(Batch(labels, x), EUCLIDEAN)), expected)
 
     def test_hard_pair_miner_matches_a_loop(self):
@@ -113,8 +124,11 @@ class MinerTest(parameterized.TestCase, TestCase):
         def closest_negative(i):
             return min(m[i, k] for k in range(10) if labels[k] != labels[i])
 
-        positive = {(a, b) for a, b in itertools.permutations(range(10), 2)
-                    if labels[a] == labels[b] and m[a, b] > min(closest_negative(a), closest_negative(b))}
+        positive = {
+            (a, b)
+            for a, b in itertools.permutations(range(10), 2)
+            if labels[a] == labels[b] and m[a, b] > min(closest_negative(a), closest_negative(b))
+        }
         negative = {(a, b) for a, b in itertools.permutations(range(10), 2) if labels[a] != labels[b] and m[a, b] < 2.0}
         self.assertEqual({tuple(p) for p in np.argwhere(np.asarray(pairs.positive)).tolist()}, positive)
         self.assertEqual({tuple(p) for p in np.argwhere(np.asarray(pairs.negative)).tolist()}, negative)
@@ -130,8 +144,10 @@ class MinerTest(parameterized.TestCase, TestCase):
     def test_a_miner_with_its_own_distance_ignores_the_losss(self):
         labels, x = batch(8)
         own = TripletMarginMiner(0.1, "all", distance=CosineSimilarity())
-        self.assertEqual(mined_triplets(own.mine(Batch(labels, x), EUCLIDEAN)),
-                         ref_triplet_margin(labels, matrix(x, CosineSimilarity()), 0.1, "all", True))
+        self.assertEqual(
+            mined_triplets(own.mine(Batch(labels, x), EUCLIDEAN)),
+            ref_triplet_margin(labels, matrix(x, CosineSimilarity()), 0.1, "all", True),
+        )
 
     def test_selections_convert_between_pairs_and_triplets(self):
         positive = np.array([[False, True, False], [True, False, False], [False, False, False]])
@@ -148,8 +164,10 @@ class MinerTest(parameterized.TestCase, TestCase):
         loss = TripletLoss(0.3, miner=TripletMarginMiner(0.3, "semihard", distance=CosineSimilarity()))
         restored = keras.losses.deserialize(keras.losses.serialize(loss))
         self.assertEqual(restored.miner.get_config(), loss.miner.get_config())
-        self.assertEqual(get_miner(keras.saving.serialize_keras_object(PairMarginMiner(0.1, 0.9))).get_config(),
-                         PairMarginMiner(0.1, 0.9).get_config())
+        self.assertEqual(
+            get_miner(keras.saving.serialize_keras_object(PairMarginMiner(0.1, 0.9))).get_config(),
+            PairMarginMiner(0.1, 0.9).get_config(),
+        )
         with self.assertRaisesRegex(TypeError, "miner must be a Miner"):
             get_miner("semihard")
         with self.assertRaisesRegex(ValueError, "type_of_triplets must be one of all, hard, semihard, easy"):

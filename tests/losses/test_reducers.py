@@ -45,12 +45,17 @@ class ReducerTest(parameterized.TestCase, TestCase):
         self.assertAllClose(total(MeanReducer(), part), terms.mean(), rtol=tolerance)
         self.assertAllClose(total(AvgNonZeroReducer(), part), terms[terms > 0].mean(), rtol=tolerance)
         self.assertAllClose(total(SumReducer(), part), terms.sum(), rtol=tolerance)
-        self.assertAllClose(total(ThresholdReducer(-0.5, 1.0), part), terms[(terms > -0.5) & (terms < 1.0)].mean(), rtol=tolerance)
+        self.assertAllClose(
+            total(ThresholdReducer(-0.5, 1.0), part), terms[(terms > -0.5) & (terms < 1.0)].mean(), rtol=tolerance
+        )
         self.assertAllClose(total(ThresholdReducer(high=0.2), part), terms[terms < 0.2].mean(), rtol=tolerance)
         per_anchor = [values[a][mask[a]].astype(np.float64).mean() if mask[a].any() else 0.0 for a in range(6)]
         self.assertAllClose(total(PerAnchorReducer(), part), np.mean(per_anchor), rtol=tolerance)
-        self.assertAllClose(total(PerAnchorReducer(AvgNonZeroReducer()), part), np.mean([v for v in per_anchor if v > 0]),
-                            rtol=tolerance)
+        self.assertAllClose(
+            total(PerAnchorReducer(AvgNonZeroReducer()), part),
+            np.mean([v for v in per_anchor if v > 0]),
+            rtol=tolerance,
+        )
         labels = np.array([0, 1, 2, 0, 1, 2])
         weights = np.array([0.5, 2.0, 1.0])
         weighted = (values * weights[labels][:, None])[mask]
@@ -69,7 +74,9 @@ class ReducerTest(parameterized.TestCase, TestCase):
         for reducer in (MeanReducer(), AvgNonZeroReducer(), SumReducer(), ThresholdReducer(0.0, 2.0)):
             self.assertEqual(total(reducer, empty), 0.0)
         values, mask = random_part(4)
-        per_anchor, valid = reduce_terms({"a": Terms(values, mask, weight=0.5), "b": Terms(values, mask, weight=2.0)}, MeanReducer())
+        per_anchor, valid = reduce_terms(
+            {"a": Terms(values, mask, weight=0.5), "b": Terms(values, mask, weight=2.0)}, MeanReducer()
+        )
         self.assertAllClose(per_anchor.numpy()[valid.numpy()].mean(), 2.5 * values[mask].mean())
         self.assertAllEqual(valid, mask.any(axis=1))
 
@@ -92,8 +99,13 @@ class ReducerTest(parameterized.TestCase, TestCase):
         rng = np.random.default_rng(5)
         labels, x = rng.integers(0, 3, 12), rng.normal(size=(12, 3))
         d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
-        terms = [max(d[a, p] - d[a, n] + 0.5, 0.0) for a in range(12) for p in range(12) for n in range(12)
-                 if a != p and labels[a] == labels[p] and labels[n] != labels[a]]
+        terms = [
+            max(d[a, p] - d[a, n] + 0.5, 0.0)
+            for a in range(12)
+            for p in range(12)
+            for n in range(12)
+            if a != p and labels[a] == labels[p] and labels[n] != labels[a]
+        ]
         terms = np.array(terms)
         loss = TripletLoss(0.5, reducer=ThresholdReducer(0.1, 1.5), dtype="float64")
         self.assertAllClose(loss(labels, x), terms[(terms > 0.1) & (terms < 1.5)].mean())

@@ -26,22 +26,42 @@ from tfml.losses import (
 from tfml.pipelines import random_in_batch_triplets
 
 CASES = [
-    ("semihard_tfa", lambda m, dist: TripletSemiHardLoss(margin=m, distance=dist), lambda labels, x, m, dist: ref_semihard(labels, x, m, dist)),
-    ("batch_hard", lambda m, dist: TripletHardLoss(margin=m, distance=dist), lambda labels, x, m, dist: ref_hard(labels, x, m, False, dist)),
-    ("batch_hard_soft", lambda m, dist: TripletHardLoss(margin=m, soft=True, distance=dist),
-     lambda labels, x, m, dist: ref_hard(labels, x, m, True, dist)),
+    (
+        "semihard_tfa",
+        lambda m, dist: TripletSemiHardLoss(margin=m, distance=dist),
+        lambda labels, x, m, dist: ref_semihard(labels, x, m, dist),
+    ),
+    (
+        "batch_hard",
+        lambda m, dist: TripletHardLoss(margin=m, distance=dist),
+        lambda labels, x, m, dist: ref_hard(labels, x, m, False, dist),
+    ),
+    (
+        "batch_hard_soft",
+        lambda m, dist: TripletHardLoss(margin=m, soft=True, distance=dist),
+        lambda labels, x, m, dist: ref_hard(labels, x, m, True, dist),
+    ),
 ] + [
-    (f"triplet_{selection}_{'nonzero' if nonzero else 'mean'}",
-     lambda m, dist, s=selection, z=nonzero: TripletLoss(margin=m, miner=TripletMarginMiner(m, s), reducer="mean_nonzero" if z else "mean",
-                                                         distance=dist),
-     lambda labels, x, m, dist, s=selection, z=nonzero: ref_triplets(labels, x, m, s, dist, z))
-    for selection in ("all", "semihard", "hard", "easy") for nonzero in (False, True)
+    (
+        f"triplet_{selection}_{'nonzero' if nonzero else 'mean'}",
+        lambda m, dist, s=selection, z=nonzero: TripletLoss(
+            margin=m, miner=TripletMarginMiner(m, s), reducer="mean_nonzero" if z else "mean", distance=dist
+        ),
+        lambda labels, x, m, dist, s=selection, z=nonzero: ref_triplets(labels, x, m, s, dist, z),
+    )
+    for selection in ("all", "semihard", "hard", "easy")
+    for nonzero in (False, True)
 ]
 
 
 class TripletLossTest(parameterized.TestCase, TestCase):
-    @parameterized.named_parameters(*[(f"{name}_{distance}", make, reference, distance)
-                                      for name, make, reference in CASES for distance in DISTANCES])
+    @parameterized.named_parameters(
+        *[
+            (f"{name}_{distance}", make, reference, distance)
+            for name, make, reference in CASES
+            for distance in DISTANCES
+        ]
+    )
     def test_random_batches_match_the_numpy_loops(self, make, reference, distance):
         check_against_reference(self, make, reference, distance)
 
@@ -58,23 +78,33 @@ class TripletLossTest(parameterized.TestCase, TestCase):
         self.assertAllClose(TripletHardLoss()(labels, x), (0 + 0.5 + 1.0 + 0) / 4)
         # PML semi-hard (0 < d_an - d_ap <= 1): (1, 0, 2) with term 0.5 and (2, 3, 0) with term 0
         self.assertAllClose(TripletLoss(1.0, miner=TripletMarginMiner(1.0, "semihard"))(labels, x), 0.25)
-        self.assertAllClose(TripletLoss(1.0, miner=TripletMarginMiner(1.0, "semihard"), reducer="mean_nonzero")(labels, x), 0.5)
+        self.assertAllClose(
+            TripletLoss(1.0, miner=TripletMarginMiner(1.0, "semihard"), reducer="mean_nonzero")(labels, x), 0.5
+        )
 
     def test_indexed_triplets_take_the_given_positive_and_negative(self):
         labels, x = batch(3, n=8, classes=2, dtype=np.float64)
         picks = random_in_batch_triplets(labels[None], seed=1)[0]
         y_true = np.column_stack([labels, picks])
-        expected = [max(ref_distance(x[a], x[p], "euclidean") - ref_distance(x[a], x[n], "euclidean") + 0.2, 0)
-                    for a, (p, n) in enumerate(picks)]
-        self.assertAllClose(TripletLoss(0.2, miner=IndexedTripletMiner(), dtype="float64")(y_true, x), np.mean(expected))
+        expected = [
+            max(ref_distance(x[a], x[p], "euclidean") - ref_distance(x[a], x[n], "euclidean") + 0.2, 0)
+            for a, (p, n) in enumerate(picks)
+        ]
+        self.assertAllClose(
+            TripletLoss(0.2, miner=IndexedTripletMiner(), dtype="float64")(y_true, x), np.mean(expected)
+        )
         nonzero = [v for v in expected if v > 0]
-        self.assertAllClose(TripletLoss(0.2, miner=IndexedTripletMiner(), reducer="mean_nonzero", dtype="float64")(y_true, x),
-                            np.mean(nonzero) if nonzero else 0.0)
+        self.assertAllClose(
+            TripletLoss(0.2, miner=IndexedTripletMiner(), reducer="mean_nonzero", dtype="float64")(y_true, x),
+            np.mean(nonzero) if nonzero else 0.0,
+        )
 
     def test_explicit_triplets(self):
         rng = np.random.default_rng(1)
         triplets = rng.normal(size=(6, 3, 4)).astype(np.float32)
-        expected = np.mean([max(0, 1 + ref_distance(t[0], t[1], "l2") - ref_distance(t[0], t[2], "l2")) for t in triplets])
+        expected = np.mean(
+            [max(0, 1 + ref_distance(t[0], t[1], "l2") - ref_distance(t[0], t[2], "l2")) for t in triplets]
+        )
         self.assertAllClose(TripletMarginLoss()(np.zeros(6), triplets), expected, rtol=1e-5)
 
 
@@ -88,13 +118,23 @@ class TrainingEffectTest(TestCase):
 
         def precision(model):
             vectors = model.predict(x, verbose=0)
-            return evaluate_retrieval(ExactIndex(vectors), vectors, LabelRelevance(labels, labels), ["precision@5"],
-                                      exclude=np.arange(64)).metrics["precision@5"]
+            return evaluate_retrieval(
+                ExactIndex(vectors), vectors, LabelRelevance(labels, labels), ["precision@5"], exclude=np.arange(64)
+            ).metrics["precision@5"]
 
-        for loss in (TripletSemiHardLoss(margin=0.5), TripletLoss(0.5, miner=TripletMarginMiner(0.5, "semihard"), reducer="mean_nonzero")):
+        for loss in (
+            TripletSemiHardLoss(margin=0.5),
+            TripletLoss(0.5, miner=TripletMarginMiner(0.5, "semihard"), reducer="mean_nonzero"),
+        ):
             keras.utils.set_random_seed(0)
-            model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4),
-                                      keras.layers.UnitNormalization()])
+            model = keras.Sequential(
+                [
+                    keras.Input((8,)),
+                    keras.layers.Dense(16, activation="relu"),
+                    keras.layers.Dense(4),
+                    keras.layers.UnitNormalization(),
+                ]
+            )
             model.compile(keras.optimizers.Adam(0.01), loss)
             before = precision(model)
             model.fit(x, labels, batch_size=64, epochs=60, verbose=0, shuffle=False)

@@ -10,8 +10,12 @@ from tfml.models import build_embedding_net
 from tfml.models.aligner import MAX_LOG_SCALE, LogitScale, build_aligner
 from tfml.models.text import build_text_tower, build_vocabulary
 
-TRAIN = ["A boy and his toys come to life!", "Toys at war: the boy fights back.", "Life in 1990 was hard for a toy maker.",
-         "Une famille à Paris: café, été."]
+TRAIN = [
+    "A boy and his toys come to life!",
+    "Toys at war: the boy fights back.",
+    "Life in 1990 was hard for a toy maker.",
+    "Une famille à Paris: café, été.",
+]
 
 
 class AlignerTest(TestCase):
@@ -25,9 +29,14 @@ class AlignerTest(TestCase):
 
     def test_an_aligner_saves_and_reloads_with_its_text_preprocessing(self):
         vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
-        model = build_aligner(build_embedding_net((24, 16, 3), 8, name="poster_tower"), build_text_tower("tfidf", vocabulary, idf, 8))
+        model = build_aligner(
+            build_embedding_net((24, 16, 3), 8, name="poster_tower"), build_text_tower("tfidf", vocabulary, idf, 8)
+        )
         model.compile(keras.optimizers.Adam(0.01), ClipLoss())
-        x = {"poster": np.random.default_rng(0).integers(0, 256, (4, 24, 16, 3)).astype(np.uint8), "text": np.array(TRAIN, dtype=object)}
+        x = {
+            "poster": np.random.default_rng(0).integers(0, 256, (4, 24, 16, 3)).astype(np.uint8),
+            "text": np.array(TRAIN, dtype=object),
+        }
         before = model.evaluate(x, np.zeros(4), verbose=0)
         model.fit(x, np.zeros(4), epochs=20, verbose=0)
         self.assertLess(model.evaluate(x, np.zeros(4), verbose=0), before)
@@ -37,8 +46,16 @@ class AlignerTest(TestCase):
         self.assertAllClose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
 
         zoo_dir = self.get_temp_dir() + "/zoo"
-        item = zoo.add("aligner", model, study="align", data="d", command="tfml train align", metrics={}, description="",
-                       zoo_dir=zoo_dir)
+        item = zoo.add(
+            "aligner",
+            model,
+            study="align",
+            data="d",
+            command="tfml train align",
+            metrics={},
+            description="",
+            zoo_dir=zoo_dir,
+        )
         self.assertEqual(item["input_shape"], {"poster": [24, 16, 3], "text": []})
         self.assertEqual(item["input_dtype"], {"poster": "uint8", "text": "string"})
         self.assertIn("raw text", item["preprocessing"]["text"])

@@ -22,7 +22,9 @@ class FusedBatchNormalizationTest(TestCase):
         self.assertAllClose(plain(x, training=True), expected, atol=1e-4)
         count = x.size // 4
         self.assertAllClose(fused.moving_mean, 0.1 * mean, rtol=1e-5)
-        self.assertAllClose(fused.moving_variance, 0.9 + 0.1 * variance * count / (count - 1), rtol=1e-5)  # unbiased, as PyTorch
+        self.assertAllClose(
+            fused.moving_variance, 0.9 + 0.1 * variance * count / (count - 1), rtol=1e-5
+        )  # unbiased, as PyTorch
         moving = (np.asarray(fused.moving_mean), np.asarray(fused.moving_variance))
         inference = (x - moving[0]) / np.sqrt(moving[1] + 1e-5) * np.linspace(0.5, 2.0, 4) + np.linspace(-1.0, 1.0, 4)
         self.assertAllClose(fused(x, training=False), inference, atol=1e-4)

@@ -41,8 +41,12 @@ class ResNetTest(TestCase):
         backbone.save_weights(tmp_path / "backbone.weights.h5")
         for path in ("backbone.h5", "backbone.weights.h5"):
             loaded = load_backbone(str(tmp_path / path), (32, 32, 3))
-            np.testing.assert_allclose(loaded.predict(x, verbose=0), backbone.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-        at_other_size = load_backbone(str(tmp_path / "backbone.h5"), (64, 48, 3))  # the weights move to another image size
+            np.testing.assert_allclose(
+                loaded.predict(x, verbose=0), backbone.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+            )
+        at_other_size = load_backbone(
+            str(tmp_path / "backbone.h5"), (64, 48, 3)
+        )  # the weights move to another image size
         assert at_other_size.input_shape == (None, 64, 48, 3)
         for a, b in zip(at_other_size.get_weights(), backbone.get_weights()):
             np.testing.assert_array_equal(a, b)
@@ -68,7 +72,9 @@ class ResNetTest(TestCase):
     def test_imagenet_weights_are_copied_from_a_matching_preset(self):
         monkeypatch = self.monkeypatch
         source = build_resnet18((64, 64, 3), stem="imagenet", include_top=False)
-        fake = types.SimpleNamespace(models=types.SimpleNamespace(Backbone=types.SimpleNamespace(from_preset=lambda name: source)))
+        fake = types.SimpleNamespace(
+            models=types.SimpleNamespace(Backbone=types.SimpleNamespace(from_preset=lambda name: source))
+        )
         monkeypatch.setitem(sys.modules, "keras_hub", fake)
         copied = load_backbone("imagenet", (64, 64, 3))
         for a, b in zip(copied.weights, source.weights):

@@ -9,7 +9,9 @@ from tfml.models.text import TextVocabulary, build_text_tower, build_vocabulary,
 
 class TextTest(TestCase):
     def test_cleaning_lowers_drops_punctuation_numbers_and_stop_words_and_keeps_accents(self):
-        tokens = [[t.decode() for t in row] for row in clean_tokens(["Été à PARIS, 1990's café!", "the and of", ""]).to_list()]
+        tokens = [
+            [t.decode() for t in row] for row in clean_tokens(["Été à PARIS, 1990's café!", "the and of", ""]).to_list()
+        ]
         self.assertEqual(tokens, [["été", "à", "paris", "s", "café"], [], []])
 
     def test_vocabulary_and_idf_come_from_the_training_texts_only(self):
@@ -29,7 +31,11 @@ class TextTest(TestCase):
         vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
         texts = np.array(["the and of it", "xylophone quasar", "Été à Paris", TRAIN[0]], dtype=object)
         for kind in ("tfidf", "mean", "bilstm", "glove"):
-            vectors = np.random.default_rng(0).normal(size=(len(vocabulary), 50)).astype(np.float32) if kind == "glove" else None
+            vectors = (
+                np.random.default_rng(0).normal(size=(len(vocabulary), 50)).astype(np.float32)
+                if kind == "glove"
+                else None
+            )
             tower = build_text_tower(kind, vocabulary, idf, 8, length=16, word_vectors=vectors)
             out = tower.predict(texts, verbose=0)
             self.assertTrue(np.isfinite(out).all(), kind)

@@ -24,7 +24,9 @@ class CooccurrenceTest(TestCase):
 
     def test_like_matrix_and_colike_counts_match_a_loop(self):
         rng = np.random.default_rng(1)
-        rows = [(u, m, float(rng.choice([1.0, 3.5, 4.0, 5.0]))) for u in range(30) for m in range(12) if rng.random() < 0.5]
+        rows = [
+            (u, m, float(rng.choice([1.0, 3.5, 4.0, 5.0]))) for u in range(30) for m in range(12) if rng.random() < 0.5
+        ]
         likes = like_matrix(ratings_frame(rows), threshold=4.0)
         dense = np.zeros((30, 12))
         for u, m, r in rows:

@@ -87,7 +87,9 @@ class DistortionsTest(TestCase):
         schedule = DistortionSchedule(share=(0.2, 0.8), noise=(0.0, 0.3), projective=(0.1, 0.1), ramp_epochs=4)
         assert schedule.values(0) == pytest.approx({"share": 0.2, "noise": 0.0, "projective": 0.1})
         assert schedule.values(1) == pytest.approx({"share": 0.4, "noise": 0.1, "projective": 0.1})
-        assert schedule.values(3) == schedule.values(9) == pytest.approx({"share": 0.8, "noise": 0.3, "projective": 0.1})
+        assert (
+            schedule.values(3) == schedule.values(9) == pytest.approx({"share": 0.8, "noise": 0.3, "projective": 0.1})
+        )
 
     def test_mixing_share_zero_is_clean_and_share_one_distorts_everything(self):
         images = tf.random.stateless_uniform([20, 16, 16, 3], [0, 1])
@@ -95,7 +97,9 @@ class DistortionsTest(TestCase):
         always = DistortionSchedule(share=(1.0, 1.0), noise=(0.3, 0.3), projective=(0.3, 0.3), ramp_epochs=1)
         for i in range(20):
             np.testing.assert_array_equal(mix_distortions(images[i], key(i), 0, clean), images[i])
-        changed = [not np.allclose(mix_distortions(images[i], key(i), 0, always), images[i], atol=1e-3) for i in range(20)]
+        changed = [
+            not np.allclose(mix_distortions(images[i], key(i), 0, always), images[i], atol=1e-3) for i in range(20)
+        ]
         assert sum(changed) >= 18  # a drawn strength near 0 may leave an image almost unchanged
 
     def test_uint8_images_are_distorted_in_unit_range_and_rounded(self):

@@ -64,7 +64,7 @@ class LabelledBatchesTest(TestCase):
         images = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * np.ones((1, 2, 2, 3), np.uint8)
         pairs, similar = offline_pairs(LABELS, 8, seed=0)
         stream = labelled_batches(images, lambda epoch: (pairs, similar), batch_size=8, epochs=1, seed=0)
-        (x, y), = list(stream())
+        ((x, y),) = list(stream())
         self.assertEqual(x.shape, (8, 2, 2, 2, 3))
         self.assertEqual(x.dtype, tf.uint8)
         self.assertAllEqual(x[:, :, 0, 0, 0], pairs)
@@ -79,10 +79,10 @@ class LabelledBatchesTest(TestCase):
         resumed = [x for x, _ in stream(1, 2)]
         for a, b in zip(full[6:], resumed):
             self.assertAllEqual(a, b)
-        (x, y), = list(labelled_batches(images, order, 30, 1, seed=4, padding=2, flip=True)())
+        ((x, y),) = list(labelled_batches(images, order, 30, 1, seed=4, padding=2, flip=True)())
         crops_or_flips = [not np.array_equal(x[i], images[y[i]]) for i in range(30)]
         self.assertGreater(sum(crops_or_flips), 20)  # most images moved or mirrored
-        (plain, targets), = list(labelled_batches(images, order, 30, 1, seed=4)())
+        ((plain, targets),) = list(labelled_batches(images, order, 30, 1, seed=4)())
         self.assertAllEqual(plain, images[targets])  # no augmentation
 
 

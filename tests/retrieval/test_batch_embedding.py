@@ -20,9 +20,25 @@ class BeamTest(TestCase):
         model, record = zoo.load_model("cifar10-encoder")
         data = load_labelled_images("sample")
         images = data.images[:300]
-        encode_with_beam(record["file"], images, tmp_path / "codes", 3, ids=data.ids[:300], labels=data.labels[:300],
-                         class_names=data.class_names, source="sample", encoder=record, batch_size=64)
+        encode_with_beam(
+            record["file"],
+            images,
+            tmp_path / "codes",
+            3,
+            ids=data.ids[:300],
+            labels=data.labels[:300],
+            class_names=data.class_names,
+            source="sample",
+            encoder=record,
+            batch_size=64,
+        )
         shards = EmbeddingShards(tmp_path / "codes")
-        assert len(shards) == 300 and len(shards.manifest["shards"]) == 3 and shards.manifest["encoder"]["sha256"] == record["sha256"]
-        np.testing.assert_allclose(shards.vectors(np.arange(300)), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
+        assert (
+            len(shards) == 300
+            and len(shards.manifest["shards"]) == 3
+            and shards.manifest["encoder"]["sha256"] == record["sha256"]
+        )
+        np.testing.assert_allclose(
+            shards.vectors(np.arange(300)), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5
+        )
         assert shards.ids.tolist() == data.ids[:300] and shards.labels.tolist() == data.labels[:300].tolist()

@@ -22,9 +22,13 @@ class EvaluateRetrievalTest(TestCase):
         labels = np.repeat(np.arange(3), 20)
         vectors = (rng.normal(size=(60, 4)) + labels[:, None] * 2).astype(np.float32)
         index = ExactIndex(vectors)
-        result = evaluate_retrieval(index, vectors, LabelRelevance(labels, labels),
-                                    ["precision@5", "recall@5", "map@r", "r_precision", "knn@1", "balanced_knn@1", "ndcg@5"],
-                                    exclude=np.arange(60))
+        result = evaluate_retrieval(
+            index,
+            vectors,
+            LabelRelevance(labels, labels),
+            ["precision@5", "recall@5", "map@r", "r_precision", "knn@1", "balanced_knn@1", "ndcg@5"],
+            exclude=np.arange(60),
+        )
         _, found = index.search(vectors, 19, exclude=np.arange(60))
         rel = same(labels[found], labels)
         assert result.metrics["precision@5"] == pytest.approx(ref_precision(labels[found], labels, 5))
@@ -37,12 +41,16 @@ class EvaluateRetrievalTest(TestCase):
         matched = evaluate_retrieval(ExactIndex(other), vectors, match_relevance(60), ["hit_rate@1", "hit_rate@5"])
         assert matched.metrics["hit_rate@1"] == 1.0
         # graded: a gain function
-        graded = evaluate_retrieval(index, vectors[:5], GradedRelevance(lambda rows: np.ones((len(rows), 60)), 60), ["ndcg@3"])
+        graded = evaluate_retrieval(
+            index, vectors[:5], GradedRelevance(lambda rows: np.ones((len(rows), 60)), 60), ["ndcg@3"]
+        )
         assert graded.metrics["ndcg@3"] == pytest.approx(1.0)
         with pytest.raises(ValueError, match="unknown retrieval metric 'precision'"):
             evaluate_retrieval(index, vectors, LabelRelevance(labels, labels), ["precision"])
         with pytest.raises(ValueError, match="knn@1 classifies by labels"):
-            evaluate_retrieval(index, vectors[:5], GradedRelevance(lambda rows: np.ones((len(rows), 60)), 60), ["knn@1"])
+            evaluate_retrieval(
+                index, vectors[:5], GradedRelevance(lambda rows: np.ones((len(rows), 60)), 60), ["knn@1"]
+            )
         with pytest.raises(ValueError, match="need the 61 nearest items"):
             evaluate_retrieval(index, vectors, LabelRelevance(labels, labels), ["precision@61"])
 

@@ -69,8 +69,14 @@ class ExactIndexTest(parameterized.TestCase, TestCase):
         index = ExactIndex(base, metric, block=64)
         assert index._padded.shape[0] // index.tile == 3 and index.tile == index_module.TILE_ROWS
         distances, indices = index.search(queries, k=40, exclude=exclude)
-        d = np.stack([np.sqrt(((base.astype(np.float64) - q) ** 2).sum(1)) if metric == "euclidean" else
-                      1 - base.astype(np.float64) @ q / (np.linalg.norm(base, axis=1) * np.linalg.norm(q) + 1e-300) for q in queries])
+        d = np.stack(
+            [
+                np.sqrt(((base.astype(np.float64) - q) ** 2).sum(1))
+                if metric == "euclidean"
+                else 1 - base.astype(np.float64) @ q / (np.linalg.norm(base, axis=1) * np.linalg.norm(q) + 1e-300)
+                for q in queries
+            ]
+        )
         d[[0, 2], [5, 12_345]] = np.inf
         # exact ties may be broken by float32 rounding of the products: compare the sorted distances
         np.testing.assert_allclose(distances, np.sort(d, axis=1)[:, :40], rtol=1e-5, atol=1e-6)
@@ -111,7 +117,9 @@ class ExactIndexTest(parameterized.TestCase, TestCase):
         rng = np.random.default_rng(1)
         base = rng.normal(size=(60, 3)).astype(np.float32)
         exclude = np.array([0, 5, -1, 59])
-        distances, indices = ExactIndex(base, metric, block=8, memory_bytes=4096).search(base[[0, 5, 7, 59]], k=59, exclude=exclude)
+        distances, indices = ExactIndex(base, metric, block=8, memory_bytes=4096).search(
+            base[[0, 5, 7, 59]], k=59, exclude=exclude
+        )
         for row, e in zip(indices, exclude):
             assert e not in row and len(set(row.tolist())) == 59
         ref_d, ref_i = reference_search(base[[0, 5, 7, 59]], base, metric, 59, exclude)

@@ -49,11 +49,13 @@ class RetrievalMetricsTest(parameterized.TestCase, TestCase):
         assert map_at_r(same([[1, 0, 1] + [0] * 7], [1]), [10]) == pytest.approx((1 + 2 / 3) / 10)
 
     def test_knn_majority_vote_and_tie_rule(self):
-        nl = np.array([
-            [3, 1, 1, 3, 2],  # k=5: 3 and 1 tie with 2 votes, 3 is nearest
-            [1, 2, 2, 9, 9],  # k=5: 2 and 9 tie, 2 comes first
-            [4, 5, 5, 5, 4],  # k=5: 5 wins 3 to 2
-        ])
+        nl = np.array(
+            [
+                [3, 1, 1, 3, 2],  # k=5: 3 and 1 tie with 2 votes, 3 is nearest
+                [1, 2, 2, 9, 9],  # k=5: 2 and 9 tie, 2 comes first
+                [4, 5, 5, 5, 4],  # k=5: 5 wins 3 to 2
+            ]
+        )
         assert knn_predict(nl, 5).tolist() == [3, 2, 5]
         assert knn_predict(nl, 1).tolist() == [3, 1, 4]
         assert knn_predict(nl, 2).tolist() == [3, 1, 4]  # two different labels: the nearest
@@ -84,10 +86,14 @@ class RetrievalMetricsTest(parameterized.TestCase, TestCase):
         relevance = jaccard_relevance(genres, genres)
         exclude = np.arange(40)
         retrieved = np.stack([[j for j in row if j != i][:10] for i, row in enumerate(order)])
-        values = ndcg_at_k(relevance.gains(np.arange(40), retrieved), relevance.ideal(np.arange(40), 10, exclude), 10, per_query=True)
+        values = ndcg_at_k(
+            relevance.gains(np.arange(40), retrieved), relevance.ideal(np.arange(40), 10, exclude), 10, per_query=True
+        )
         for i in range(40):
             gallery = [jaccard(genres[i : i + 1], genres[j : j + 1])[0, 0] for j in range(40) if j != i]
-            expected = ref_ndcg([jaccard(genres[i : i + 1], genres[j : j + 1])[0, 0] for j in retrieved[i]], gallery, 10)
+            expected = ref_ndcg(
+                [jaccard(genres[i : i + 1], genres[j : j + 1])[0, 0] for j in retrieved[i]], gallery, 10
+            )
             if expected is None:
                 assert np.isnan(values[i])
             else:
@@ -107,7 +113,10 @@ class RetrievalMetricsTest(parameterized.TestCase, TestCase):
     @parameterized.product(dim=[0, 1], ratio=[0.05, 0.1, 0.5, 1.0])
     def test_top_ratio_accuracy_matches_a_loop_on_random_and_tied_matrices(self, ratio, dim):
         rng = np.random.default_rng(0)
-        for d in (rng.normal(size=(40, 40)), rng.integers(0, 4, size=(40, 40)).astype(float)):  # the second has many ties
+        for d in (
+            rng.normal(size=(40, 40)),
+            rng.integers(0, 4, size=(40, 40)).astype(float),
+        ):  # the second has many ties
             assert top_ratio_accuracy(d, ratio, dim) == pytest.approx(ref_top_ratio(d, ratio, dim))
 
     def test_top_ratio_accuracy_hand_checked_and_it_leaves_d_alone(self):

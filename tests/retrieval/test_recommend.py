@@ -29,7 +29,9 @@ class RecommendTest(TestCase):
         found = recommend_for_users(liked, similarity, 4)
         dense = liked.toarray()
         for user in range(15):
-            scores = {j: sum(similarity[i, j] for i in np.flatnonzero(dense[user])) for j in range(20) if not dense[user, j]}
+            scores = {
+                j: sum(similarity[i, j] for i in np.flatnonzero(dense[user])) for j in range(20) if not dense[user, j]
+            }
             expected = sorted(scores, key=lambda j: (-scores[j], j))[:4]
             assert found[user].tolist() == expected
         popular = recommend_popular(liked, 3)

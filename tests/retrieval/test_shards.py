@@ -21,7 +21,9 @@ class ShardsTest(TestCase):
         from tfml.retrieval.shards import EmbeddingShards, ShardedExactIndex, write_shards
 
         vectors = clustered(3000)
-        write_shards(tmp_path / "shards", vectors, 4, labels=np.arange(3000) % 7, class_names=[str(i) for i in range(7)])
+        write_shards(
+            tmp_path / "shards", vectors, 4, labels=np.arange(3000) % 7, class_names=[str(i) for i in range(7)]
+        )
         shards = EmbeddingShards(tmp_path / "shards")
         queries = clustered(50, seed=1)
         exclude = np.arange(50) * 37
@@ -49,6 +51,8 @@ class ShardsTest(TestCase):
         recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
         assert recall >= 0.9, recall
         rows = found[:, 0]
-        np.testing.assert_allclose(distances[:, 0], np.linalg.norm(vectors[rows] - queries, axis=1), rtol=1e-5)  # exact re-rank
+        np.testing.assert_allclose(
+            distances[:, 0], np.linalg.norm(vectors[rows] - queries, axis=1), rtol=1e-5
+        )  # exact re-rank
         loaded = IVFPQIndex.load(tmp_path / "saved")
         np.testing.assert_array_equal(loaded.search(queries, 10)[1], found)

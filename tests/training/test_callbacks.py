@@ -20,8 +20,14 @@ class CallbacksTest(TestCase):
         for lr in (1e-4, 1.0):
             model = movie_embeddings.make_model(np.arange(30), movie_embeddings.Config(), "sgd", lr)
             stop = StopOnDivergence()
-            history = model.fit(movie_embeddings.full_batch(sp.csr_matrix(x), 40)(), steps_per_epoch=1, epochs=40, verbose=0,
-                                callbacks=[stop], shuffle=False)
+            history = model.fit(
+                movie_embeddings.full_batch(sp.csr_matrix(x), 40)(),
+                steps_per_epoch=1,
+                epochs=40,
+                verbose=0,
+                callbacks=[stop],
+                shuffle=False,
+            )
             results[lr] = (stop.diverged_at, history.history["loss"])
         assert results[1e-4][0] is None and results[1e-4][1][-1] < results[1e-4][1][0]
         assert results[1.0][0] is not None and len(results[1.0][1]) < 40
@@ -34,7 +40,9 @@ class CallbacksTest(TestCase):
 
     def test_the_monitor_names_what_the_logs_lack_and_compares_by_mode(self):
         monitor = Monitor("val_map_at_r", "max")
-        self.assertTrue(monitor.better(0.5, 0.4) and monitor.better(0.5, None) and not monitor.better(float("nan"), None))
+        self.assertTrue(
+            monitor.better(0.5, 0.4) and monitor.better(0.5, None) and not monitor.better(float("nan"), None)
+        )
         with self.assertRaisesRegex(KeyError, "monitors 'val_map_at_r', which the logs lack: \\['loss'\\]"):
             monitor.value({"loss": 1.0})
         with self.assertRaisesRegex(ValueError, "mode must be 'min' or 'max'"):

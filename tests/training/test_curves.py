@@ -12,8 +12,17 @@ class CurvesTest(TestCase):
     """training_curves."""
 
     def test_one_panel_per_value_without_the_epoch_seconds(self):
-        history = pd.DataFrame({"epoch": [0, 1, 2], "loss": [3, 2, 1], "val_loss": [3.5, 2.5, 2], "psnr": [1, 2, 3], "val_psnr": [1, 1, 2],
-                                "epoch_seconds": [4.0, 4.1, 3.9], "val_map_at_r": [0.1, 0.2, 0.3]})
+        history = pd.DataFrame(
+            {
+                "epoch": [0, 1, 2],
+                "loss": [3, 2, 1],
+                "val_loss": [3.5, 2.5, 2],
+                "psnr": [1, 2, 3],
+                "val_psnr": [1, 1, 2],
+                "epoch_seconds": [4.0, 4.1, 3.9],
+                "val_map_at_r": [0.1, 0.2, 0.3],
+            }
+        )
         path = training_curves(history, self.tmp_path / "curves.png", "a title")
         self.assertTrue(is_png(path))
         with Image.open(path) as image:

@@ -24,19 +24,29 @@ X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
 def tiny_model(seed=0):
     set_seed(seed)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)])
-    model.compile(keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError(), metrics=[keras.metrics.MeanAbsoluteError("mae")])
+    model.compile(
+        keras.optimizers.Adam(0.01), keras.losses.MeanSquaredError(), metrics=[keras.metrics.MeanAbsoluteError("mae")]
+    )
     return model
 
 
 def tiny_stream(epochs, x=X, batch_size=16):
     data = tf.constant(x)
-    return BatchStream(seeded_permutation(len(x), 0), lambda i, epoch: (tf.gather(data, i), tf.gather(data, i)), batch_size, epochs)
+    return BatchStream(
+        seeded_permutation(len(x), 0), lambda i, epoch: (tf.gather(data, i), tf.gather(data, i)), batch_size, epochs
+    )
 
 
 def _python(code: str, *args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 RESUMABLE = """
@@ -69,8 +79,15 @@ class FitTest(TestCase):
         assert state["best"] == pytest.approx(history["val_loss"].min())
         # a new process would rebuild the model: the backup restores weights, optimizer and epoch
         seen = []
-        history = fit(tiny_model(seed=1), tiny_stream(4), validation=validation, log_dir=tmp_path, epochs=4, verbose=0,
-                      callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
+        history = fit(
+            tiny_model(seed=1),
+            tiny_stream(4),
+            validation=validation,
+            log_dir=tmp_path,
+            epochs=4,
+            verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))],
+        )
         assert seen == [2, 3]
         assert history["epoch"].tolist() == [0, 1, 2, 3]
         assert history["loss"].iloc[-1] < history["loss"].iloc[0]
@@ -88,16 +105,37 @@ class FitTest(TestCase):
                     raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            fit(tiny_model(), tiny_stream(3), validation=validation, log_dir=tmp_path / "cut", epochs=3, verbose=0,
-                backup_seconds=0, callbacks=[Interrupt()])
+            fit(
+                tiny_model(),
+                tiny_stream(3),
+                validation=validation,
+                log_dir=tmp_path / "cut",
+                epochs=3,
+                verbose=0,
+                backup_seconds=0,
+                callbacks=[Interrupt()],
+            )
         state = json.loads((tmp_path / "cut" / "backup" / "state.json").read_text())
         assert (state["epoch"], state["step"]) == (1, 1)  # the interrupted step was never backed up: it runs again
         resumed = tiny_model(seed=5)  # a new process builds the model again
-        fit(resumed, tiny_stream(3), validation=validation, log_dir=tmp_path / "cut", epochs=3, verbose=0, backup_seconds=0)
+        fit(
+            resumed,
+            tiny_stream(3),
+            validation=validation,
+            log_dir=tmp_path / "cut",
+            epochs=3,
+            verbose=0,
+            backup_seconds=0,
+        )
         for a, b in zip(whole.get_weights(), resumed.get_weights()):
             np.testing.assert_array_equal(a, b)
         a, b = read_history(tmp_path / "whole"), read_history(tmp_path / "cut")
-        columns = ["loss", "mae", "val_loss", "val_mae"]  # the interrupted epoch's running means continue where they were
+        columns = [
+            "loss",
+            "mae",
+            "val_loss",
+            "val_mae",
+        ]  # the interrupted epoch's running means continue where they were
         np.testing.assert_array_equal(a[columns].to_numpy(), b[columns].to_numpy())
 
     def test_same_seed_same_result(self):
@@ -141,7 +179,11 @@ class FitTest(TestCase):
         state = cut / "backup" / "state.json"
         deadline = time.time() + 240
         while time.time() < deadline:  # kill inside epoch 3, between backups
-            if state.exists() and json.loads(state.read_text())["epoch"] >= 3 and json.loads(state.read_text())["step"] >= 2:
+            if (
+                state.exists()
+                and json.loads(state.read_text())["epoch"] >= 3
+                and json.loads(state.read_text())["step"] >= 2
+            ):
                 break
             time.sleep(0.01)
         process.send_signal(signal.SIGKILL)
@@ -164,11 +206,17 @@ class FitTest(TestCase):
 
         dispatcher = tf.data.experimental.service.DispatchServer(tf.data.experimental.service.DispatcherConfig(port=0))
         address = dispatcher.target.split("://")[1]
-        workers = [tf.data.experimental.service.WorkerServer(tf.data.experimental.service.WorkerConfig(dispatcher_address=address, port=0))
-                   for _ in range(2)]
+        workers = [
+            tf.data.experimental.service.WorkerServer(
+                tf.data.experimental.service.WorkerConfig(dispatcher_address=address, port=0)
+            )
+            for _ in range(2)
+        ]
         try:
             items = tf.range(96, dtype=tf.int64)
-            stream = BatchStream(seeded_permutation(96, 0), lambda i, epoch: (tf.gather(items, i) + 1000 * epoch, i), 8, 2)
+            stream = BatchStream(
+                seeded_permutation(96, 0), lambda i, epoch: (tf.gather(items, i) + 1000 * epoch, i), 8, 2
+            )
             served = ServedBatches(stream, dispatcher.target, job_name=str(tmp_path))
             seen = np.concatenate([x.numpy() for x, _ in served(0, 0)])
             assert sorted(seen.tolist()) == list(range(96)) + list(range(1000, 1096))  # each element once per epoch
@@ -180,11 +228,29 @@ class FitTest(TestCase):
 
     def test_a_finished_or_stopped_training_trains_no_more_and_gives_back_its_last_weights(self):
         model = tiny_model()
-        fit(model, tiny_stream(2), validation=None, log_dir=self.tmp_path / "done", epochs=2, checkpoint=None, monitor="loss", verbose=0)
+        fit(
+            model,
+            tiny_stream(2),
+            validation=None,
+            log_dir=self.tmp_path / "done",
+            epochs=2,
+            checkpoint=None,
+            monitor="loss",
+            verbose=0,
+        )
         again = tiny_model(seed=7)
         seen = []
-        history = fit(again, tiny_stream(2), validation=None, log_dir=self.tmp_path / "done", epochs=2, checkpoint=None, monitor="loss",
-                      verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
+        history = fit(
+            again,
+            tiny_stream(2),
+            validation=None,
+            log_dir=self.tmp_path / "done",
+            epochs=2,
+            checkpoint=None,
+            monitor="loss",
+            verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))],
+        )
         self.assertEqual(seen, [])
         self.assertEqual(history["epoch"].tolist(), [0, 1])
         for a, b in zip(model.get_weights(), again.get_weights()):
@@ -195,22 +261,51 @@ class FitTest(TestCase):
 
         stopper = keras.callbacks.LambdaCallback(on_epoch_end=stop)
         stopped = tiny_model()
-        fit(stopped, tiny_stream(5), validation=None, log_dir=self.tmp_path / "stopped", epochs=5, checkpoint=None, verbose=0,
-            callbacks=[stopper])
+        fit(
+            stopped,
+            tiny_stream(5),
+            validation=None,
+            log_dir=self.tmp_path / "stopped",
+            epochs=5,
+            checkpoint=None,
+            verbose=0,
+            callbacks=[stopper],
+        )
         state = json.loads((self.tmp_path / "stopped" / "backup" / "state.json").read_text())
         self.assertEqual((state["epoch"], state["stopped"]), (2, True))
-        history = fit(tiny_model(seed=3), tiny_stream(5), validation=None, log_dir=self.tmp_path / "stopped", epochs=5, checkpoint=None,
-                      verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
+        history = fit(
+            tiny_model(seed=3),
+            tiny_stream(5),
+            validation=None,
+            log_dir=self.tmp_path / "stopped",
+            epochs=5,
+            checkpoint=None,
+            verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))],
+        )
         self.assertEqual(seen, [])  # stopped means finished: a rerun does not train on
         self.assertEqual(history["epoch"].tolist(), [0, 1])
 
     def test_epoch_end_backups_follow_the_interval_and_the_end_is_always_saved(self):
         generations = []
-        watch = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: generations.append(
-            json.loads((self.tmp_path / "run" / "backup" / "state.json").read_text())["generation"]
-            if (self.tmp_path / "run" / "backup" / "state.json").exists() else 0))
-        fit(tiny_model(), tiny_stream(4), validation=None, log_dir=self.tmp_path / "run", epochs=4, checkpoint=None, verbose=0,
-            backup_seconds=3600, callbacks=[watch])
+        watch = keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda e, logs: generations.append(
+                json.loads((self.tmp_path / "run" / "backup" / "state.json").read_text())["generation"]
+                if (self.tmp_path / "run" / "backup" / "state.json").exists()
+                else 0
+            )
+        )
+        fit(
+            tiny_model(),
+            tiny_stream(4),
+            validation=None,
+            log_dir=self.tmp_path / "run",
+            epochs=4,
+            checkpoint=None,
+            verbose=0,
+            backup_seconds=3600,
+            callbacks=[watch],
+        )
         self.assertEqual(generations, [0, 0, 0, 0])  # an hour between backups: none during training
         state = json.loads((self.tmp_path / "run" / "backup" / "state.json").read_text())
         self.assertEqual((state["epoch"], state["step"], state["stopped"]), (4, 0, False))  # but the end is saved

@@ -29,17 +29,26 @@ TRAIN = """
         model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(8)])
         model.compile(keras.optimizers.SGD(0.05), keras.losses.MeanSquaredError())
     x = tf.constant(np.random.default_rng(0).normal(size=(256, 8)).astype("float32"))
-    stream = BatchStream(seeded_permutation(256, 0), lambda i, e: (tf.gather(x, i), tf.gather(x, i)), 32, int(sys.argv[2]))
-    history = fit(model, stream, validation=None, log_dir=sys.argv[1], epochs=int(sys.argv[2]), checkpoint=None if multi else "best.h5",
+    epochs = int(sys.argv[2])
+    stream = BatchStream(seeded_permutation(256, 0), lambda i, e: (tf.gather(x, i), tf.gather(x, i)), 32, epochs)
+    checkpoint = None if multi else "best.h5"
+    history = fit(model, stream, validation=None, log_dir=sys.argv[1], epochs=epochs, checkpoint=checkpoint,
                   monitor="loss", verbose=0, backup_seconds=0, tensorboard=False)
-    print("RESULT " + json.dumps({"loss": history["loss"].tolist(), "weights": [w.tolist() for w in model.get_weights()]}), flush=True)
+    weights = [w.tolist() for w in model.get_weights()]
+    print("RESULT " + json.dumps({"loss": history["loss"].tolist(), "weights": weights}), flush=True)
 """
 
 
 def run_python(code, *args, env=None, timeout=240):
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], env=environment, cwd=PROJECT_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        env=environment,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def result_of(process, timeout=240):
@@ -95,8 +104,8 @@ STUDY = """
     best = run.best_model()
     run.add_metrics({"loss": float(history["loss"].iloc[-1])})
     run.finish()
-    print("RESULT " + json.dumps({"chief": run.is_chief, "dir": str(run.dir), "weights": [w.tolist() for w in model.get_weights()]}),
-          flush=True)
+    weights = [w.tolist() for w in model.get_weights()]
+    print("RESULT " + json.dumps({"chief": run.is_chief, "dir": str(run.dir), "weights": weights}), flush=True)
 """
 
 
@@ -108,7 +117,9 @@ class MultiWorkerTest(TestCase):
         tmp_path = self.tmp_path
         single = result_of(run_python(TRAIN, tmp_path / "single", 3))
         configs = loopback_tf_configs(2)
-        workers = [run_python(TRAIN, tmp_path / f"worker{i}", 3, env={"TF_CONFIG": config}) for i, config in enumerate(configs)]
+        workers = [
+            run_python(TRAIN, tmp_path / f"worker{i}", 3, env={"TF_CONFIG": config}) for i, config in enumerate(configs)
+        ]
         results = [result_of(w) for w in workers]
         for result in results:
             np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)
@@ -127,7 +138,10 @@ class MultiWorkerTest(TestCase):
         workers = [run_python(CANARY, env={"TF_CONFIG": config}) for config in configs]
         results = [result_of(w, timeout=180) for w in workers]
         assert all(r["failed"] and "PerReplica" in r["error"] for r in results), (
-            "Keras now fits under MultiWorkerMirroredStrategy without tfml's fixes: remove tfml/training/multiworker.py", results)
+            "Keras now fits under MultiWorkerMirroredStrategy without tfml's fixes: "
+            "remove tfml/training/multiworker.py",
+            results,
+        )
 
     @pytest.mark.slow
     def test_a_study_on_two_workers_writes_its_run_directory_once_and_resumes_after_a_kill(self):
@@ -138,17 +152,27 @@ class MultiWorkerTest(TestCase):
         results = [result_of(w) for w in workers]
         assert [r["chief"] for r in results] == [True, False]
         assert results[0]["dir"] == str(run_dir) and results[1]["dir"] == str(tmp_path / "run-worker-1")
-        assert (run_dir / "model.h5").exists() and (run_dir / "report.html").exists() and (run_dir / "backup" / "state.json").exists()
+        assert (
+            (run_dir / "model.h5").exists()
+            and (run_dir / "report.html").exists()
+            and (run_dir / "backup" / "state.json").exists()
+        )
         assert (tmp_path / "run-worker-1" / "backup" / "state.json").exists()  # one backup directory per worker
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run-worker-1"]  # nothing else, nothing twice in the run
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "run",
+            "run-worker-1",
+        ]  # nothing else, nothing twice in the run
         # kill both workers mid-run (as a cluster manager would restart a job), then start them again
         configs = loopback_tf_configs(2)
         cut = tmp_path / "cut"
         workers = [run_python(STUDY, cut, 0.05, env={"TF_CONFIG": config}) for config in configs]
         state = cut / "backup" / "state.json"
         deadline = time.time() + 180
-        while time.time() < deadline and not (state.exists() and json.loads(state.read_text())["epoch"] >= 1
-                                               and json.loads(state.read_text())["step"] >= 3):
+        while time.time() < deadline and not (
+            state.exists()
+            and json.loads(state.read_text())["epoch"] >= 1
+            and json.loads(state.read_text())["step"] >= 3
+        ):
             time.sleep(0.05)
         for w in workers:
             w.kill()

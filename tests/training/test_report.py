@@ -21,15 +21,29 @@ class ReportTest(TestCase):
         tmp_path = self.tmp_path
         images = self.images
         image_rows([images[:3]], tmp_path / "figures" / "a.png")
-        path = write_report(tmp_path, "Title <x>", {"precision@10/ae": 0.25}, tables={"table": pd.DataFrame({"v": [1.5]})},
-                            figures={"Fig A": "figures/a.png"})
+        path = write_report(
+            tmp_path,
+            "Title <x>",
+            {"precision@10/ae": 0.25},
+            tables={"table": pd.DataFrame({"v": [1.5]})},
+            figures={"Fig A": "figures/a.png"},
+        )
         html = path.read_text()
-        assert "data:image/png;base64," in html and "Title &lt;x&gt;" in html and "precision@10/ae" in html and "0.25" in html
+        assert (
+            "data:image/png;base64," in html
+            and "Title &lt;x&gt;" in html
+            and "precision@10/ae" in html
+            and "0.25" in html
+        )
         assert "src='figures" not in html
         with pytest.raises(FileNotFoundError):
             write_report(tmp_path, "t", {}, figures={"missing": "figures/none.png"})
 
     def test_prose_is_escaped_and_only_a_little_markdown_is_rendered(self):
-        self.assertEqual(markdown_paragraph("a <script> & **b** *c* `d < e`"),
-                         "<p>a &lt;script&gt; &amp; <b>b</b> <em>c</em> <code>d &lt; e</code></p>")
-        self.assertEqual(markdown_paragraph("2 * 3 * 4"), "<p>2 * 3 * 4</p>")  # lone asterisks are arithmetic, not emphasis
+        self.assertEqual(
+            markdown_paragraph("a <script> & **b** *c* `d < e`"),
+            "<p>a &lt;script&gt; &amp; <b>b</b> <em>c</em> <code>d &lt; e</code></p>",
+        )
+        self.assertEqual(
+            markdown_paragraph("2 * 3 * 4"), "<p>2 * 3 * 4</p>"
+        )  # lone asterisks are arithmetic, not emphasis

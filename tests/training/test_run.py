@@ -34,7 +34,9 @@ class RunDirectoryTest(TestCase):
         for fresh in (True, False):
             with pytest.raises(ValueError, match="tfml did not make.*nothing was changed"):
                 prepare_run_dir(documents, {"epochs": 1}, fresh=fresh)
-        assert (documents / "thesis.tex").read_text() == "years of work" and sorted(os.listdir(documents)) == ["thesis.tex"]
+        assert (documents / "thesis.tex").read_text() == "years of work" and sorted(os.listdir(documents)) == [
+            "thesis.tex"
+        ]
         (documents / "config.json").write_text('{"args": {}}')  # a config.json that tfml did not write
         with pytest.raises(ValueError, match="tfml did not make"):
             prepare_run_dir(documents, {"epochs": 1}, fresh=True)
@@ -69,7 +71,9 @@ class RunTest(TestCase):
     def test_outputs_go_through_the_run_and_tables_become_metrics(self):
         run = Run(Demo(run_dir=str(self.tmp_path / "run")))
         run.record(data_source="somewhere/data")
-        table = pd.DataFrame({"map@r": [0.5, 0.25], "note": ["a", "b"]}, index=pd.MultiIndex.from_tuples([("x", 32), ("y", 8)]))
+        table = pd.DataFrame(
+            {"map@r": [0.5, 0.25], "note": ["a", "b"]}, index=pd.MultiIndex.from_tuples([("x", 32), ("y", 8)])
+        )
         run.table("Results", table, metrics="{level[0]}/d{level[1]}/{column}")
         run.add_metrics({"epochs": 3})
         saved = run.save("sub/values.json", lambda path, text: path.write_text(text), "{}")
@@ -88,5 +92,6 @@ class RunTest(TestCase):
 
     def test_flatten_formats_floats_and_leaves_empty_cells_out(self):
         frame = pd.DataFrame({"mse": [0.25, float("nan")], "count": [3, 4]}, index=pd.Index([0.1, 0.0], name="noise"))
-        self.assertEqual(flatten(frame, "noise/{index}/{column}"),
-                         {"noise/0.1/mse": 0.25, "noise/0.1/count": 3, "noise/0/count": 4})
+        self.assertEqual(
+            flatten(frame, "noise/{index}/{column}"), {"noise/0.1/mse": 0.25, "noise/0.1/count": 3, "noise/0/count": 4}
+        )

@@ -29,8 +29,14 @@ class FiguresTest(TestCase):
         images = self.images
         assert is_png(image_rows([images[:5], images[5:10]], tmp_path / "rows.png", ["a", "b"], list("vwxyz")))
         neighbours = np.stack([images[1:4], images[4:7]])
-        path = neighbour_grid(images[:2], neighbours, tmp_path / "nn.png", ["cat", "dog"], [["cat", "dog", "cat"], ["dog"] * 3],
-                              np.arange(6).reshape(2, 3) / 10)
+        path = neighbour_grid(
+            images[:2],
+            neighbours,
+            tmp_path / "nn.png",
+            ["cat", "dog"],
+            [["cat", "dog", "cat"], ["dog"] * 3],
+            np.arange(6).reshape(2, 3) / 10,
+        )
         assert is_png(path)
 
     def test_pairplot_and_scatter(self):

@@ -26,10 +26,25 @@ class AutoencoderStudyTest(TestCase):
 
     def test_run_directory_contract(self):
         run_dir = self.run_dir
-        for name in ("config.json", "metrics.json", "report.html", "training_log.csv", "autoencoder.h5", "encoder.h5", "decoder.h5", "codes.npz"):
+        for name in (
+            "config.json",
+            "metrics.json",
+            "report.html",
+            "training_log.csv",
+            "autoencoder.h5",
+            "encoder.h5",
+            "decoder.h5",
+            "codes.npz",
+        ):
             assert (run_dir / name).is_file(), name
         figures = {p.name for p in (run_dir / "figures").glob("*.png")}
-        assert {"architecture.png", "training_curves.png", "reconstructions.png", "code_pairplot.png", "test_codes_pca.png"} <= figures
+        assert {
+            "architecture.png",
+            "training_curves.png",
+            "reconstructions.png",
+            "code_pairplot.png",
+            "test_codes_pca.png",
+        } <= figures
         assert {f"neighbours_{d}.png" for d in study.DISTANCES} <= figures
         assert list((run_dir / "tensorboard").glob("train/events.out.tfevents*"))
         assert list((run_dir / "tensorboard").glob("validation/events.out.tfevents*"))
@@ -46,7 +61,9 @@ class AutoencoderStudyTest(TestCase):
         autoencoder = keras.models.load_model(run_dir / "autoencoder.h5")
         x = load_cifar10("sample").x_test[:4]
         assert encoder.predict(x, verbose=0).shape == (4, 10)
-        np.testing.assert_allclose(decoder.predict(encoder.predict(x, verbose=0), verbose=0), autoencoder.predict(x, verbose=0), atol=1e-5)
+        np.testing.assert_allclose(
+            decoder.predict(encoder.predict(x, verbose=0), verbose=0), autoencoder.predict(x, verbose=0), atol=1e-5
+        )
 
     def test_metrics_cover_every_representation_and_distance(self):
         run_dir = self.run_dir

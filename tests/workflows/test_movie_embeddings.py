@@ -13,8 +13,10 @@ from tfml.workflows import movie_embeddings
 
 @pytest.fixture(scope="class")
 def quick_run(request, tmp_path_factory):
-    request.cls.quick_run = run_study(movie_embeddings.STEPS,
-                                      movie_embeddings.Config.quick_mode(run_dir=str(tmp_path_factory.mktemp("movies") / "run")))
+    request.cls.quick_run = run_study(
+        movie_embeddings.STEPS,
+        movie_embeddings.Config.quick_mode(run_dir=str(tmp_path_factory.mktemp("movies") / "run")),
+    )
 
 
 @pytest.mark.usefixtures("quick_run")
@@ -50,7 +52,10 @@ class MovieStudyTest(TestCase):
 
     def test_a_mistyped_title_is_refused_before_any_training(self):
         with pytest.raises(KeyError, match="no movie titled 'Toy Stroy'"):
-            run_study(movie_embeddings.STEPS, movie_embeddings.Config.quick_mode(titles=("Toy Stroy",), run_dir=str(self.tmp_path / "r")))
+            run_study(
+                movie_embeddings.STEPS,
+                movie_embeddings.Config.quick_mode(titles=("Toy Stroy",), run_dir=str(self.tmp_path / "r")),
+            )
         assert not (self.tmp_path / "r" / "runs").exists()
 
     def test_a_rerun_trains_nothing_and_reads_the_sweep_from_its_trainings(self):

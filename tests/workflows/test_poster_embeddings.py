@@ -12,14 +12,26 @@ class PosterStudyTest(TestCase):
         from tfml.workflows import poster_embeddings as study
 
         data = shared_file("ml100k-posters")
-        config = study.Config.quick_mode(data=str(data), run_dir=str(tmp_path / "run"), epochs=1, triplet_batches=12, bootstrap=200,
-                                         backbone="none")
+        config = study.Config.quick_mode(
+            data=str(data), run_dir=str(tmp_path / "run"), epochs=1, triplet_batches=12, bootstrap=200, backbone="none"
+        )
         run_dir = run_study(study.STEPS, config)
         metrics = json.loads((run_dir / "metrics.json").read_text())
         for name in ("log-ratio", "binary triplet", "untrained network", "colour histogram", "random ranking"):
-            assert 0 < metrics[f"{name}/nDCG@10"] < 1 and metrics[f"{name}/95% low"] <= metrics[f"{name}/nDCG@10"] <= metrics[f"{name}/95% high"]
-        for name in ("genre_frequency", "genre_cooccurrence", "triplet_examples", "log_ratio_scatter", "validation_triplets",
-                     "label_distance_at_k", "neighbours_log-ratio", "tsne_by_genre"):
+            assert (
+                0 < metrics[f"{name}/nDCG@10"] < 1
+                and metrics[f"{name}/95% low"] <= metrics[f"{name}/nDCG@10"] <= metrics[f"{name}/95% high"]
+            )
+        for name in (
+            "genre_frequency",
+            "genre_cooccurrence",
+            "triplet_examples",
+            "log_ratio_scatter",
+            "validation_triplets",
+            "label_distance_at_k",
+            "neighbours_log-ratio",
+            "tsne_by_genre",
+        ):
             assert (run_dir / "figures" / f"{name}.png").stat().st_size > 5000, name
         projector = run_dir / "tensorboard" / "projector" / "test_posters"
         lines = (projector / "metadata.tsv").read_text().splitlines()

@@ -16,13 +16,22 @@ class AlignStudyTest(TestCase):
         from tfml.workflows import poster_text_alignment as study
 
         data = shared_file("ml100k-posters")
-        config = study.Config.quick_mode(data=str(data), run_dir=str(tmp_path / "run"), epochs=2, text_towers=("tfidf",))
+        config = study.Config.quick_mode(
+            data=str(data), run_dir=str(tmp_path / "run"), epochs=2, text_towers=("tfidf",)
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             run_dir = run_study(study.STEPS, config)
         metrics = json.loads((run_dir / "metrics.json").read_text())
         for subset in ("all", "never trained"):
-            for key in ("acc0.5/dim0", "acc0.5/dim1", "acc0.05/dim0", "acc0.05/dim1", "R@1/poster->synopsis", "median_rank/synopsis->poster"):
+            for key in (
+                "acc0.5/dim0",
+                "acc0.5/dim1",
+                "acc0.05/dim0",
+                "acc0.05/dim1",
+                "R@1/poster->synopsis",
+                "median_rank/synopsis->poster",
+            ):
                 assert f"tfidf-scratch/{subset}/{key}" in metrics
         assert metrics["tfidf-scratch/all/acc0.5/dim0"] > 0.5  # better than random after two epochs
         for name in ("poster_to_synopses", "synopsis_to_posters", "rank_histogram"):
@@ -30,4 +39,6 @@ class AlignStudyTest(TestCase):
         log = (run_dir / "runs" / "tfidf-scratch" / "training_log.csv").read_text().splitlines()
         assert "logit_scale" in log[0] and "val_top5pct" in log[0]
         aligner = keras.models.load_model(run_dir / "aligner.h5")
-        assert aligner.get_layer("text_tower").predict(np.array(["a boy and his toys"], dtype=object), verbose=0).shape == (1, 64)
+        assert aligner.get_layer("text_tower").predict(
+            np.array(["a boy and his toys"], dtype=object), verbose=0
+        ).shape == (1, 64)

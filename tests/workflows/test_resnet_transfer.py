@@ -11,8 +11,10 @@ from tfml.workflows import resnet_transfer
 
 
 class ResNetTransferStudyTest(TestCase):
-    @pytest.mark.skipif(not any(item["name"] == resnet_transfer.DEFAULT_BACKBONE for item in zoo.entries()),
-                        reason="the zoo has no resnet18-tt100k-backbone")
+    @pytest.mark.skipif(
+        not any(item["name"] == resnet_transfer.DEFAULT_BACKBONE for item in zoo.entries()),
+        reason="the zoo has no resnet18-tt100k-backbone",
+    )
     def test_transfer_quick_study_from_the_zoo_backbone(self):
         tmp_path = self.tmp_path
         run_dir = run_study(resnet_transfer.STEPS, resnet_transfer.Config.quick_mode(run_dir=str(tmp_path / "resnet")))

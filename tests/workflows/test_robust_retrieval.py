@@ -35,7 +35,14 @@ class RobustStudyTest(TestCase):
         x_test = load_cifar10("sample").x_test
         mse = np.mean((zoo.load("cifar10-autoencoder").predict(x_test, verbose=0) - unit_float_array(x_test)) ** 2)
         assert metrics["original/clean/0/reconstruction_mse"] == pytest.approx(mse, rel=1e-4)
-        for name in ("distortion_examples.png", "neighbours_noise.png", "neighbours_projective.png", "training_curves.png"):
+        for name in (
+            "distortion_examples.png",
+            "neighbours_noise.png",
+            "neighbours_projective.png",
+            "training_curves.png",
+        ):
             assert (robust_dir / "figures" / name).stat().st_size > 1000
         keras.models.load_model(robust_dir / "robust_encoder.h5")
-        assert json.loads((robust_dir / "config.json").read_text())["base_model_file"].endswith("cifar10-autoencoder.h5")
+        assert json.loads((robust_dir / "config.json").read_text())["base_model_file"].endswith(
+            "cifar10-autoencoder.h5"
+        )

@@ -21,9 +21,13 @@ class TrafficSignStudyTest(TestCase):
             for key in ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision", "map@r"):
                 assert 0 <= metrics[f"{name}/d32/{key}"] <= 1
             log = pd.read_csv(run_dir / "runs" / f"{name}-d32" / "training_log.csv")
-            assert {"train_knn_at_1", "train_map_at_r", "epoch_seconds"} <= set(log.columns)  # checkpoints by retrieval, not loss
+            assert {"train_knn_at_1", "train_map_at_r", "epoch_seconds"} <= set(
+                log.columns
+            )  # checkpoints by retrieval, not loss
             choice = json.loads((run_dir / "runs" / f"{name}-d32" / "model.h5.json").read_text())
-            assert choice["monitor"] == "train_map_at_r" and choice["best"] == pytest.approx(log["train_map_at_r"].max())
+            assert choice["monitor"] == "train_map_at_r" and choice["best"] == pytest.approx(
+                log["train_map_at_r"].max()
+            )
         assert "raw pixels/d12288/knn@1" in metrics and "untrained network/d32/map@r" in metrics
         best = list(study.RUNS)[metrics["best_run"]]
         assert f"{best}/d8/map@r" in metrics

@@ -182,6 +182,6 @@ def load_image_files(paths: list[str | os.PathLike], image_size: tuple[int, int]
     if len(set(sizes)) > 1:
         other = next(i for i, size in enumerate(sizes) if size != sizes[0])
         raise ValueError(f"query images differ in size ({paths[0]} is {sizes[0][0]} x {sizes[0][1]}, {paths[other]} is "
-                         f"{sizes[other][0]} x {sizes[other][1]}); resize them to one size (image_size=(H, W); --size H W "
-                         f"on the command line)")
+                         f"{sizes[other][0]} x {sizes[other][1]}); resize them to one size (image_size=(H, W); --size "
+                         "H W on the command line)")
     return np.stack(images)

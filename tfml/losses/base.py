@@ -56,8 +56,15 @@ class MetricLoss(keras.losses.Loss):
     reducer: "mean", "mean_nonzero", "sum" or a ``Reducer`` object (``tfml.losses.reducers``).
     """
 
-    def __init__(self, name: str, *, distance: str | Distance | dict | None = None, reducer: str | Reducer | dict = "mean",
-                 reduction="sum_over_batch_size", dtype=None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        distance: str | Distance | dict | None = None,
+        reducer: str | Reducer | dict = "mean",
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.distance = None if distance is None else get_distance(distance)
         self.reducer = get_reducer(reducer)

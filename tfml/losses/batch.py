@@ -31,7 +31,9 @@ def split_embeddings(y_pred) -> tuple[tf.Tensor, tf.Tensor | None]:
     if y_pred.shape.rank == 3:
         return y_pred[:, 0], y_pred[:, 1]
     if y_pred.shape.rank != 2:
-        raise ValueError(f"embeddings must be (batch, dim) or (batch, 2, dim) query/key pairs, got shape {y_pred.shape}")
+        raise ValueError(
+            f"embeddings must be (batch, dim) or (batch, 2, dim) query/key pairs, got shape {y_pred.shape}"
+        )
     return y_pred, None
 
 

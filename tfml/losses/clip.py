@@ -10,7 +10,7 @@ i's match is column i:
 (cross-entropy over the keys for each query, and over the queries for each key). y_true is unused.
 
 >>> import numpy as np
->>> pair = np.array([[[3.0, 0.0], [1.0, 0.0]], [[0.0, 3.0], [0.0, 1.0]]])   # scale 3, each item closest to its own match
+>>> pair = np.array([[[3.0, 0.0], [1.0, 0.0]], [[0.0, 3.0], [0.0, 1.0]]])   # scale 3, each item nearest its match
 >>> round(float(ClipLoss()(np.zeros(2), pair)), 6) == round(float(np.log1p(np.exp(-3.0))), 6)   # log(1 + e^-3)
 True
 """
@@ -27,7 +27,14 @@ from tfml.losses.reducers import Terms
 
 @keras.saving.register_keras_serializable(package="tfml")
 class ClipLoss(MetricLoss):
-    """Symmetric InfoNCE over a batch of matched pairs (see the module docstring)."""
+    """Symmetric InfoNCE over a batch of matched pairs y_pred (B, 2, D): with logits L[i, j] =
+    sim(query i, key j), 1/2 [mean_i CE(softmax(L[i, :]), i) + mean_j CE(softmax(L[:, j]), j)].
+
+    >>> import numpy as np
+    >>> pairs = np.array([[[3.0, 0.0], [1.0, 0.0]], [[0.0, 3.0], [0.0, 1.0]]])
+    >>> round(float(ClipLoss()(np.zeros(2), pairs)), 4)   # log(1 + e^-3)
+    0.0486
+    """
 
     def __init__(self, distance=None, name="clip_loss", **kwargs):
         super().__init__(name, distance=DotProductSimilarity() if distance is None else distance, **kwargs)

@@ -38,26 +38,44 @@ PAIRS = ("all", "hard", "margin")  # the miners of tfml 0.1's ``pairs=`` option
 
 def _terms(distance, d, margin, positive_margin, squared):
     power = 2.0 if squared else 1.0
-    return (tf.maximum(distance.margin(d, positive_margin), 0.0) ** power,
-            tf.maximum(distance.margin(margin, d), 0.0) ** power)
+    return (
+        tf.maximum(distance.margin(d, positive_margin), 0.0) ** power,
+        tf.maximum(distance.margin(margin, d), 0.0) ** power,
+    )
 
 
 @keras.saving.register_keras_serializable(package="tfml")
 class ContrastiveLoss(BatchMetricLoss):
-    """Contrastive loss over the pairs of a batch (see the module docstring)."""
+    """Contrastive loss over every pair of a batch, or the ones ``miner`` keeps: positive pairs
+    max(d - positive_margin, 0)^p, negative pairs max(margin - d, 0)^p (p = 2 when ``squared``),
+    each part reduced on its own.
 
-    def __init__(self, margin: float = 1.0, positive_margin: float = 0.0, squared: bool = True, name="contrastive_loss", **kwargs):
+    >>> import numpy as np
+    >>> labels, x = np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32)
+    >>> float(ContrastiveLoss(margin=2.0)(labels, x))   # positives (1 + 2.25) / 2, negatives 0.5^2 / 4
+    1.6875
+    """
+
+    def __init__(
+        self, margin: float = 1.0, positive_margin: float = 0.0, squared: bool = True, name="contrastive_loss", **kwargs
+    ):
         super().__init__(name, **kwargs)
         self.margin, self.positive_margin, self.squared = float(margin), float(positive_margin), bool(squared)
 
     def batch_terms(self, batch, selection):
         pairs = pairs_of(selection)
-        positive_terms, negative_terms = _terms(self.distance, batch.matrix(self.distance), self.margin, self.positive_margin,
-                                                self.squared)
+        positive_terms, negative_terms = _terms(
+            self.distance, batch.matrix(self.distance), self.margin, self.positive_margin, self.squared
+        )
         return {"positive": Terms(positive_terms, pairs.positive), "negative": Terms(negative_terms, pairs.negative)}
 
     def get_config(self):
-        return {**super().get_config(), "margin": self.margin, "positive_margin": self.positive_margin, "squared": self.squared}
+        return {
+            **super().get_config(),
+            "margin": self.margin,
+            "positive_margin": self.positive_margin,
+            "squared": self.squared,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -72,10 +90,24 @@ class ContrastiveLoss(BatchMetricLoss):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class ContrastivePairLoss(MetricLoss):
-    """Contrastive loss on explicit pairs: y_pred (B, 2, D), y_true 1 for similar pairs, 0 otherwise."""
+    """Contrastive loss on explicit pairs y_pred (B, 2, D), y_true 1 for a similar pair and 0 otherwise:
+    term y max(d - positive_margin, 0)^p + (1 - y) max(margin - d, 0)^p.
 
-    def __init__(self, margin: float = 1.0, positive_margin: float = 0.0, squared: bool = True, distance="euclidean",
-                 name="contrastive_pair_loss", **kwargs):
+    >>> import numpy as np
+    >>> pairs = np.array([[[0.0], [1.0]], [[0.0], [1.5]]], np.float32)
+    >>> float(ContrastivePairLoss(margin=2.0)(np.array([1, 0]), pairs))   # (1 + 0.5^2) / 2
+    0.625
+    """
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        positive_margin: float = 0.0,
+        squared: bool = True,
+        distance="euclidean",
+        name="contrastive_pair_loss",
+        **kwargs,
+    ):
         super().__init__(name, distance=distance, **kwargs)
         self.margin, self.positive_margin, self.squared = float(margin), float(positive_margin), bool(squared)
 
@@ -88,4 +120,9 @@ class ContrastivePairLoss(MetricLoss):
         return {"pairs": Terms(values, tf.ones_like(values, tf.bool))}
 
     def get_config(self):
-        return {**super().get_config(), "margin": self.margin, "positive_margin": self.positive_margin, "squared": self.squared}
+        return {
+            **super().get_config(),
+            "margin": self.margin,
+            "positive_margin": self.positive_margin,
+            "squared": self.squared,
+        }

@@ -49,8 +49,13 @@ import tensorflow as tf
 
 DISTANCES = ("euclidean", "sqeuclidean", "cosine", "manhattan", "chebyshev", "dot")
 ALIASES = {
-    "l2": "euclidean", "squared_l2": "sqeuclidean", "squared_euclidean": "sqeuclidean", "l1": "manhattan",
-    "cityblock": "manhattan", "linf": "chebyshev", "inner_product": "dot",
+    "l2": "euclidean",
+    "squared_l2": "sqeuclidean",
+    "squared_euclidean": "sqeuclidean",
+    "l1": "manhattan",
+    "cityblock": "manhattan",
+    "linf": "chebyshev",
+    "inner_product": "dot",
 }
 LOSS_DISTANCES = ("euclidean", "sqeuclidean", "cosine", "dot")  # the names losses accept (objects give more)
 
@@ -95,12 +100,12 @@ class Distance:
     def __call__(self, queries, keys=None) -> tf.Tensor:
         queries = self.prepare(tf.convert_to_tensor(queries))
         matrix = self.matrix(queries, None if keys is None else self.prepare(tf.convert_to_tensor(keys, queries.dtype)))
-        return matrix if self.power == 1.0 else matrix ** self.power
+        return matrix if self.power == 1.0 else matrix**self.power
 
     def paired(self, a, b) -> tf.Tensor:
         a = self.prepare(tf.convert_to_tensor(a))
         value = self.pairs(a, self.prepare(tf.convert_to_tensor(b, a.dtype)))
-        return value if self.power == 1.0 else value ** self.power
+        return value if self.power == 1.0 else value**self.power
 
     def matrix(self, queries: tf.Tensor, keys: tf.Tensor | None) -> tf.Tensor:
         raise NotImplementedError
@@ -136,8 +141,15 @@ class Distance:
 
 @keras.saving.register_keras_serializable(package="tfml")
 class LpDistance(Distance):
-    """(sum_i |u_i - v_i|^p)^(1/p) (p >= 1, or math.inf for max_i |u_i - v_i|), raised to ``power``;
-    pytorch-metric-learning's default distance is ``LpDistance()`` (p = 2, normalised embeddings)."""
+    """(sum_i |u_i - v_i|^p)^(1/p) (p >= 1, or math.inf for max_i |u_i - v_i|), raised to ``power``,
+    of L2-normalised embeddings when ``normalize_embeddings``; pytorch-metric-learning's default
+    distance is ``LpDistance()`` (p = 2, normalised embeddings).
+
+    >>> LpDistance(p=1, normalize_embeddings=False)([[0.0, 0.0]], [[3.0, 4.0]]).numpy().tolist()
+    [[7.0]]
+    >>> round(float(LpDistance()([[0.0, 2.0]], [[3.0, 0.0]])[0, 0]), 4)   # unit vectors at a right angle: sqrt(2)
+    1.4142
+    """
 
     def __init__(self, p: float = 2, power: float = 1.0, normalize_embeddings: bool = True):
         super().__init__(normalize_embeddings, power)
@@ -148,7 +160,9 @@ class LpDistance(Distance):
     def __call__(self, queries, keys=None) -> tf.Tensor:
         if self.p == 2 and self.power == 2:  # the squared distance directly: no square root to undo
             queries = self.prepare(tf.convert_to_tensor(queries))
-            return self._squared(queries, None if keys is None else self.prepare(tf.convert_to_tensor(keys, queries.dtype)))
+            return self._squared(
+                queries, None if keys is None else self.prepare(tf.convert_to_tensor(keys, queries.dtype))
+            )
         return super().__call__(queries, keys)
 
     def paired(self, a, b) -> tf.Tensor:
@@ -161,8 +175,11 @@ class LpDistance(Distance):
     def _squared(queries, keys):
         self_pairs = keys is None
         keys = queries if self_pairs else keys
-        squared = (tf.reduce_sum(tf.square(queries), axis=1)[:, None] + tf.reduce_sum(tf.square(keys), axis=1)[None, :]
-                   - 2.0 * tf.matmul(queries, keys, transpose_b=True))
+        squared = (
+            tf.reduce_sum(tf.square(queries), axis=1)[:, None]
+            + tf.reduce_sum(tf.square(keys), axis=1)[None, :]
+            - 2.0 * tf.matmul(queries, keys, transpose_b=True)
+        )
         squared = tf.maximum(squared, 0.0)
         return _without_diagonal(squared) if self_pairs else squared
 
@@ -183,7 +200,7 @@ class LpDistance(Distance):
             return tf.reduce_max(difference, axis=-1)
         if self.p == 1:
             return tf.reduce_sum(difference, axis=-1)
-        total = tf.reduce_sum(difference ** self.p, axis=-1)
+        total = tf.reduce_sum(difference**self.p, axis=-1)
         return tf.where(total > 0, tf.maximum(total, 1e-30) ** (1.0 / self.p), tf.zeros_like(total))
 
     def get_config(self):
@@ -192,7 +209,11 @@ class LpDistance(Distance):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class DotProductSimilarity(Distance):
-    """u.v, a similarity (larger is closer); of L2-normalised embeddings with ``normalize_embeddings``."""
+    """u.v, a similarity (larger is closer); of L2-normalised embeddings with ``normalize_embeddings``.
+
+    >>> DotProductSimilarity()([[1.0, 2.0]], [[3.0, 4.0]]).numpy().tolist()
+    [[11.0]]
+    """
 
     is_inverted = True
 
@@ -208,11 +229,17 @@ class DotProductSimilarity(Distance):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class CosineSimilarity(DotProductSimilarity):
-    """u.v / (|u| |v|), a similarity (pytorch-metric-learning's CosineSimilarity)."""
+    """u.v / (|u| |v|), a similarity (pytorch-metric-learning's CosineSimilarity).
+
+    >>> round(float(CosineSimilarity()([[1.0, 0.0]], [[3.0, 3.0]])[0, 0]), 4)
+    0.7071
+    """
 
     def __init__(self, power: float = 1.0, normalize_embeddings: bool = True):
         if not normalize_embeddings:
-            raise ValueError("CosineSimilarity normalises the embeddings; use DotProductSimilarity for raw inner products")
+            raise ValueError(
+                "CosineSimilarity normalises the embeddings; use DotProductSimilarity for raw inner products"
+            )
         super().__init__(True, power)
 
     def get_config(self):
@@ -221,7 +248,11 @@ class CosineSimilarity(DotProductSimilarity):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class CosineDistance(Distance):
-    """1 - u.v / (|u| |v|), a distance (tfml's "cosine"); 0 between an embedding and itself."""
+    """1 - u.v / (|u| |v|), a distance (tfml's "cosine"); 0 between an embedding and itself.
+
+    >>> CosineDistance()([[1.0, 0.0]], [[0.0, 2.0]]).numpy().tolist()
+    [[1.0]]
+    """
 
     def __init__(self, power: float = 1.0):
         super().__init__(True, power)

@@ -37,17 +37,36 @@ from tfml.losses.reducers import Terms
 
 @keras.saving.register_keras_serializable(package="tfml")
 class LogRatioLoss(MetricLoss):
-    """Log-ratio loss, triplet or dense form (see the module docstring)."""
+    """Log-ratio loss, triplet form: per triplet (log D(f_a, f_p) / D(f_a, f_n) - log max(D(y_a, y_p),
+    floor) / max(D(y_a, y_n), floor))^2; the dense form compares every pair of rows 1.. with row 0.
 
-    def __init__(self, label_floor: float = 0.1, epsilon: float = 1e-6, dense: bool = False, distance: str = "euclidean",
-                 name="log_ratio_loss", **kwargs):
+    >>> import numpy as np
+    >>> triplet = np.array([[[0.0], [1.0], [4.0]]], np.float32)   # embedding distances 1 and 4
+    >>> round(float(LogRatioLoss(epsilon=0.0)(np.array([[0.5, 1.0]]), triplet)), 4)   # (log 1/4 - log 1/2)^2
+    0.4805
+    """
+
+    def __init__(
+        self,
+        label_floor: float = 0.1,
+        epsilon: float = 1e-6,
+        dense: bool = False,
+        distance: str = "euclidean",
+        name="log_ratio_loss",
+        **kwargs,
+    ):
         if label_floor <= 0:
             raise ValueError(f"label_floor must be positive (log of a zero distance), got {label_floor}")
         if canonical_distance(distance) not in ("euclidean", "sqeuclidean"):
             raise ValueError(f"LogRatioLoss takes distance 'euclidean' or 'sqeuclidean', got {distance!r}")
         distance = canonical_distance(distance)
         super().__init__(name, **kwargs)
-        self.label_floor, self.epsilon, self.dense, self.embedding_distance = label_floor, epsilon, bool(dense), distance
+        self.label_floor, self.epsilon, self.dense, self.embedding_distance = (
+            label_floor,
+            epsilon,
+            bool(dense),
+            distance,
+        )
 
     def _log_distance(self, squared):
         value = squared + self.epsilon
@@ -64,7 +83,9 @@ class LogRatioLoss(MetricLoss):
             log_embedding = self._log_distance(tf.reduce_sum(tf.square(others - anchor), axis=1))
             log_label = self._log_label(tf.reshape(y_true, [-1])[1:])
             difference = (log_embedding[:, None] - log_embedding[None, :]) - (log_label[:, None] - log_label[None, :])
-            pairs = tf.linalg.band_part(tf.ones_like(difference, tf.bool), 0, -1) & ~tf.eye(tf.shape(difference)[0], dtype=tf.bool)
+            pairs = tf.linalg.band_part(tf.ones_like(difference, tf.bool), 0, -1) & ~tf.eye(
+                tf.shape(difference)[0], dtype=tf.bool
+            )
             values = tf.reshape(tf.square(difference), [1, -1])
             mask = tf.reshape(pairs, [1, -1])
             batch = tf.shape(y_pred)[0]
@@ -79,5 +100,10 @@ class LogRatioLoss(MetricLoss):
         return {"triplets": Terms(values, tf.ones_like(values, tf.bool))}
 
     def get_config(self):
-        return {**super().get_config(), "label_floor": self.label_floor, "epsilon": self.epsilon, "dense": self.dense,
-                "distance": self.embedding_distance}
+        return {
+            **super().get_config(),
+            "label_floor": self.label_floor,
+            "epsilon": self.epsilon,
+            "dense": self.dense,
+            "distance": self.embedding_distance,
+        }

@@ -30,7 +30,8 @@ distance (for a similarity s, "farther" means a smaller s, and the margins are o
 >>> from tfml.losses.batch import Batch
 >>> from tfml.losses.distances import LpDistance
 >>> batch = Batch(np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32))
->>> triplets = TripletMarginMiner(margin=1.0, type_of_triplets="semihard").mine(batch, LpDistance(normalize_embeddings=False))
+>>> miner = TripletMarginMiner(margin=1.0, type_of_triplets="semihard")
+>>> triplets = miner.mine(batch, LpDistance(normalize_embeddings=False))
 >>> np.argwhere(triplets.mask.numpy()).tolist()   # (anchor, positive, negative)
 [[1, 0, 2], [2, 3, 0]]
 """
@@ -108,19 +109,31 @@ TYPES_OF_TRIPLETS = ("all", "hard", "semihard", "easy")
 
 @keras.saving.register_keras_serializable(package="tfml")
 class TripletMarginMiner(Miner):
-    """Triplets by their margin d(a, n) - d(a, p) (see the module docstring)."""
+    """Triplets by their margin m = d(a, n) - d(a, p) (a similarity s: m = s(a, p) - s(a, n)):
+    "all" keeps m <= margin, "hard" m <= 0, "semihard" 0 < m <= margin, "easy" m > margin.
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch, LpDistance
+    >>> batch = Batch(np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32))
+    >>> mined = TripletMarginMiner(1.0, "semihard").mine(batch, LpDistance(normalize_embeddings=False))
+    >>> np.argwhere(mined.mask.numpy()).tolist()   # (anchor, positive, negative)
+    [[1, 0, 2], [2, 3, 0]]
+    """
 
     def __init__(self, margin: float = 0.2, type_of_triplets: str = "all", distance=None):
         if type_of_triplets not in TYPES_OF_TRIPLETS:
-            raise ValueError(f"type_of_triplets must be one of {', '.join(TYPES_OF_TRIPLETS)}, got {type_of_triplets!r}")
+            raise ValueError(
+                f"type_of_triplets must be one of {', '.join(TYPES_OF_TRIPLETS)}, got {type_of_triplets!r}"
+            )
         super().__init__(distance)
         self.margin, self.type_of_triplets = float(margin), type_of_triplets
 
     def select(self, batch, d, sign):
         gap = d[:, None, :] - d[:, :, None]  # (a, p, n): d(a, n) - d(a, p)
         margin = self.margin
-        keep = {"all": gap <= margin, "semihard": (gap > 0) & (gap <= margin), "hard": gap <= 0,
-                "easy": gap > margin}[self.type_of_triplets]
+        keep = {"all": gap <= margin, "semihard": (gap > 0) & (gap <= margin), "hard": gap <= 0, "easy": gap > margin}[
+            self.type_of_triplets
+        ]
         return Triplets(batch.positive[:, :, None] & batch.negative[:, None, :] & keep)
 
     def get_config(self):
@@ -129,7 +142,16 @@ class TripletMarginMiner(Miner):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class PairMarginMiner(Miner):
-    """Positive pairs farther than ``pos_margin``, negative pairs closer than ``neg_margin``."""
+    """Positive pairs with d > pos_margin, negative pairs with d < neg_margin (a similarity s:
+    s < pos_margin and s > neg_margin).
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch, LpDistance
+    >>> batch = Batch(np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32))
+    >>> pairs = PairMarginMiner(1.2, 2.0).mine(batch, LpDistance(normalize_embeddings=False))
+    >>> np.argwhere(pairs.positive.numpy()).tolist(), np.argwhere(pairs.negative.numpy()).tolist()
+    ([[2, 3], [3, 2]], [[1, 2], [2, 1]])
+    """
 
     def __init__(self, pos_margin: float = 0.2, neg_margin: float = 0.8, distance=None):
         super().__init__(distance)
@@ -144,8 +166,16 @@ class PairMarginMiner(Miner):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class HardPairMiner(Miner):
-    """Positive pairs farther apart than the closest negative of either member; negative pairs
-    closer than ``neg_margin``."""
+    """Positive pairs (a, k) with d(a, k) > min(closest negative of a, closest negative of k);
+    negative pairs with d < neg_margin.
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch, LpDistance
+    >>> batch = Batch(np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32))
+    >>> pairs = HardPairMiner(neg_margin=2.0).mine(batch, LpDistance(normalize_embeddings=False))
+    >>> np.argwhere(pairs.positive.numpy()).tolist(), np.argwhere(pairs.negative.numpy()).tolist()
+    ([], [[1, 2], [2, 1]])
+    """
 
     def __init__(self, neg_margin: float = 1.0, distance=None):
         super().__init__(distance)
@@ -155,10 +185,15 @@ class HardPairMiner(Miner):
         positive, negative = batch.positive, batch.negative
         never = tf.reduce_max(d) + 1.0  # an anchor without negatives: no positive pair is hard
         closest_negative = tf.reduce_min(tf.where(negative, d, never), axis=1)
-        closest_of_key = closest_negative if batch.keys is None else tf.reduce_min(
-            tf.where(tf.transpose(negative), tf.transpose(d), never), axis=1)
-        return Pairs(positive & (d > tf.minimum(closest_negative[:, None], closest_of_key[None, :])),
-                     negative & (d < sign * self.neg_margin))
+        closest_of_key = (
+            closest_negative
+            if batch.keys is None
+            else tf.reduce_min(tf.where(tf.transpose(negative), tf.transpose(d), never), axis=1)
+        )
+        return Pairs(
+            positive & (d > tf.minimum(closest_negative[:, None], closest_of_key[None, :])),
+            negative & (d < sign * self.neg_margin),
+        )
 
     def get_config(self):
         return {"neg_margin": self.neg_margin, **super().get_config()}
@@ -171,7 +206,14 @@ def _one_hot_rows(index, valid, size):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class BatchHardMiner(Miner):
-    """Per anchor with a positive and a negative: its farthest positive and closest negative."""
+    """Per anchor with a positive and a negative: the triplet (a, argmax_p d(a, p), argmin_n d(a, n)).
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch, LpDistance
+    >>> batch = Batch(np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32))
+    >>> np.argwhere(BatchHardMiner().mine(batch, LpDistance(normalize_embeddings=False)).mask.numpy()).tolist()
+    [[0, 1, 2], [1, 0, 2], [2, 3, 1], [3, 2, 1]]
+    """
 
     def select(self, batch, d, sign):
         positive, negative = batch.positive, batch.negative
@@ -180,14 +222,24 @@ class BatchHardMiner(Miner):
         farthest_positive = tf.argmax(tf.where(positive, d, lowest), axis=1, output_type=tf.int32)
         closest_negative = tf.argmin(tf.where(negative, d, -lowest), axis=1, output_type=tf.int32)
         valid = tf.reduce_any(positive, axis=1) & tf.reduce_any(negative, axis=1)
-        return Triplets(_one_hot_rows(farthest_positive, valid, size)[:, :, None]
-                        & _one_hot_rows(closest_negative, valid, size)[:, None, :])
+        return Triplets(
+            _one_hot_rows(farthest_positive, valid, size)[:, :, None]
+            & _one_hot_rows(closest_negative, valid, size)[:, None, :]
+        )
 
 
 @keras.saving.register_keras_serializable(package="tfml")
 class SemiHardNegativeMiner(Miner):
-    """tensorflow-addons' semi-hard rule: per positive pair (a, p), the closest negative farther
-    than p, else a's farthest negative. Sorted once per anchor and searched: O(B M log M)."""
+    """tensorflow-addons' semi-hard rule: per positive pair (a, p), the triplet with
+    n = argmin over negatives with d(a, n) > d(a, p) of d(a, n), or, when there is none, a's farthest
+    negative. Sorted once per anchor and searched: O(B M log M).
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch, LpDistance
+    >>> batch = Batch(np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32))
+    >>> np.argwhere(SemiHardNegativeMiner().mine(batch, LpDistance(normalize_embeddings=False)).mask.numpy()).tolist()
+    [[0, 1, 2], [1, 0, 2], [2, 3, 0], [3, 2, 1]]
+    """
 
     def select(self, batch, d, sign):
         positive, negative = batch.positive, batch.negative
@@ -206,7 +258,16 @@ class SemiHardNegativeMiner(Miner):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class IndexedTripletMiner(Miner):
-    """The triplets the targets name: y_true (B, 3) = (label, positive index, negative index)."""
+    """The triplets the targets name: y_true (B, 3) = (label, positive index, negative index), one
+    triplet (a, p_a, n_a) per row.
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch, LpDistance
+    >>> labels, targets = IndexedTripletMiner().split_targets(np.array([[0, 1, 2], [0, 0, 3], [1, 3, 0], [1, 2, 1]]))
+    >>> batch = Batch(labels, np.array([[0.0], [1.0], [2.5], [4.0]], np.float32), targets=targets)
+    >>> np.argwhere(IndexedTripletMiner().mine(batch, LpDistance()).mask.numpy()).tolist()
+    [[0, 1, 2], [1, 0, 3], [2, 3, 0], [3, 2, 1]]
+    """
 
     def split_targets(self, y_true):
         y_true = tf.reshape(tf.convert_to_tensor(y_true), [-1, 3])
@@ -217,8 +278,10 @@ class IndexedTripletMiner(Miner):
             raise ValueError("IndexedTripletMiner needs y_true (B, 3) = (label, positive index, negative index)")
         size = tf.shape(d)[1]
         every = tf.ones([tf.shape(d)[0]], tf.bool)
-        return Triplets(_one_hot_rows(batch.targets[:, 0], every, size)[:, :, None]
-                        & _one_hot_rows(batch.targets[:, 1], every, size)[:, None, :])
+        return Triplets(
+            _one_hot_rows(batch.targets[:, 0], every, size)[:, :, None]
+            & _one_hot_rows(batch.targets[:, 1], every, size)[:, None, :]
+        )
 
 
 def get_miner(miner: Miner | dict | None) -> Miner | None:

@@ -95,19 +95,37 @@ class Reducer:
 
 @keras.saving.register_keras_serializable(package="tfml")
 class MeanReducer(Reducer):
-    """The mean of every term."""
+    """sum_t c_t v_t / sum_t c_t over every term t (c_t its count, 1 by default).
+
+    >>> import numpy as np
+    >>> part = Terms(np.array([[0.0, 2.0], [4.0, 0.0]]), np.array([[True, True], [True, False]]))   # terms 0, 2, 4
+    >>> float(tf.reduce_sum(MeanReducer().reduce(part, None).shares))
+    2.0
+    """
 
 
 @keras.saving.register_keras_serializable(package="tfml")
 class SumReducer(Reducer):
-    """The sum of every term."""
+    """sum_t c_t v_t over every term t.
+
+    >>> import numpy as np
+    >>> part = Terms(np.array([[0.0, 2.0], [4.0, 0.0]]), np.array([[True, True], [True, False]]))   # terms 0, 2, 4
+    >>> float(tf.reduce_sum(SumReducer().reduce(part, None).shares))
+    6.0
+    """
 
     average = False
 
 
 @keras.saving.register_keras_serializable(package="tfml")
 class ThresholdReducer(Reducer):
-    """The mean of the terms with low < value < high (either bound may be None)."""
+    """The mean of the terms with low < v_t < high (either bound may be None).
+
+    >>> import numpy as np
+    >>> part = Terms(np.array([[0.0, 2.0], [4.0, 0.0]]), np.array([[True, True], [True, False]]))   # terms 0, 2, 4
+    >>> float(tf.reduce_sum(ThresholdReducer(low=1.0, high=3.0).reduce(part, None).shares))
+    2.0
+    """
 
     def __init__(self, low: float | None = None, high: float | None = None):
         if low is None and high is None:
@@ -128,7 +146,13 @@ class ThresholdReducer(Reducer):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class AvgNonZeroReducer(ThresholdReducer):
-    """The mean of the terms above zero (pytorch-metric-learning's AvgNonZeroReducer)."""
+    """The mean of the terms with v_t > 0 (pytorch-metric-learning's AvgNonZeroReducer).
+
+    >>> import numpy as np
+    >>> part = Terms(np.array([[0.0, 2.0], [4.0, 0.0]]), np.array([[True, True], [True, False]]))   # terms 0, 2, 4
+    >>> float(tf.reduce_sum(AvgNonZeroReducer().reduce(part, None).shares))
+    3.0
+    """
 
     def __init__(self):
         super().__init__(low=0.0)
@@ -139,7 +163,14 @@ class AvgNonZeroReducer(ThresholdReducer):
 
 @keras.saving.register_keras_serializable(package="tfml")
 class PerAnchorReducer(Reducer):
-    """Each anchor's mean term (0 without terms), then ``reducer`` (default: the mean) over all anchors."""
+    """m_a = anchor a's mean term (0 without terms), then ``reducer`` (default: the mean) over the B
+    anchors' m_a.
+
+    >>> import numpy as np
+    >>> part = Terms(np.array([[0.0, 2.0], [4.0, 0.0]]), np.array([[True, True], [True, False]]))   # terms 0, 2, 4
+    >>> float(tf.reduce_sum(PerAnchorReducer().reduce(part, None).shares))   # (1 + 4) / 2
+    2.5
+    """
 
     def __init__(self, reducer: Reducer | str | dict | None = None):
         self.reducer = get_reducer(reducer if reducer is not None else "mean")
@@ -165,7 +196,13 @@ def _rows_mean(terms: Terms) -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="tfml")
 class ClassWeightedReducer(Reducer):
-    """The mean of w[label of the anchor] x term over every term (``weights``: one per class)."""
+    """The mean of w[label of the anchor] v_t over every term (``weights``: one per class).
+
+    >>> import numpy as np
+    >>> part = Terms(np.array([[0.0, 2.0], [4.0, 0.0]]), np.array([[True, True], [True, False]]))   # terms 0, 2, 4
+    >>> float(tf.reduce_sum(ClassWeightedReducer([1.0, 0.5]).reduce(part, np.array([0, 1])).shares))   # (0 + 2 + 2) / 3
+    1.3333333333333333
+    """
 
     def __init__(self, weights):
         self.weights = [float(w) for w in np.asarray(weights, np.float64).reshape(-1)]

@@ -25,7 +25,9 @@ class LogitScale(keras.layers.Layer):
     def __init__(self, initial: float = math.log(1 / 0.07), **kwargs):
         super().__init__(**kwargs)
         self.initial = float(initial)
-        self.log_scale = self.add_weight(shape=(), name="log_scale", initializer=keras.initializers.Constant(self.initial))
+        self.log_scale = self.add_weight(
+            shape=(), name="log_scale", initializer=keras.initializers.Constant(self.initial)
+        )
 
     def call(self, x):
         return x * tf.exp(tf.minimum(tf.cast(self.log_scale, x.dtype), MAX_LOG_SCALE))
@@ -44,6 +46,9 @@ def build_aligner(poster_tower: keras.Model, text_tower: keras.Model, name: str 
     texts = keras.Input((), dtype="string", name="text")
     scaled = LogitScale(name="logit_scale")(poster_tower(posters))
     dim = poster_tower.output_shape[-1]
-    rows = [keras.layers.Reshape((1, dim), name=f"{part}_row")(x) for part, x in (("poster", scaled), ("text", text_tower(texts)))]
+    rows = [
+        keras.layers.Reshape((1, dim), name=f"{part}_row")(x)
+        for part, x in (("poster", scaled), ("text", text_tower(texts)))
+    ]
     pair = keras.layers.Concatenate(axis=1, name="pair")(rows)
     return keras.Model({"poster": posters, "text": texts}, pair, name=name)

@@ -24,13 +24,27 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         if training and self.trainable:
             outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                inputs, self._scale(), self._offset(), mean=self.moving_mean, variance=self.moving_variance,
-                epsilon=self.epsilon, is_training=True, exponential_avg_factor=1.0 - self.momentum)
+                inputs,
+                self._scale(),
+                self._offset(),
+                mean=self.moving_mean,
+                variance=self.moving_variance,
+                epsilon=self.epsilon,
+                is_training=True,
+                exponential_avg_factor=1.0 - self.momentum,
+            )
             self.moving_mean.assign(mean)
             self.moving_variance.assign(variance)
             return outputs
-        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(inputs, self._scale(), self._offset(), mean=self.moving_mean,
-                                                        variance=self.moving_variance, epsilon=self.epsilon, is_training=False)
+        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+            inputs,
+            self._scale(),
+            self._offset(),
+            mean=self.moving_mean,
+            variance=self.moving_variance,
+            epsilon=self.epsilon,
+            is_training=False,
+        )
         return outputs
 
     def _scale(self):

@@ -25,8 +25,14 @@ def channel_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pixels.mean(axis=0), pixels.var(axis=0)
 
 
-def build_embedding_net(input_shape=(64, 64, 3), dim: int = 32, normalize: bool = True, network: str = "reference",
-                        standardize: tuple[np.ndarray, np.ndarray] | None = None, name: str = "embedding_net") -> keras.Model:
+def build_embedding_net(
+    input_shape=(64, 64, 3),
+    dim: int = 32,
+    normalize: bool = True,
+    network: str = "reference",
+    standardize: tuple[np.ndarray, np.ndarray] | None = None,
+    name: str = "embedding_net",
+) -> keras.Model:
     """uint8 image -> embedding (dim,). ``network``: "reference" (4 conv blocks of 32/64/128/256
     channels, as pytorch-metric-learning's benchmark network) or "small" (a stride-2 stem and 3
     blocks of 32/64/128). Each block: 3x3 conv without bias, batch norm (the fused kernel), ReLU,
@@ -39,7 +45,9 @@ def build_embedding_net(input_shape=(64, 64, 3), dim: int = 32, normalize: bool 
     inputs, x = image_input(input_shape)
     if standardize is not None:
         mean, variance = standardize
-        x = layers.Normalization(mean=np.asarray(mean, np.float32), variance=np.asarray(variance, np.float32), name="standardize")(x)
+        x = layers.Normalization(
+            mean=np.asarray(mean, np.float32), variance=np.asarray(variance, np.float32), name="standardize"
+        )(x)
     if spec["stem"]:
         x = _conv_bn_relu(x, spec["filters"][0], strides=2)
     for filters in spec["filters"]:

@@ -18,9 +18,14 @@ class EmbeddingMatrix(layers.Layer):
     def __init__(self, n_items: int, dim: int, init_scale: float = 0.1, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.n_items, self.dim, self.init_scale, self.seed = n_items, dim, init_scale, seed
-        self.embeddings = self.add_weight(shape=(n_items, dim), name="embeddings",
-                                          initializer=keras.initializers.RandomNormal(stddev=init_scale, seed=seed))
-        self.item_ids = self.add_weight(shape=(n_items,), name="item_ids", dtype="int64", trainable=False, initializer="zeros")
+        self.embeddings = self.add_weight(
+            shape=(n_items, dim),
+            name="embeddings",
+            initializer=keras.initializers.RandomNormal(stddev=init_scale, seed=seed),
+        )
+        self.item_ids = self.add_weight(
+            shape=(n_items,), name="item_ids", dtype="int64", trainable=False, initializer="zeros"
+        )
 
     def call(self, indices):
         return ops.take(self.embeddings, ops.cast(indices, "int32"), axis=0)
@@ -29,11 +34,18 @@ class EmbeddingMatrix(layers.Layer):
         return (*input_shape, self.dim)
 
     def get_config(self):
-        return {**super().get_config(), "n_items": self.n_items, "dim": self.dim, "init_scale": self.init_scale, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "n_items": self.n_items,
+            "dim": self.dim,
+            "init_scale": self.init_scale,
+            "seed": self.seed,
+        }
 
 
-def build_embedding_matrix(item_ids, dim: int, init_scale: float = 0.1, seed: int | None = None,
-                           name: str = "embedding_matrix") -> keras.Model:
+def build_embedding_matrix(
+    item_ids, dim: int, init_scale: float = 0.1, seed: int | None = None, name: str = "embedding_matrix"
+) -> keras.Model:
     """A model holding V (len(item_ids), dim); ``item_ids`` are stored with it."""
     item_ids = np.asarray(item_ids, np.int64)
     indices = keras.Input((), dtype="int32", name="item_index")

@@ -27,10 +27,19 @@ def describe_input(model: keras.Model) -> dict:
     layers = list(_all_layers(model))
     if len(model.inputs) > 1:
         described = {tensor.name: _describe_tensor(layers, tensor) for tensor in model.inputs}
-        return {field: {name: facts[field] for name, facts in described.items()}
-                for field in ("input_shape", "input_dtype", "preprocessing")}
-    return _describe_tensor(layers, model.inputs[0]) if model.inputs else {
-        "input_shape": list(model.input_shape[1:]), "input_dtype": "float32", "preprocessing": "float32 input as given"}
+        return {
+            field: {name: facts[field] for name, facts in described.items()}
+            for field in ("input_shape", "input_dtype", "preprocessing")
+        }
+    return (
+        _describe_tensor(layers, model.inputs[0])
+        if model.inputs
+        else {
+            "input_shape": list(model.input_shape[1:]),
+            "input_dtype": "float32",
+            "preprocessing": "float32 input as given",
+        }
+    )
 
 
 def _all_layers(model: keras.Model):

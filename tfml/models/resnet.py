@@ -21,8 +21,15 @@ BN_MOMENTUM = 0.9  # torchvision's 0.1 update rate: moving statistics settle wit
 
 
 def _conv_bn(x, filters, kernel, strides, name, relu=True):
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv",
-                      kernel_initializer="he_normal")(x)
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        name=f"{name}_conv",
+        kernel_initializer="he_normal",
+    )(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
@@ -38,8 +45,13 @@ def _basic_block(x, filters, strides, name):
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
-def build_resnet18(input_shape=(224, 224, 3), classes: int | None = 1000, stem: str = "imagenet",
-                   include_top: bool = True, name: str = "resnet18") -> keras.Model:
+def build_resnet18(
+    input_shape=(224, 224, 3),
+    classes: int | None = 1000,
+    stem: str = "imagenet",
+    include_top: bool = True,
+    name: str = "resnet18",
+) -> keras.Model:
     """ResNet-18 on uint8 ``input_shape`` images (scaled to [0, 1] inside); without the top it
     returns the 512 average-pooled features, with it a softmax over ``classes``."""
     if stem not in ("imagenet", "cifar"):
@@ -86,7 +98,9 @@ def load_backbone(weights: str, input_shape=(32, 32, 3), stem: str = "imagenet")
     from pathlib import Path
 
     if not Path(weights).is_file():
-        raise FileNotFoundError(f"backbone weights {weights} do not exist (give a .h5 / .weights.h5 file, a zoo name, 'imagenet' or 'none')")
+        raise FileNotFoundError(
+            f"backbone weights {weights} do not exist (give a .h5 / .weights.h5 file, a zoo name, 'imagenet' or 'none')"
+        )
     if str(weights).endswith(".weights.h5"):
         model = build_resnet18(input_shape, stem=stem, include_top=False, name="backbone")
         model.load_weights(weights)
@@ -96,8 +110,10 @@ def load_backbone(weights: str, input_shape=(32, 32, 3), stem: str = "imagenet")
     except Exception as error:  # h5py and Keras raise many types for a truncated or foreign file
         raise ValueError(f"{weights} is not a readable Keras model file ({type(error).__name__}: {error})") from None
     if model.input_shape[-1] != input_shape[-1] or tuple(model.output_shape[1:]) != (512,):
-        raise ValueError(f"{weights} maps {model.input_shape[1:]} to {model.output_shape[1:]}; a ResNet-18 backbone for "
-                         f"{input_shape[-1]}-channel images with 512 features is needed")
+        raise ValueError(
+            f"{weights} maps {model.input_shape[1:]} to {model.output_shape[1:]}; a ResNet-18 backbone for "
+            f"{input_shape[-1]}-channel images with 512 features is needed"
+        )
     copy = build_resnet18(input_shape, stem=backbone_stem(model), include_top=False, name="backbone")
     try:
         copy.set_weights(model.get_weights())
@@ -116,17 +132,23 @@ def imagenet_backbone(input_shape=(224, 224, 3)) -> keras.Model:
     try:
         import keras_hub
     except ImportError:
-        raise RuntimeError("--weights imagenet needs keras-hub (pip install 'tfml[hub]' or pip install keras-hub); "
-                           "or pass a local weights file / a zoo backbone") from None
+        raise RuntimeError(
+            "--weights imagenet needs keras-hub (pip install 'tfml[hub]' or pip install keras-hub); "
+            "or pass a local weights file / a zoo backbone"
+        ) from None
     try:
         source = keras_hub.models.Backbone.from_preset(IMAGENET_PRESET)
     except Exception as error:  # network, Kaggle credentials, missing preset: all end the same way for the user
-        raise RuntimeError(f"could not fetch the keras-hub preset {IMAGENET_PRESET!r} ({type(error).__name__}: {error}); "
-                           "ImageNet weights need the network. Use a local weights file or the zoo's backbone instead") from None
+        raise RuntimeError(
+            f"could not fetch the keras-hub preset {IMAGENET_PRESET!r} ({type(error).__name__}: {error}); "
+            "ImageNet weights need the network. Use a local weights file or the zoo's backbone instead"
+        ) from None
     target = build_resnet18(input_shape, stem="imagenet", include_top=False, name="backbone")
     source_weights = [w for w in source.weights if "seed_generator" not in w.path]
     if [tuple(w.shape) for w in source_weights] != [tuple(w.shape) for w in target.weights]:
-        raise ValueError(f"keras-hub's {IMAGENET_PRESET} lists {len(source_weights)} weights whose shapes do not match "
-                         f"this ResNet-18's {len(target.weights)}; cannot copy them")
+        raise ValueError(
+            f"keras-hub's {IMAGENET_PRESET} lists {len(source_weights)} weights whose shapes do not match "
+            f"this ResNet-18's {len(target.weights)}; cannot copy them"
+        )
     target.set_weights([keras.ops.convert_to_numpy(w) for w in source_weights])
     return target

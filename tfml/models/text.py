@@ -65,10 +65,18 @@ class TextVocabulary(keras.layers.Layer):
             raise ValueError(f"output must be 'ids' or 'tf_idf', got {output!r}")
         if output == "tf_idf" and (idf is None or len(idf) != len(vocabulary)):
             raise ValueError("output='tf_idf' needs one idf weight per vocabulary word")
-        self.vocabulary, self.idf, self.mode, self.length = list(vocabulary), None if idf is None else list(idf), output, int(length)
+        self.vocabulary, self.idf, self.mode, self.length = (
+            list(vocabulary),
+            None if idf is None else list(idf),
+            output,
+            int(length),
+        )
         self.table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(self.vocabulary), tf.range(1, len(self.vocabulary) + 1, dtype=tf.int64)),
-            default_value=0)
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(self.vocabulary), tf.range(1, len(self.vocabulary) + 1, dtype=tf.int64)
+            ),
+            default_value=0,
+        )
 
     def call(self, texts):
         words = clean_tokens(tf.reshape(texts, [-1]))
@@ -76,8 +84,13 @@ class TextVocabulary(keras.layers.Layer):
         ids = tf.ragged.boolean_mask(ids, ids > 0)  # unknown words are left out
         if self.mode == "ids":
             return tf.reshape(ids[:, : self.length].to_tensor(0, shape=[None, self.length]), [-1, self.length])
-        counts = tf.math.bincount(tf.cast(ids, tf.int32), minlength=len(self.vocabulary) + 1, maxlength=len(self.vocabulary) + 1,
-                                  axis=-1, dtype=tf.float32)
+        counts = tf.math.bincount(
+            tf.cast(ids, tf.int32),
+            minlength=len(self.vocabulary) + 1,
+            maxlength=len(self.vocabulary) + 1,
+            axis=-1,
+            dtype=tf.float32,
+        )
         counts = tf.reshape(counts, [-1, len(self.vocabulary) + 1])[:, 1:]
         return tf.math.l2_normalize(counts * tf.constant(self.idf, tf.float32)[None, :], axis=1)
 
@@ -85,7 +98,13 @@ class TextVocabulary(keras.layers.Layer):
         return (input_shape[0], self.length if self.mode == "ids" else len(self.vocabulary))
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary": self.vocabulary, "idf": self.idf, "output": self.mode, "length": self.length}
+        return {
+            **super().get_config(),
+            "vocabulary": self.vocabulary,
+            "idf": self.idf,
+            "output": self.mode,
+            "length": self.length,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfml")
@@ -122,8 +141,17 @@ def _projection(x, dim: int, hidden: int, name: str) -> keras.KerasTensor:
     return keras.layers.UnitNormalization(name=f"{name}_l2_normalize")(x)
 
 
-def build_text_tower(kind: str, vocabulary: list[str], idf: list[float], dim: int, length: int = 128, hidden: int = 256,
-                     word_vectors: np.ndarray | None = None, token_dim: int = 64, name: str = "text_tower") -> keras.Model:
+def build_text_tower(
+    kind: str,
+    vocabulary: list[str],
+    idf: list[float],
+    dim: int,
+    length: int = 128,
+    hidden: int = 256,
+    word_vectors: np.ndarray | None = None,
+    token_dim: int = 64,
+    name: str = "text_tower",
+) -> keras.Model:
     """Raw string -> L2-normalised embedding (dim,):
 
     - "tfidf": TF-IDF (training vocabulary and IDF) + an MLP;
@@ -141,10 +169,20 @@ def build_text_tower(kind: str, vocabulary: list[str], idf: list[float], dim: in
             if word_vectors is None or len(word_vectors) != len(vocabulary):
                 raise ValueError("the glove tower needs one word vector per vocabulary word")
             table = np.vstack([np.zeros((1, word_vectors.shape[1])), word_vectors]).astype(np.float32)
-            vectors = keras.layers.Embedding(len(table), table.shape[1], embeddings_initializer=keras.initializers.Constant(table),
-                                             trainable=False, name="word_vectors")(ids)
-            weights = keras.layers.Embedding(len(table), 1, embeddings_initializer=keras.initializers.Constant(np.r_[0.0, idf][:, None]),
-                                             trainable=False, name="idf")(ids)
+            vectors = keras.layers.Embedding(
+                len(table),
+                table.shape[1],
+                embeddings_initializer=keras.initializers.Constant(table),
+                trainable=False,
+                name="word_vectors",
+            )(ids)
+            weights = keras.layers.Embedding(
+                len(table),
+                1,
+                embeddings_initializer=keras.initializers.Constant(np.r_[0.0, idf][:, None]),
+                trainable=False,
+                name="idf",
+            )(ids)
             x = WeightedTokenMean(name="idf_weighted_mean")([vectors, ids, weights])
         else:
             vectors = keras.layers.Embedding(len(vocabulary) + 1, token_dim, name="word_embedding")(ids)

@@ -39,8 +39,14 @@ class BatchStream:
     drop_remainder: whether a last incomplete batch of each epoch is dropped.
     """
 
-    def __init__(self, order: Callable[[int], np.ndarray | tuple], example: Callable, batch_size: int, epochs: int,
-                 drop_remainder: bool = True):
+    def __init__(
+        self,
+        order: Callable[[int], np.ndarray | tuple],
+        example: Callable,
+        batch_size: int,
+        epochs: int,
+        drop_remainder: bool = True,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.order, self.example, self.batch_size, self.epochs = order, example, int(batch_size), int(epochs)
@@ -59,7 +65,9 @@ class BatchStream:
         epochs = list(range(first_epoch, self.epochs))
         if not epochs:
             raise ValueError(f"epoch {first_epoch} is past the last of {self.epochs} epochs")
-        columns = [tf.constant(np.stack(column)) for column in zip(*(self._slices(epoch) for epoch in epochs))]  # (E, n, ...)
+        columns = [
+            tf.constant(np.stack(column)) for column in zip(*(self._slices(epoch) for epoch in epochs))
+        ]  # (E, n, ...)
         size, count = self.batch_size, self.items_per_epoch
         starts = np.arange(0, self.steps_per_epoch * size, size)
         position = np.repeat(np.arange(len(epochs)), len(starts))[first_step:]
@@ -67,9 +75,11 @@ class BatchStream:
         start = np.tile(starts, len(epochs))[first_step:]
 
         def batch(k, epoch, first):
-            rows = tuple(column[k, first: tf.minimum(first + size, count)] for column in columns)
+            rows = tuple(column[k, first : tf.minimum(first + size, count)] for column in columns)
             items = tf.data.Dataset.from_tensor_slices(rows)
-            return items.map(lambda *row: self.example(*row, epoch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(size)
+            return items.map(
+                lambda *row: self.example(*row, epoch), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            ).batch(size)
 
         # one source element per batch: a tf.data service hands out whole batches (P x K stays P x K)
         dataset = tf.data.Dataset.from_tensor_slices((position, epoch_of, start)).flat_map(batch)
@@ -80,7 +90,9 @@ class BatchStream:
     def _slices(self, epoch: int) -> tuple[np.ndarray, ...]:
         arrays = _as_tuple(self.order(epoch))
         if any(len(a) != self.items_per_epoch for a in arrays):
-            raise ValueError(f"epoch {epoch} has {[len(a) for a in arrays]} items; every epoch must have {self.items_per_epoch}")
+            raise ValueError(
+                f"epoch {epoch} has {[len(a) for a in arrays]} items; every epoch must have {self.items_per_epoch}"
+            )
         return arrays
 
 

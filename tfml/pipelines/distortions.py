@@ -33,7 +33,9 @@ KINDS = ("noise", "projective")
 
 def distortion_key(seed, epoch, index) -> tf.Tensor:
     """Stateless seed (2,) int32 keyed on (seed, epoch, index)."""
-    key = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)]), tf.cast(epoch, tf.int64))
+    key = tf.random.experimental.stateless_fold_in(
+        tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)]), tf.cast(epoch, tf.int64)
+    )
     return tf.random.experimental.stateless_fold_in(key, tf.cast(index, tf.int64))
 
 
@@ -63,11 +65,17 @@ def random_projective(image: tf.Tensor, key: tf.Tensor, strength) -> tf.Tensor:
     shape = tf.shape(image)
     height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
     corners = tf.stack([[0.0, 0.0], [width - 1, 0.0], [width - 1, height - 1], [0.0, height - 1]])
-    shifts = tf.random.stateless_uniform([4, 2], key, -1.0, 1.0) * tf.cast(strength, tf.float32) * tf.stack([width, height])
+    shifts = (
+        tf.random.stateless_uniform([4, 2], key, -1.0, 1.0) * tf.cast(strength, tf.float32) * tf.stack([width, height])
+    )
     transform = homography(corners, corners + shifts)
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.cast(image, tf.float32)[None], transforms=transform[None], output_shape=shape[:2],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT",
+        images=tf.cast(image, tf.float32)[None],
+        transforms=transform[None],
+        output_shape=shape[:2],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
     )
     return tf.cast(warped[0], image.dtype)
 
@@ -77,11 +85,13 @@ DISTORTIONS = {"noise": add_gaussian_noise, "projective": random_projective}
 
 def _in_unit_range(function):
     """Applies ``function`` (on float images in [0, 1]) to a uint8 image too, rounding back to uint8."""
+
     def apply(image, *args):
         if image.dtype != tf.uint8:
             return function(image, *args)
         distorted = function(unit_float(image), *args)
         return tf.cast(tf.round(tf.clip_by_value(distorted, 0.0, 1.0) * 255.0), tf.uint8)
+
     return apply
 
 
@@ -97,8 +107,14 @@ def distort_batch(images, kind: str, strength: float, seed: int, epoch: int = 0,
     uses key (seed, epoch, first_index + i)."""
     images = np.asarray(images)
     images = tf.convert_to_tensor(images if images.dtype == np.uint8 else images.astype(np.float32))
-    return _distort_in_graph(images, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64), tf.constant(first_index, tf.int64),
-                             kind, tf.constant(strength, tf.float32)).numpy()
+    return _distort_in_graph(
+        images,
+        tf.constant(seed, tf.int64),
+        tf.constant(epoch, tf.int64),
+        tf.constant(first_index, tf.int64),
+        kind,
+        tf.constant(strength, tf.float32),
+    ).numpy()
 
 
 @tf.function(reduce_retracing=True)
@@ -110,7 +126,12 @@ def _keyed_map(images, function, seed, epoch, first_index):
     # in a graph, map_fn is one while loop, not a Python loop over images as in eager mode
     indices = tf.range(first_index, first_index + tf.cast(tf.shape(images)[0], tf.int64), dtype=tf.int64)
     keys = tf.map_fn(lambda i: distortion_key(seed, epoch, i), indices, fn_output_signature=tf.int64)
-    return tf.map_fn(lambda args: function(args[0], args[1]), (images, keys), fn_output_signature=images.dtype, parallel_iterations=16)
+    return tf.map_fn(
+        lambda args: function(args[0], args[1]),
+        (images, keys),
+        fn_output_signature=images.dtype,
+        parallel_iterations=16,
+    )
 
 
 def keyed_map(images, function, seed: int, epoch: int = 0, first_index: int = 0) -> np.ndarray:
@@ -120,10 +141,14 @@ def keyed_map(images, function, seed: int, epoch: int = 0, first_index: int = 0)
     images = tf.convert_to_tensor(images if images.dtype == np.uint8 else images.astype(np.float32))
 
     in_graph = tf.function(lambda *args: _keyed_map(args[0], function, *args[1:]))
-    return in_graph(images, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64), tf.constant(first_index, tf.int64)).numpy()
+    return in_graph(
+        images, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64), tf.constant(first_index, tf.int64)
+    ).numpy()
 
 
-def distorted_batches(images, kind: str, strength: float, seed: int, batch_size: int = 128, epoch: int = 0) -> Iterator[np.ndarray]:
+def distorted_batches(
+    images, kind: str, strength: float, seed: int, batch_size: int = 128, epoch: int = 0
+) -> Iterator[np.ndarray]:
     """Python generator over ``images`` in order, yielding distorted batches (same keys as the
     tf.data pipeline: image i of the array uses (seed, epoch, i))."""
     for start in range(0, len(images), batch_size):
@@ -144,8 +169,10 @@ class DistortionSchedule:
     def at(self, epoch):
         """{"share", "noise", "projective"} at ``epoch`` (a Python number or a tensor)."""
         progress = tf.minimum(tf.cast(epoch, tf.float32) / float(max(self.ramp_epochs - 1, 1)), 1.0)
-        return {name: first + (last - first) * progress for name, (first, last) in
-                (("share", self.share), ("noise", self.noise), ("projective", self.projective))}
+        return {
+            name: first + (last - first) * progress
+            for name, (first, last) in (("share", self.share), ("noise", self.noise), ("projective", self.projective))
+        }
 
     def values(self, epoch: int) -> dict[str, float]:
         return {name: float(value) for name, value in self.at(epoch).items()}

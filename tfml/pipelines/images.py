@@ -18,8 +18,13 @@ from tfml.pipelines.distortions import distortion_key
 from tfml.pipelines.pixels import unit_float
 
 
-def reconstruction_batches(images: np.ndarray, batch_size: int, seed: int, epochs: int,
-                           input_map: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor] | None = None) -> BatchStream:
+def reconstruction_batches(
+    images: np.ndarray,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    input_map: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+) -> BatchStream:
     """(input, target) batches for an autoencoder: each epoch a seeded permutation of ``images``
     (uint8), the last batch possibly smaller; target = unit_float(image), input = the uint8 image
     or ``input_map(image, distortion_key(seed, epoch, index), epoch)`` (uint8 in, uint8 out)."""
@@ -33,7 +38,9 @@ def reconstruction_batches(images: np.ndarray, batch_size: int, seed: int, epoch
     return BatchStream(seeded_permutation(len(images), seed), example, batch_size, epochs, drop_remainder=False)
 
 
-def reconstruction_pairs(inputs: np.ndarray, targets: np.ndarray | None = None, batch_size: int = 256) -> tf.data.Dataset:
+def reconstruction_pairs(
+    inputs: np.ndarray, targets: np.ndarray | None = None, batch_size: int = 256
+) -> tf.data.Dataset:
     """Fixed (input, unit_float(target)) batches in order, for validation (targets default to inputs)."""
     targets = inputs if targets is None else targets
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size)

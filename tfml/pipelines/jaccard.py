@@ -70,7 +70,15 @@ def jaccard_triplets(genres, m: int, b: int, n: int, seed: int):
         positive = _pick(np.where(self_column, -np.inf, rows), ties[..., 0], np.max)
         negative = _pick(np.where(self_column, np.inf, rows), ties[..., 1], np.min)
         picked = np.arange(n)
-        parts.append((batch[anchors], batch[positive], batch[negative], 1.0 - rows[picked, positive], 1.0 - rows[picked, negative]))
+        parts.append(
+            (
+                batch[anchors],
+                batch[positive],
+                batch[negative],
+                1.0 - rows[picked, positive],
+                1.0 - rows[picked, negative],
+            )
+        )
     if skipped:
         message = f"jaccard_triplets: skipped {skipped} of {m} batches whose label sets were all identical"
         log.warning(message)

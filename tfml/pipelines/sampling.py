@@ -29,7 +29,9 @@ def _by_class(labels: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(labels == c) for c in np.unique(labels)]
 
 
-def pk_indices(labels, classes_per_batch: int, images_per_class: int, n_batches: int, seed: int, epoch: int = 0) -> np.ndarray:
+def pk_indices(
+    labels, classes_per_batch: int, images_per_class: int, n_batches: int, seed: int, epoch: int = 0
+) -> np.ndarray:
     """(n_batches, P * K) image indices; each row holds K images of each of P distinct classes."""
     groups = _by_class(labels)
     if classes_per_batch > len(groups):
@@ -38,8 +40,9 @@ def pk_indices(labels, classes_per_batch: int, images_per_class: int, n_batches:
     batches = np.empty((n_batches, classes_per_batch * images_per_class), np.int64)
     for b in range(n_batches):
         chosen = rng.choice(len(groups), classes_per_batch, replace=False)
-        batches[b] = np.concatenate([rng.choice(groups[c], images_per_class, replace=len(groups[c]) < images_per_class)
-                                     for c in chosen])
+        batches[b] = np.concatenate(
+            [rng.choice(groups[c], images_per_class, replace=len(groups[c]) < images_per_class) for c in chosen]
+        )
     return batches
 
 
@@ -121,8 +124,15 @@ def shuffled_order(indices, targets, seed: int) -> Callable[[int], tuple[np.ndar
     return order
 
 
-def labelled_batches(images: np.ndarray, order: Callable[[int], tuple[np.ndarray, np.ndarray]], batch_size: int, epochs: int,
-                     seed: int, padding: int = 0, flip: bool = False) -> BatchStream:
+def labelled_batches(
+    images: np.ndarray,
+    order: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    padding: int = 0,
+    flip: bool = False,
+) -> BatchStream:
     """A BatchStream of (images[indices] uint8, target) items, where ``order(epoch)`` gives
     (indices, targets) for the epoch: indices (n,) for single images or (n, 2|3) for pairs and
     triplets (inputs (2|3, H, W, C) per item). With ``padding`` or ``flip`` each image is augmented

@@ -33,8 +33,21 @@ def _keyed(item, shards: int):
     return row % shards, (row, result.inference)
 
 
-def encode_with_beam(model_file, images: np.ndarray, output, shards: int, *, ids, labels, class_names, source: str, encoder: dict,
-                     runner: str = "DirectRunner", batch_size: int = 256, pipeline_args: tuple[str, ...] = ()) -> Path:
+def encode_with_beam(
+    model_file,
+    images: np.ndarray,
+    output,
+    shards: int,
+    *,
+    ids,
+    labels,
+    class_names,
+    source: str,
+    encoder: dict,
+    runner: str = "DirectRunner",
+    batch_size: int = 256,
+    pipeline_args: tuple[str, ...] = (),
+) -> Path:
     """Embeds ``images`` (uint8) with the model in ``model_file`` on Beam and writes a shard directory."""
     try:
         import apache_beam as beam
@@ -42,24 +55,36 @@ def encode_with_beam(model_file, images: np.ndarray, output, shards: int, *, ids
         from apache_beam.ml.inference.tensorflow_inference import TFModelHandlerNumpy
         from apache_beam.options.pipeline_options import PipelineOptions
     except ImportError as error:
-        raise RuntimeError(f"--runner beam needs Apache Beam with its TensorFlow support ({error}): {INSTALL}") from None
+        raise RuntimeError(
+            f"--runner beam needs Apache Beam with its TensorFlow support ({error}): {INSTALL}"
+        ) from None
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     ids, labels = np.asarray(ids, str), np.asarray(labels, np.int64)
     handler = KeyedModelHandler(TFModelHandlerNumpy(model_uri=str(model_file), max_batch_size=batch_size))
     with beam.Pipeline(runner=runner, options=PipelineOptions(list(pipeline_args))) as pipeline:
-        _ = (pipeline
-             | "images" >> beam.Create([(row, images[row]) for row in range(len(images))])
-             | "embed" >> RunInference(handler)
-             | "shard" >> beam.Map(functools.partial(_keyed, shards=shards))
-             | "group" >> beam.GroupByKey()
-             | "write" >> beam.Map(functools.partial(_write_group, directory=str(output), ids=ids, labels=labels)))
+        _ = (
+            pipeline
+            | "images" >> beam.Create([(row, images[row]) for row in range(len(images))])
+            | "embed" >> RunInference(handler)
+            | "shard" >> beam.Map(functools.partial(_keyed, shards=shards))
+            | "group" >> beam.GroupByKey()
+            | "write" >> beam.Map(functools.partial(_write_group, directory=str(output), ids=ids, labels=labels))
+        )
     entries = []
     for vectors in sorted(output.glob("vectors-*.npy")):
         rows = np.load(vectors, mmap_mode="r").shape[0]
-        entries.append({"vectors": vectors.name, "meta": vectors.name.replace("vectors-", "meta-").replace(".npy", ".npz"), "rows": rows})
+        entries.append(
+            {
+                "vectors": vectors.name,
+                "meta": vectors.name.replace("vectors-", "meta-").replace(".npy", ".npz"),
+                "rows": rows,
+            }
+        )
     if len(entries) != min(shards, len(images)):
-        raise RuntimeError(f"the pipeline wrote {len(entries)} shards in {output}, {min(shards, len(images))} were expected")
+        raise RuntimeError(
+            f"the pipeline wrote {len(entries)} shards in {output}, {min(shards, len(images))} were expected"
+        )
     dim = int(np.load(output / entries[0]["vectors"], mmap_mode="r").shape[1])
     write_manifest(output, entries, dim, class_names, source, encoder)
     return output

@@ -39,7 +39,9 @@ class Codes:
             raise ValueError(f"codes must be (N, D), got shape {self.codes.shape}")
         n = len(self.codes)
         if len(self.labels) != n or len(self.ids) != n:
-            raise ValueError(f"{n} codes but {len(self.labels)} labels and {len(self.ids)} ids; each row needs one of each")
+            raise ValueError(
+                f"{n} codes but {len(self.labels)} labels and {len(self.ids)} ids; each row needs one of each"
+            )
         if len(self.labels) and self.labels.max() >= len(self.class_names):
             raise ValueError(f"label {int(self.labels.max())} has no class name (there are {len(self.class_names)})")
 
@@ -52,8 +54,17 @@ def save_codes(path: str | os.PathLike, codes: Codes) -> Path:
     if not str(path).endswith(".npz"):
         raise ValueError(f"{path}: a codes file must end with .npz")
     meta = json.dumps({"format": FORMAT, "source": codes.source, "encoder": codes.encoder})
-    return atomic_write(path, lambda p: np.savez_compressed(p, codes=codes.codes, labels=codes.labels, ids=codes.ids,
-                                                             class_names=np.asarray(codes.class_names, str), meta=np.asarray(meta)))
+    return atomic_write(
+        path,
+        lambda p: np.savez_compressed(
+            p,
+            codes=codes.codes,
+            labels=codes.labels,
+            ids=codes.ids,
+            class_names=np.asarray(codes.class_names, str),
+            meta=np.asarray(meta),
+        ),
+    )
 
 
 def load_codes(path: str | os.PathLike) -> Codes:
@@ -62,7 +73,9 @@ def load_codes(path: str | os.PathLike) -> Codes:
     if not path.is_file():
         raise FileNotFoundError(f"codes file {path} does not exist (make one with `tfml encode`)")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a readable .npz codes file (not an .npz archive; `tfml encode` writes codes files)")
+        raise ValueError(
+            f"{path} is not a readable .npz codes file (not an .npz archive; `tfml encode` writes codes files)"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -70,12 +83,20 @@ def load_codes(path: str | os.PathLike) -> Codes:
         raise ValueError(f"{path} is not a readable .npz codes file ({type(error).__name__}: {error})") from None
     missing = {"codes", "labels", "ids", "class_names", "meta"} - set(arrays)
     if missing:
-        raise ValueError(f"{path} is not a tfml codes file: it lacks {', '.join(sorted(missing))} "
-                         "(re-encode with `tfml encode`)")
+        raise ValueError(
+            f"{path} is not a tfml codes file: it lacks {', '.join(sorted(missing))} (re-encode with `tfml encode`)"
+        )
     meta = json.loads(str(arrays["meta"]))
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: unknown codes format {meta.get('format')!r} (expected {FORMAT})")
-    codes = Codes(arrays["codes"], arrays["labels"], arrays["ids"], arrays["class_names"].tolist(), meta["source"], meta["encoder"])
+    codes = Codes(
+        arrays["codes"],
+        arrays["labels"],
+        arrays["ids"],
+        arrays["class_names"].tolist(),
+        meta["source"],
+        meta["encoder"],
+    )
     if not np.isfinite(codes.codes).all():
         raise ValueError(f"{path}: codes contain NaN or inf")
     return codes

@@ -10,8 +10,8 @@ the first K: precision@K for binary relevance, e.g. mean genre Jaccard for grade
 >>> from tfml.retrieval import ExactIndex, LabelRelevance
 >>> base = np.array([[0.0], [0.1], [5.0], [5.2]], np.float32)
 >>> labels = np.array([0, 0, 1, 1])
->>> result = evaluate_retrieval(ExactIndex(base), base, LabelRelevance(labels, labels), ["precision@1", "map@r", "knn@1"],
-...                             exclude=np.arange(4))
+>>> result = evaluate_retrieval(ExactIndex(base), base, LabelRelevance(labels, labels),
+...                             ["precision@1", "map@r", "knn@1"], exclude=np.arange(4))
 >>> result.metrics
 {'precision@1': 1.0, 'map@r': 1.0, 'knn@1': 1.0}
 """
@@ -48,8 +48,10 @@ def parse_metric(name: str) -> tuple[str, int | None]:
     """("precision", 10) for "precision@10", ("map@r", None) for "map@r"; a ValueError otherwise."""
     match = _PATTERN.match(name)
     if not match:
-        raise ValueError(f"unknown retrieval metric {name!r}; use precision@K, recall@K, hit_rate@K, ndcg@K, knn@K, "
-                         "balanced_knn@K, mean_gain@K, r_precision or map@r")
+        raise ValueError(
+            f"unknown retrieval metric {name!r}; use precision@K, recall@K, hit_rate@K, ndcg@K, knn@K, "
+            "balanced_knn@K, mean_gain@K, r_precision or map@r"
+        )
     if match.group(3):
         return match.group(3), None
     k = int(match.group(2))
@@ -58,8 +60,9 @@ def parse_metric(name: str) -> tuple[str, int | None]:
     return match.group(1), k
 
 
-def evaluate_retrieval(index, queries, relevance, metrics: Sequence[str], *, exclude=None, rows=None,
-                       progress: bool = False) -> Retrieval:
+def evaluate_retrieval(
+    index, queries, relevance, metrics: Sequence[str], *, exclude=None, rows=None, progress: bool = False
+) -> Retrieval:
     """Searches ``index`` (``search(queries, k, exclude)``) for the query vectors and computes
     ``metrics`` under ``relevance`` (see ``tfml.retrieval.relevance``). ``rows`` are the queries'
     indices in the relevance definition (default 0 .. Q - 1); ``exclude`` one base index per query
@@ -74,7 +77,9 @@ def evaluate_retrieval(index, queries, relevance, metrics: Sequence[str], *, exc
         n_relevant = relevance.n_relevant(rows, exclude)
         if any(kind in ("r_precision", "map@r") for _, kind, _ in parsed):
             if (n_relevant < 1).any():
-                raise ValueError(f"{int((n_relevant < 1).sum())} queries have no relevant item in the base; R-based metrics need one")
+                raise ValueError(
+                    f"{int((n_relevant < 1).sum())} queries have no relevant item in the base; R-based metrics need one"
+                )
             depth = max(depth, int(n_relevant.max()))
     available = len(index) - (0 if exclude is None else 1)
     if depth > available:

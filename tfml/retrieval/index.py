@@ -93,14 +93,20 @@ def _matmul_topk(queries, base, k, block, tile, exclude):
     is left out of row i."""
     c = tf.shape(queries)[0]
     tiles = tf.reshape(base, [-1, tile, tf.shape(base)[1]])
-    maxima = tf.map_fn(lambda rows: tf.reduce_max(tf.reshape(tf.matmul(queries, rows, transpose_b=True), [c, -1, block]), axis=2),
-                       tiles, parallel_iterations=2, fn_output_signature=queries.dtype)  # (tiles, c, tile / block)
+    maxima = tf.map_fn(
+        lambda rows: tf.reduce_max(tf.reshape(tf.matmul(queries, rows, transpose_b=True), [c, -1, block]), axis=2),
+        tiles,
+        parallel_iterations=2,
+        fn_output_signature=queries.dtype,
+    )  # (tiles, c, tile / block)
     maxima = tf.reshape(tf.transpose(maxima, [1, 0, 2]), [c, -1])
     _, best_blocks = tf.math.top_k(maxima, k=tf.minimum(k, tf.shape(maxima)[1]))
     best_blocks = tf.sort(best_blocks, axis=1)  # index order, so equal scores keep the lower column first
     candidates = tf.gather(tf.reshape(base, [-1, block, tf.shape(base)[1]]), best_blocks)  # (c, kb, block, d')
     scores = tf.reshape(tf.einsum("qd,qkbd->qkb", queries, candidates), [c, -1])
-    columns = tf.reshape(tf.cast(best_blocks[:, :, None] * block + tf.range(block)[None, None, :], exclude.dtype), [c, -1])
+    columns = tf.reshape(
+        tf.cast(best_blocks[:, :, None] * block + tf.range(block)[None, None, :], exclude.dtype), [c, -1]
+    )
     scores = tf.where(columns == exclude[:, None], tf.constant(-np.inf, scores.dtype), scores)
     values, positions = tf.math.top_k(scores, k=k)
     return values, tf.gather(columns, positions, batch_dims=1)
@@ -191,7 +197,9 @@ class ExactIndex:
             return 1 - scores
         if self.distance == "dot":
             return -scores
-        squared = np.maximum((queries.astype(np.float64) ** 2).sum(1, keepdims=True) - scores, 0).astype(self.base.dtype)
+        squared = np.maximum((queries.astype(np.float64) ** 2).sum(1, keepdims=True) - scores, 0).astype(
+            self.base.dtype
+        )
         return squared if self.distance == "sqeuclidean" else np.sqrt(squared)
 
     def search(self, queries, k: int, exclude=None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -215,18 +223,24 @@ class ExactIndex:
         if self.distance in _MATMUL_DISTANCES:
             # tiled: per query two tiles of scores in flight, the block maxima, the best blocks' vectors and scores;
             # worth it for a base of several tiles whose candidate vectors leave room for large query chunks
-            tiled_per_query = itemsize * (2 * self.tile + n_padded // self.block + (k + n_excluded) * self.block * (self.dim + 2))
+            tiled_per_query = itemsize * (
+                2 * self.tile + n_padded // self.block + (k + n_excluded) * self.block * (self.dim + 2)
+            )
             tiled = n_padded > self.tile and self.memory_bytes // tiled_per_query >= MIN_TILED_QUERY_CHUNK
             per_query = tiled_per_query if tiled else itemsize * n_padded
             query_chunk = max(1, min(len(queries), MAX_QUERY_CHUNK, self.memory_bytes // per_query))
         else:
             query_chunk = max(1, min(len(queries), 64))
-            base_chunk = max(self.block, self.memory_bytes // (query_chunk * self.dim * itemsize) // self.block * self.block)
+            base_chunk = max(
+                self.block, self.memory_bytes // (query_chunk * self.dim * itemsize) // self.block * self.block
+            )
         distances = np.empty((len(queries), k), self.base.dtype)
         indices = np.empty((len(queries), k), np.int64)
         kept = tf.constant(k + n_excluded)
         steps = range(0, len(queries), query_chunk)
-        for start in tqdm(steps, desc=f"{self.distance} k-NN", unit="chunk", disable=None if progress else True):  # None: only on a terminal
+        for start in tqdm(
+            steps, desc=f"{self.distance} k-NN", unit="chunk", disable=None if progress else True
+        ):  # None: only on a terminal
             q = queries[start : start + query_chunk]
             e = tf.constant(exclude[start : start + query_chunk])
             if self.distance in _MATMUL_DISTANCES:
@@ -254,8 +268,14 @@ class ExactIndex:
         for offset in range(0, self._padded.shape[0], base_chunk):
             base = self._padded[offset : offset + base_chunk]
             values, columns = _elementwise_topk(
-                q, base, tf.minimum(kept, base.shape[0]), self.block, exclude, tf.constant(offset, tf.int64),
-                self.distance == "chebyshev", any_excluded,
+                q,
+                base,
+                tf.minimum(kept, base.shape[0]),
+                self.block,
+                exclude,
+                tf.constant(offset, tf.int64),
+                self.distance == "chebyshev",
+                any_excluded,
             )
             if best_values is not None:  # earlier chunks first, so equal scores keep the lower index
                 values = tf.concat([best_values, values], axis=1)

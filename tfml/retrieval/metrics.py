@@ -137,7 +137,9 @@ def knn_accuracy(neighbour_labels, query_labels, k: int, per_query: bool = False
     """Share of queries whose k-NN majority vote (knn_predict) is their label."""
     query_labels = np.asarray(query_labels).reshape(-1)
     if np.asarray(neighbour_labels).shape[:1] != query_labels.shape:
-        raise ValueError(f"neighbour_labels has {np.asarray(neighbour_labels).shape[0]} rows for {len(query_labels)} queries")
+        raise ValueError(
+            f"neighbour_labels has {np.asarray(neighbour_labels).shape[0]} rows for {len(query_labels)} queries"
+        )
     return _mean((knn_predict(neighbour_labels, k) == query_labels).astype(np.float64), per_query, "k-NN accuracy")
 
 

@@ -20,7 +20,7 @@ from tfml.retrieval.index import ExactIndex
 def similar_items(vectors: np.ndarray, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cosine similarities) of the k rows of ``vectors`` most cosine-similar to ``row``
     (itself excluded), best first, ties to the lower row."""
-    distances, rows = ExactIndex(vectors, "cosine").search(vectors[row: row + 1], k, exclude=[row])
+    distances, rows = ExactIndex(vectors, "cosine").search(vectors[row : row + 1], k, exclude=[row])
     return rows[0], 1 - distances[0]
 
 
@@ -39,7 +39,9 @@ def closest_movies(model, movies: pd.DataFrame, title: str, k: int = 10, thresho
     ``EmbeddingMatrix`` model), the movie itself excluded: columns rank, title, cosine."""
     vectors, item_ids = embedding_table(model)
     rows, cosine = similar_items(vectors, movie_row(movies, item_ids, title, threshold), k)
-    return pd.DataFrame({"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(), "cosine": cosine})
+    return pd.DataFrame(
+        {"rank": np.arange(1, k + 1), "title": movies["title"][item_ids[rows]].to_numpy(), "cosine": cosine}
+    )
 
 
 def similarity_matrix(vectors, distance: str = "cosine") -> np.ndarray:

@@ -79,7 +79,9 @@ class GradedRelevance:
         return gains
 
     def gains(self, rows, retrieved) -> np.ndarray:
-        return np.take_along_axis(np.asarray(self.gain_rows(np.asarray(rows)), np.float64), np.asarray(retrieved), axis=1)
+        return np.take_along_axis(
+            np.asarray(self.gain_rows(np.asarray(rows)), np.float64), np.asarray(retrieved), axis=1
+        )
 
     def n_relevant(self, rows, exclude=None) -> np.ndarray:
         return (self._rows(rows, exclude) > 0).sum(axis=1)

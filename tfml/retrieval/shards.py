@@ -27,8 +27,17 @@ from tfml.retrieval.index import ExactIndex, check_embeddings
 FORMAT = "tfml-shards-1"
 
 
-def write_shards(directory, vectors: np.ndarray, shards: int, *, ids=None, labels=None, class_names=(), source: str = "",
-                 encoder: dict | None = None) -> Path:
+def write_shards(
+    directory,
+    vectors: np.ndarray,
+    shards: int,
+    *,
+    ids=None,
+    labels=None,
+    class_names=(),
+    source: str = "",
+    encoder: dict | None = None,
+) -> Path:
     """Writes ``vectors`` (N, D) split into ``shards`` files (see the module docstring)."""
     vectors = check_embeddings(vectors, "vectors")
     count = len(vectors)
@@ -39,7 +48,9 @@ def write_shards(directory, vectors: np.ndarray, shards: int, *, ids=None, label
     bounds = np.linspace(0, count, shards + 1).astype(int)
     entries = []
     for s, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
-        entries.append(write_shard(directory, s, np.arange(start, stop), vectors[start:stop], ids[start:stop], labels[start:stop]))
+        entries.append(
+            write_shard(directory, s, np.arange(start, stop), vectors[start:stop], ids[start:stop], labels[start:stop])
+        )
     write_manifest(directory, entries, vectors.shape[1], class_names, source, encoder or {})
     return directory
 
@@ -49,14 +60,25 @@ def write_shard(directory, index: int, rows, vectors, ids, labels) -> dict:
     directory = Path(directory)
     name = f"{index:05d}"
     atomic_write(directory / f"vectors-{name}.npy", lambda p: np.save(p, np.asarray(vectors, np.float32)))
-    atomic_write(directory / f"meta-{name}.npz", lambda p: np.savez(p, rows=np.asarray(rows, np.int64), ids=np.asarray(ids, str),
-                                                                   labels=np.asarray(labels, np.int64)))
+    atomic_write(
+        directory / f"meta-{name}.npz",
+        lambda p: np.savez(
+            p, rows=np.asarray(rows, np.int64), ids=np.asarray(ids, str), labels=np.asarray(labels, np.int64)
+        ),
+    )
     return {"vectors": f"vectors-{name}.npy", "meta": f"meta-{name}.npz", "rows": int(len(rows))}
 
 
 def write_manifest(directory, entries: list[dict], dim: int, class_names, source: str, encoder: dict) -> Path:
-    manifest = {"format": FORMAT, "dim": int(dim), "count": int(sum(e["rows"] for e in entries)), "shards": entries,
-                "class_names": list(class_names), "source": source, "encoder": encoder}
+    manifest = {
+        "format": FORMAT,
+        "dim": int(dim),
+        "count": int(sum(e["rows"] for e in entries)),
+        "shards": entries,
+        "class_names": list(class_names),
+        "source": source,
+        "encoder": encoder,
+    }
     return write_text(Path(directory) / "manifest.json", json.dumps(manifest, indent=2))
 
 
@@ -78,8 +100,10 @@ class EmbeddingShards:
             with np.load(self.directory / entry["meta"]) as meta:
                 metas.append({key: meta[key] for key in meta.files})
             if vectors.shape != (entry["rows"], self.dim) or len(metas[-1]["rows"]) != entry["rows"]:
-                raise ValueError(f"{self.directory}: shard {entry['vectors']} holds {vectors.shape}, the manifest says "
-                                 f"({entry['rows']}, {self.dim})")
+                raise ValueError(
+                    f"{self.directory}: shard {entry['vectors']} holds {vectors.shape}, the manifest says "
+                    f"({entry['rows']}, {self.dim})"
+                )
             self._vectors.append(vectors)
         rows = np.concatenate([m["rows"] for m in metas])
         if not np.array_equal(np.sort(rows), np.arange(self.count)):
@@ -97,7 +121,7 @@ class EmbeddingShards:
     def shards(self):
         """(global rows, vectors) of each shard in turn."""
         for s, vectors in enumerate(self._vectors):
-            yield self.rows[self.offsets[s]: self.offsets[s + 1]], vectors
+            yield self.rows[self.offsets[s] : self.offsets[s + 1]], vectors
 
     def vectors(self, rows) -> np.ndarray:
         """The vectors of global ``rows`` (any shape of row indices), read from the shard files."""
@@ -134,7 +158,9 @@ class ShardedExactIndex:
     def search(self, queries, k: int, exclude=None, progress: bool = False):
         queries = check_embeddings(queries, "queries", self.shards.dim)
         if k > len(self.shards) - (exclude is not None):
-            raise ValueError(f"k={k} is larger than the {len(self.shards) - (exclude is not None)} base items available per query")
+            raise ValueError(
+                f"k={k} is larger than the {len(self.shards) - (exclude is not None)} base items available per query"
+            )
         exclude = None if exclude is None else np.asarray(exclude, np.int64)
         best_d = best_i = None
         for rows, vectors in self.shards.shards():
@@ -164,8 +190,17 @@ class IVFPQIndex:
         self.shards, self.index, self.probes, self.candidates = shards, index, probes, candidates
 
     @classmethod
-    def build(cls, shards: EmbeddingShards, directory, lists: int | None = None, subquantizers: int = 16, probes: int = 32,
-              candidates: int = 256, train_size: int = 100_000, seed: int = 0) -> IVFPQIndex:
+    def build(
+        cls,
+        shards: EmbeddingShards,
+        directory,
+        lists: int | None = None,
+        subquantizers: int = 16,
+        probes: int = 32,
+        candidates: int = 256,
+        train_size: int = 100_000,
+        seed: int = 0,
+    ) -> IVFPQIndex:
         faiss = _faiss()
         from faiss.contrib.ondisk import merge_ondisk
 
@@ -175,7 +210,9 @@ class IVFPQIndex:
         if dim % subquantizers:
             raise ValueError(f"subquantizers ({subquantizers}) must divide the dimension ({dim})")
         rng = np.random.default_rng(seed)
-        sample = np.ascontiguousarray(shards.vectors(np.sort(rng.choice(len(shards), min(train_size, len(shards)), replace=False))))
+        sample = np.ascontiguousarray(
+            shards.vectors(np.sort(rng.choice(len(shards), min(train_size, len(shards)), replace=False)))
+        )
         lists = min(lists or max(1, int(4 * math.sqrt(len(shards)))), len(sample))
         trained = faiss.IndexIVFPQ(faiss.IndexFlatL2(dim), dim, lists, subquantizers, 8)
         trained.train(sample)
@@ -228,8 +265,12 @@ class IVFPQIndex:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(directory / "ivfpq.index"))
-        write_text(directory / "ivfpq.json", json.dumps({"shards": str(self.shards.directory.resolve()), "probes": self.probes,
-                                                         "candidates": self.candidates}))
+        write_text(
+            directory / "ivfpq.json",
+            json.dumps(
+                {"shards": str(self.shards.directory.resolve()), "probes": self.probes, "candidates": self.candidates}
+            ),
+        )
         return directory
 
     @classmethod
@@ -237,7 +278,9 @@ class IVFPQIndex:
         faiss = _faiss()
         directory = Path(directory)
         settings = json.loads((directory / "ivfpq.json").read_text())
-        index = faiss.read_index(str(directory / "ivfpq.index"))  # its lists stay on disk (OnDiskInvertedLists maps them)
+        index = faiss.read_index(
+            str(directory / "ivfpq.index")
+        )  # its lists stay on disk (OnDiskInvertedLists maps them)
         return cls(EmbeddingShards(settings["shards"]), index, settings["probes"], settings["candidates"])
 
 
@@ -245,5 +288,7 @@ def _faiss():
     try:
         import faiss
     except ImportError:
-        raise RuntimeError("the approximate index needs faiss: pip install 'tfml[faiss]' (or pip install faiss-cpu)") from None
+        raise RuntimeError(
+            "the approximate index needs faiss: pip install 'tfml[faiss]' (or pip install faiss-cpu)"
+        ) from None
     return faiss

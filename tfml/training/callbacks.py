@@ -61,8 +61,17 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if self.monitor.better(value, self.best):
             save_model(self.model, self.path)
             self.best, self.best_epoch = value, epoch + 1
-            write_text(self.state_path, json.dumps({"monitor": self.monitor.name, "mode": self.monitor.mode, "best": self.best,
-                                                    "epoch": self.best_epoch}))
+            write_text(
+                self.state_path,
+                json.dumps(
+                    {
+                        "monitor": self.monitor.name,
+                        "mode": self.monitor.mode,
+                        "best": self.best,
+                        "epoch": self.best_epoch,
+                    }
+                ),
+            )
 
 
 class ResumableBackup(keras.callbacks.Callback):
@@ -127,8 +136,10 @@ class ResumableBackup(keras.callbacks.Callback):
         if self._metrics_pending is not None:  # after Keras reset them: continue the epoch's running means
             variables = self.model.metrics_variables
             if len(variables) != len(self._metrics_pending):
-                raise RuntimeError(f"the backup holds {len(self._metrics_pending)} metric values, the model has {len(variables)} "
-                                   "metric variables: was it compiled with other metrics?")
+                raise RuntimeError(
+                    f"the backup holds {len(self._metrics_pending)} metric values, the model has {len(variables)} "
+                    "metric variables: was it compiled with other metrics?"
+                )
             for variable, value in zip(variables, self._metrics_pending):
                 variable.assign(np.asarray(value, variable.dtype))
             self._metrics_pending = None
@@ -156,8 +167,19 @@ class ResumableBackup(keras.callbacks.Callback):
         self.directory.mkdir(parents=True, exist_ok=True)
         save_weights(self.model, self.directory / weights)
         metrics = [np.asarray(v).tolist() for v in self.model.metrics_variables] if step else None
-        write_text(self.directory / self.STATE, json.dumps({"epoch": epoch, "step": step, "generation": generation,
-                                                            "weights": weights, "metrics": metrics, "stopped": stopped}))
+        write_text(
+            self.directory / self.STATE,
+            json.dumps(
+                {
+                    "epoch": epoch,
+                    "step": step,
+                    "generation": generation,
+                    "weights": weights,
+                    "metrics": metrics,
+                    "stopped": stopped,
+                }
+            ),
+        )
         if previous.get("weights") and previous["weights"] != weights:
             (self.directory / previous["weights"]).unlink(missing_ok=True)
         self._last_save = time.monotonic()

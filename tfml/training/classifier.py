@@ -9,6 +9,9 @@ def compile_classifier(model: keras.Model, learning_rate: float, weight_decay: f
     """SGD with momentum 0.9, cosine-decayed learning rate over ``steps``, decoupled weight decay,
     sparse categorical cross-entropy and accuracy."""
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
-    model.compile(keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=weight_decay),
-                  keras.losses.SparseCategoricalCrossentropy(), metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
+    model.compile(
+        keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=weight_decay),
+        keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+    )
     return model

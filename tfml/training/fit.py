@@ -20,7 +20,9 @@ def read_history(log_dir: str | Path) -> pd.DataFrame:
     path = Path(log_dir) / HISTORY_FILE
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame()
-    history = pd.read_csv(path).dropna(axis=1, how="all")  # CSVLogger adds empty val_ columns to a training without validation
+    history = pd.read_csv(path).dropna(
+        axis=1, how="all"
+    )  # CSVLogger adds empty val_ columns to a training without validation
     return history.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
@@ -91,16 +93,31 @@ def fit(
         x, y = next(iter(batches(first_epoch, first_step).take(1)))
         model.compute_metrics(x, y, model(x, training=False), None)
         backup.start(first_epoch, first_step)
-        model.fit(batches(first_epoch, first_step).take(steps - first_step), validation_data=validation,
-                  initial_epoch=first_epoch, epochs=first_epoch + 1, steps_per_epoch=steps - first_step,
-                  callbacks=all_callbacks, verbose=verbose, shuffle=False)
+        model.fit(
+            batches(first_epoch, first_step).take(steps - first_step),
+            validation_data=validation,
+            initial_epoch=first_epoch,
+            epochs=first_epoch + 1,
+            steps_per_epoch=steps - first_step,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
         first_epoch += 1
         if model.stop_training:
             return read_history(log_dir)
     if first_epoch < epochs:
         backup.start(first_epoch, 0)
-        model.fit(batches(first_epoch, 0), validation_data=validation, initial_epoch=first_epoch, epochs=epochs,
-                  steps_per_epoch=steps, callbacks=all_callbacks, verbose=verbose, shuffle=False)
+        model.fit(
+            batches(first_epoch, 0),
+            validation_data=validation,
+            initial_epoch=first_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
     return read_history(log_dir)
 
 
@@ -114,7 +131,11 @@ class ServedBatches:
 
     def __call__(self, first_epoch: int = 0, first_step: int = 0) -> tf.data.Dataset:
         count = self.batches(first_epoch, first_step).cardinality()
-        served = self.batches(first_epoch, first_step, declare_count=False).apply(tf.data.experimental.service.distribute(
-            processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC, service=self.address,
-            job_name=f"{self.job_name}:{first_epoch}:{first_step}"))
+        served = self.batches(first_epoch, first_step, declare_count=False).apply(
+            tf.data.experimental.service.distribute(
+                processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC,
+                service=self.address,
+                job_name=f"{self.job_name}:{first_epoch}:{first_step}",
+            )
+        )
         return served.apply(tf.data.experimental.assert_cardinality(count))

@@ -38,8 +38,11 @@ def apply() -> bool:
     if _applied:
         return True
     if not needed_here():
-        log.warning("Keras %s is not among the versions tfml's multi-worker fixes were tested on (%s); running without them",
-                    keras.__version__, ", ".join(TESTED))
+        log.warning(
+            "Keras %s is not among the versions tfml's multi-worker fixes were tested on (%s); running without them",
+            keras.__version__,
+            ", ".join(TESTED),
+        )
         return False
     from keras.src import tree
     from keras.src.backend.tensorflow import trainer
@@ -48,12 +51,14 @@ def apply() -> bool:
 
     def reduce_per_replica(values, strategy, reduction):
         if trainer._collective_all_reduce_multi_worker(strategy) and reduction in ("auto", "mean"):
+
             def reduce(value):
                 if isinstance(value, tf.distribute.DistributedValues) or tf.is_tensor(value):
                     rank = value.values[0].shape.rank if hasattr(value, "values") else value.shape.rank
                     if rank == 0:
                         return strategy.reduce("MEAN", value, axis=None)
                 return original_reduce(value, strategy, reduction)
+
             return tree.map_structure(reduce, values)
         return original_reduce(values, strategy, reduction)
 
@@ -64,8 +69,13 @@ def apply() -> bool:
             for _, _, it in iterator:
                 batch = next(it)
                 data_batch = tree.map_structure(
-                    lambda x: self.distribute_strategy.experimental_local_results(x)[0]
-                    if isinstance(x, tf.distribute.DistributedValues) else x, batch)
+                    lambda x: (
+                        self.distribute_strategy.experimental_local_results(x)[0]
+                        if isinstance(x, tf.distribute.DistributedValues)
+                        else x
+                    ),
+                    batch,
+                )
                 break
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=data_batch)

@@ -70,13 +70,24 @@ class StudyConfig(Checked):
     QUICK: ClassVar[dict] = {}
     seed: int = option(0, "seed of every random choice (data order, initial weights, splits)")
     quick: bool = option(False, "quick mode: small data and few epochs (under 2 minutes on 2 cores)")
-    run_dir: str | None = option(None, "run directory (default logs/<study>[-quick]); an existing run is resumed", metavar="DIR")
+    run_dir: str | None = option(
+        None, "run directory (default logs/<study>[-quick]); an existing run is resumed", metavar="DIR"
+    )
     fresh: bool = option(False, "start over: delete the run directory first (only one that tfml made)")
-    strategy: str = option("default", "distribution: one device, all local devices (mirrored), or the workers of TF_CONFIG "
-                           "(multi-worker; the default when TF_CONFIG is set)", choices=STRATEGIES)
-    backup_seconds: float = option(60.0, "seconds between mid-epoch backups (an interrupted run resumes from the last)", low=0)
-    data_service: str | None = option(None, "address of a tf.data service dispatcher (grpc://host:port) whose workers make the "
-                                      "training batches", metavar="ADDRESS")
+    strategy: str = option(
+        "default",
+        "distribution: one device, all local devices (mirrored), or the workers of TF_CONFIG "
+        "(multi-worker; the default when TF_CONFIG is set)",
+        choices=STRATEGIES,
+    )
+    backup_seconds: float = option(
+        60.0, "seconds between mid-epoch backups (an interrupted run resumes from the last)", low=0
+    )
+    data_service: str | None = option(
+        None,
+        "address of a tf.data service dispatcher (grpc://host:port) whose workers make the training batches",
+        metavar="ADDRESS",
+    )
 
     @classmethod
     def quick_mode(cls, **overrides):
@@ -92,6 +103,7 @@ NOT_COMPARED_ON_RESUME = ("run_dir", "fresh", "backup_seconds", "data_service", 
 
 # --- the parts: versions, seeds, run directories, strategies ---------------------------------------
 
+
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -99,8 +111,13 @@ def versions() -> dict[str, str]:
         tfml_version = version("tfml")
     except PackageNotFoundError:  # running from a source tree that was never installed
         tfml_version = "source"
-    return {"python": platform.python_version(), "tfml": tfml_version, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "tfml": tfml_version,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def set_seed(seed: int) -> None:
@@ -119,8 +136,9 @@ def is_tfml_run(path: Path) -> bool:
     return isinstance(config, dict) and "tfml" in config.get("versions", {})
 
 
-def prepare_run_dir(run_dir: str | Path, args: dict, fresh: bool = False, extra: dict | None = None,
-                    not_compared: tuple[str, ...] = ()) -> Path:
+def prepare_run_dir(
+    run_dir: str | Path, args: dict, fresh: bool = False, extra: dict | None = None, not_compared: tuple[str, ...] = ()
+) -> Path:
     """Creates ``run_dir`` (or reuses it to resume) and writes ``config.json`` = {"args", "versions",
     "command", **extra}.
 
@@ -132,22 +150,29 @@ def prepare_run_dir(run_dir: str | Path, args: dict, fresh: bool = False, extra:
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--run-dir {run_dir} is a file, not a directory; name a new or empty directory, or a tfml run")
+        raise ValueError(
+            f"--run-dir {run_dir} is a file, not a directory; name a new or empty directory, or a tfml run"
+        )
     if run_dir.is_dir() and any(run_dir.iterdir()) and not is_tfml_run(run_dir):
-        raise ValueError(f"--run-dir {run_dir} is a folder that tfml did not make (it has no tfml config.json) and is not "
-                         "empty; nothing was changed. Name a new or empty directory, or an earlier tfml run")
+        raise ValueError(
+            f"--run-dir {run_dir} is a folder that tfml did not make (it has no tfml config.json) and is not "
+            "empty; nothing was changed. Name a new or empty directory, or an earlier tfml run"
+        )
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     config_path = run_dir / CONFIG_FILE
     args = json.loads(json.dumps(args, default=str))  # as stored: tuples become lists
     if config_path.exists():
         previous = json.loads(config_path.read_text()).get("args", {})
-        changed = sorted(key for key in set(previous) | set(args)
-                         if key not in not_compared and previous.get(key) != args.get(key))
+        changed = sorted(
+            key for key in set(previous) | set(args) if key not in not_compared and previous.get(key) != args.get(key)
+        )
         if changed:
             details = ", ".join(f"{key}: {previous.get(key)!r} -> {args.get(key)!r}" for key in changed)
-            raise ValueError(f"run directory {run_dir} holds a run with other settings ({details}); "
-                             "resume with the same arguments, pick another --run-dir, or pass --fresh")
+            raise ValueError(
+                f"run directory {run_dir} holds a run with other settings ({details}); "
+                "resume with the same arguments, pick another --run-dir, or pass --fresh"
+            )
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])  # "tfml train ...", not the venv path
     config = {"args": args, "versions": versions(), "command": command, **(extra or {})}
@@ -164,7 +189,7 @@ def update_run_record(run_dir: str | Path, **facts) -> None:
 
 
 def get_strategy(name: str = "default") -> tf.distribute.Strategy:
-    """"default" (one device), "mirrored" (MirroredStrategy over all GPUs, else all logical CPUs) or
+    """ "default" (one device), "mirrored" (MirroredStrategy over all GPUs, else all logical CPUs) or
     "multi-worker" (MultiWorkerMirroredStrategy over the cluster of the TF_CONFIG environment
     variable, with tfml's Keras fixes applied, see ``tfml.training.multiworker``)."""
     if name == "default":
@@ -175,8 +200,10 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi-worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy multi-worker needs the TF_CONFIG environment variable: the cluster's workers and this "
-                             "process's task (see the README, 'From one machine to many')")
+            raise ValueError(
+                "--strategy multi-worker needs the TF_CONFIG environment variable: the cluster's workers and this "
+                "process's task (see the README, 'From one machine to many')"
+            )
         from tfml.training import multiworker
 
         multiworker.apply()
@@ -195,7 +222,9 @@ def loopback_tf_configs(workers: int) -> list[str]:
     finally:
         for s in sockets:
             s.close()
-    return [json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}}) for i in range(workers)]
+    return [
+        json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}}) for i in range(workers)
+    ]
 
 
 def worker_task(strategy: tf.distribute.Strategy) -> tuple[str, int] | None:
@@ -219,12 +248,15 @@ def flatten(frame: pd.DataFrame, key: str = "{index}/{column}") -> dict[str, flo
     (the row's index values joined by "/", floats as %g), ``{level[i]}`` (one index value) and
     ``{column}``; empty (NaN) cells are left out.
 
-    >>> flatten(pd.DataFrame({"mse": [0.25, float("nan")]}, index=pd.Index([0.1, 0.5], name="noise")), "noise/{index}/{column}")
+    >>> table = pd.DataFrame({"mse": [0.25, float("nan")]}, index=pd.Index([0.1, 0.5], name="noise"))
+    >>> flatten(table, "noise/{index}/{column}")
     {'noise/0.1/mse': 0.25}
     """
     metrics = {}
     for index, row in frame.iterrows():
-        level = tuple(f"{v:g}" if isinstance(v, float) else str(v) for v in (index if isinstance(index, tuple) else (index,)))
+        level = tuple(
+            f"{v:g}" if isinstance(v, float) else str(v) for v in (index if isinstance(index, tuple) else (index,))
+        )
         for column, value in row.items():
             if isinstance(value, (int, float, np.number)) and not pd.isna(value):
                 metrics[key.format(index="/".join(level), level=level, column=column)] = _plain(value)
@@ -233,19 +265,24 @@ def flatten(frame: pd.DataFrame, key: str = "{index}/{column}") -> dict[str, flo
 
 # --- the run owner ------------------------------------------------------------------------------------
 
+
 class Run:
     """One run of a study in one directory (see the module docstring)."""
 
     def __init__(self, config: StudyConfig):
         self.config = config
         strategy = "multi-worker" if config.strategy == "default" and "TF_CONFIG" in os.environ else config.strategy
-        self.strategy = get_strategy(strategy)  # first: a multi-worker strategy must exist before TensorFlow runs anything
+        self.strategy = get_strategy(
+            strategy
+        )  # first: a multi-worker strategy must exist before TensorFlow runs anything
         task = worker_task(self.strategy)
         self.is_chief = is_chief(task, json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"))
         run_dir = config.resolved_run_dir()
         if not self.is_chief:  # a worker keeps its backups and copies of the outputs beside the chief's run directory
             run_dir = run_dir.with_name(f"{run_dir.name}-{task[0]}-{task[1]}")
-        self.dir = prepare_run_dir(run_dir, dataclasses.asdict(config), fresh=config.fresh, not_compared=NOT_COMPARED_ON_RESUME)
+        self.dir = prepare_run_dir(
+            run_dir, dataclasses.asdict(config), fresh=config.fresh, not_compared=NOT_COMPARED_ON_RESUME
+        )
         set_seed(config.seed)
         self._checkpoints: dict[str, Path] = {}
         self._figures: dict[str, str] = {}
@@ -275,9 +312,22 @@ class Run:
     def training_dir(self, name: str = "") -> Path:
         return self.dir / "runs" / name if name else self.dir
 
-    def fit(self, model: keras.Model, batches, *, validation=None, epochs: int, name: str = "", checkpoint: str | None = "model.h5",
-            monitor: str = "val_loss", mode: str = "min", callbacks=(), verbose: int | None = None, curves: str | None = "",
-            tensorboard: bool = True) -> pd.DataFrame:
+    def fit(
+        self,
+        model: keras.Model,
+        batches,
+        *,
+        validation=None,
+        epochs: int,
+        name: str = "",
+        checkpoint: str | None = "model.h5",
+        monitor: str = "val_loss",
+        mode: str = "min",
+        callbacks=(),
+        verbose: int | None = None,
+        curves: str | None = "",
+        tensorboard: bool = True,
+    ) -> pd.DataFrame:
         """Trains ``model`` on ``batches`` (a BatchStream) as training ``name`` (its logs in
         runs/<name>/, or the run directory itself for the study's one training), keeping the best
         epoch by ``monitor`` in ``checkpoint``; resumes exactly where an interrupted run stopped, and
@@ -287,10 +337,21 @@ class Run:
         log_dir = self.training_dir(name)
         if checkpoint is not None:
             self._checkpoints[name] = log_dir / checkpoint
-        history = fit_model(model, batches, validation=validation, log_dir=log_dir, epochs=epochs, checkpoint=checkpoint,
-                            monitor=monitor, mode=mode, callbacks=[EpochTimer(), *callbacks], verbose=verbose,
-                            backup_seconds=self.config.backup_seconds, data_service=self.config.data_service,
-                            tensorboard=tensorboard)
+        history = fit_model(
+            model,
+            batches,
+            validation=validation,
+            log_dir=log_dir,
+            epochs=epochs,
+            checkpoint=checkpoint,
+            monitor=monitor,
+            mode=mode,
+            callbacks=[EpochTimer(), *callbacks],
+            verbose=verbose,
+            backup_seconds=self.config.backup_seconds,
+            data_service=self.config.data_service,
+            tensorboard=tensorboard,
+        )
         if curves is not None:
             filename = f"curves_{name.replace('/', '_')}.png" if name else "training_curves.png"
             caption = f"Training curves: {name}" if name else "Training curves"
@@ -303,10 +364,14 @@ class Run:
     def best_model(self, name: str = "", compile: bool = False) -> keras.Model:
         """The checkpoint that training ``name`` chose, loaded from its file."""
         if name not in self._checkpoints:
-            raise KeyError(f"no training named {name!r} in this run; trained: {', '.join(map(repr, self._checkpoints)) or 'none'}")
+            raise KeyError(
+                f"no training named {name!r} in this run; trained: {', '.join(map(repr, self._checkpoints)) or 'none'}"
+            )
         path = self._checkpoints[name]
         if not path.exists():
-            raise FileNotFoundError(f"{path}: training {name!r} wrote no checkpoint (its monitored value was never finite)")
+            raise FileNotFoundError(
+                f"{path}: training {name!r} wrote no checkpoint (its monitored value was never finite)"
+            )
         return keras.models.load_model(path, compile=compile)
 
     # --- outputs -----------------------------------------------------------------------------------
@@ -321,7 +386,9 @@ class Run:
         return path
 
     def write_json(self, filename: str, data) -> Path:
-        return write_text(self.path(filename), json.dumps(data, indent=2, ensure_ascii=False, default=_json_value) + "\n")
+        return write_text(
+            self.path(filename), json.dumps(data, indent=2, ensure_ascii=False, default=_json_value) + "\n"
+        )
 
     def figure(self, filename: str, caption: str | None = None) -> Path:
         """The path of figures/<filename> to draw into; with a caption the figure goes into the report."""
@@ -356,15 +423,26 @@ class Run:
         """What was run: the command, quick mode or a full run, the data and the seed."""
         config = self.config
         command = json.loads((self.dir / CONFIG_FILE).read_text()).get("command", f"tfml train {config.NAME}")
-        what = "Quick mode (small data and few epochs: the figures show the study works, not how well)" if config.quick else "Full run"
+        what = (
+            "Quick mode (small data and few epochs: the figures show the study works, not how well)"
+            if config.quick
+            else "Full run"
+        )
         data = f" on {self._facts['data_source']}" if "data_source" in self._facts else ""
         return f"**Run**: {what}{data}, seed {config.seed}: `{command}`."
 
     def finish(self) -> Path:
         """Writes metrics.json (flat keys, numbers) and report.html; returns the run directory."""
         self.write_json("metrics.json", self._metrics)
-        write_report(self.dir, type(self.config).TITLE, self._metrics, summary=[self.opening(), *self._summary],
-                     tables=self._tables, figures=self._figures, notes=self._notes)
+        write_report(
+            self.dir,
+            type(self.config).TITLE,
+            self._metrics,
+            summary=[self.opening(), *self._summary],
+            tables=self._tables,
+            figures=self._figures,
+            notes=self._notes,
+        )
         return self.dir
 
 

@@ -29,7 +29,13 @@ def _show(axis, image, title=None, colour=None):
             spine.set_linewidth(2)
 
 
-def image_rows(rows: Sequence[np.ndarray], path, row_names: Sequence[str] = (), titles: Sequence[str] | None = None, title: str = "") -> Path:
+def image_rows(
+    rows: Sequence[np.ndarray],
+    path,
+    row_names: Sequence[str] = (),
+    titles: Sequence[str] | None = None,
+    title: str = "",
+) -> Path:
     """Rows of images (each (n, H, W, 3), same n), e.g. originals over reconstructions."""
     n = len(rows[0])
     figure, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.2 * len(rows)), squeeze=False)
@@ -42,8 +48,18 @@ def image_rows(rows: Sequence[np.ndarray], path, row_names: Sequence[str] = (), 
     return save_figure(figure, path)
 
 
-_FRAME_COLOURS = {"green": (0.0, 0.6, 0.0), "red": (0.85, 0.0, 0.0), "blue": (0.0, 0.0, 0.85), "grey": (0.55, 0.55, 0.55)}
-_FRAME_MEANING = {"blue": "query", "green": "same label as the query", "red": "another label", "grey": "query without a label"}
+_FRAME_COLOURS = {
+    "green": (0.0, 0.6, 0.0),
+    "red": (0.85, 0.0, 0.0),
+    "blue": (0.0, 0.0, 0.85),
+    "grey": (0.55, 0.55, 0.55),
+}
+_FRAME_MEANING = {
+    "blue": "query",
+    "green": "same label as the query",
+    "red": "another label",
+    "grey": "query without a label",
+}
 
 
 def neighbour_grid(
@@ -71,7 +87,13 @@ def neighbour_grid(
     texts = []
     for q in range(n_queries):
         known = query_labels is not None and query_labels[q] is not None
-        query_caption = query_titles[q] if query_titles is not None else f"query: {query_labels[q]}" if known else "query (no label)"
+        query_caption = (
+            query_titles[q]
+            if query_titles is not None
+            else f"query: {query_labels[q]}"
+            if known
+            else "query (no label)"
+        )
         cells = [(query_images[q], query_caption, "blue")]
         for j in range(k):
             words, colour = [], None
@@ -88,9 +110,12 @@ def neighbour_grid(
             top, left = q * cell_h + caption, c * cell_w
             image = np.asarray(image, np.float32) / (255.0 if np.asarray(image).dtype == np.uint8 else 1.0)
             if colour is not None:
-                canvas[top : top + height * scale + 2 * border, left : left + width * scale + 2 * border] = _FRAME_COLOURS[colour]
+                canvas[top : top + height * scale + 2 * border, left : left + width * scale + 2 * border] = (
+                    _FRAME_COLOURS[colour]
+                )
             canvas[top + border : top + border + height * scale, left + border : left + border + width * scale] = (
-                np.clip(image, 0, 1).repeat(scale, axis=0).repeat(scale, axis=1))
+                np.clip(image, 0, 1).repeat(scale, axis=0).repeat(scale, axis=1)
+            )
             texts.append((left + cell_w / 2 - gap / 2, top - 3, text, colour or "black"))
     dpi = 110
     used = [c for c in ("blue", "green", "red", "grey") if any(t[3] == c for t in texts)]
@@ -107,9 +132,21 @@ def neighbour_grid(
     if used:
         from matplotlib.patches import Patch
 
-        handles = [Patch(facecolor="white", edgecolor=_FRAME_COLOURS[c], linewidth=2, label=f"{_FRAME_MEANING[c]}") for c in used]
-        figure.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False, title="frame:",
-                      title_fontsize=8, alignment="left", bbox_to_anchor=(0.5, 1 - (0.33 if title else 0.0) / height_in))
+        handles = [
+            Patch(facecolor="white", edgecolor=_FRAME_COLOURS[c], linewidth=2, label=f"{_FRAME_MEANING[c]}")
+            for c in used
+        ]
+        figure.legend(
+            handles=handles,
+            loc="upper center",
+            ncol=len(handles),
+            fontsize=8,
+            frameon=False,
+            title="frame:",
+            title_fontsize=8,
+            alignment="left",
+            bbox_to_anchor=(0.5, 1 - (0.33 if title else 0.0) / height_in),
+        )
     return save_figure(figure, path)
 
 
@@ -129,8 +166,14 @@ def pairplot(codes: np.ndarray, labels: Sequence[str], path, title: str = "") ->
     return save_figure(grid.figure, path)
 
 
-def scatter_2d(points: np.ndarray, labels: Sequence[str], path, title: str = "", class_order: Sequence[str] | None = None,
-               annotate: bool = False) -> Path:
+def scatter_2d(
+    points: np.ndarray,
+    labels: Sequence[str],
+    path,
+    title: str = "",
+    class_order: Sequence[str] | None = None,
+    annotate: bool = False,
+) -> Path:
     """2-D scatter of a projection, one colour per label; with ``annotate`` each class name is written
     at the median of its points (and the legend, unreadable for many classes, is left out)."""
     labels = np.asarray(labels)
@@ -142,11 +185,21 @@ def scatter_2d(points: np.ndarray, labels: Sequence[str], path, title: str = "",
         if not mask.any():
             continue
         colour = colours(i / max(len(classes) - 1, 1) if len(classes) > 20 else i)
-        axis.scatter(points[mask, 0], points[mask, 1], s=3 if len(points) > 2000 else 10, alpha=0.7, color=colour, label=name)
+        axis.scatter(
+            points[mask, 0], points[mask, 1], s=3 if len(points) > 2000 else 10, alpha=0.7, color=colour, label=name
+        )
         if annotate:
             x, y = np.median(points[mask], axis=0)
-            axis.text(x, y, name, fontsize=7, weight="bold", ha="center", va="center",
-                      bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.6, "linewidth": 0})
+            axis.text(
+                x,
+                y,
+                name,
+                fontsize=7,
+                weight="bold",
+                ha="center",
+                va="center",
+                bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.6, "linewidth": 0},
+            )
     if not annotate:
         axis.legend(markerscale=3, fontsize=7, loc="best", ncol=1 + len(classes) // 15)
     axis.set_title(title)
@@ -160,8 +213,15 @@ def distance_heatmap(distances: np.ndarray, names: Sequence[str], groups: Sequen
 
     size = max(6.0, 0.14 * len(names) + 2)
     figure, axis = plt.subplots(figsize=(size + 1.5, size))
-    sns.heatmap(distances, xticklabels=names, yticklabels=names, cmap="viridis_r", square=True, ax=axis,
-                cbar_kws={"label": "distance", "shrink": 0.6})
+    sns.heatmap(
+        distances,
+        xticklabels=names,
+        yticklabels=names,
+        cmap="viridis_r",
+        square=True,
+        ax=axis,
+        cbar_kws={"label": "distance", "shrink": 0.6},
+    )
     axis.tick_params(labelsize=6)
     boundaries = [i for i in range(1, len(groups)) if groups[i] != groups[i - 1]]
     for b in boundaries:
@@ -181,8 +241,12 @@ def model_diagram(model, path) -> Path:
     import keras
 
     try:
-        return atomic_write(path, lambda partial: keras.utils.plot_model(model, to_file=str(partial), show_shapes=True,
-                                                                          expand_nested=True, dpi=80))
+        return atomic_write(
+            path,
+            lambda partial: keras.utils.plot_model(
+                model, to_file=str(partial), show_shapes=True, expand_nested=True, dpi=80
+            ),
+        )
     except (ImportError, OSError, FileNotFoundError):
         pass
     boxes = []
@@ -205,8 +269,14 @@ def model_diagram(model, path) -> Path:
     return save_figure(figure, path)
 
 
-def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | None], path, title: str = "",
-                xlabel: str = "iteration", headroom: float = 100.0) -> Path:
+def loss_curves(
+    curves: dict[str, Sequence[float]],
+    diverged: dict[str, int | None],
+    path,
+    title: str = "",
+    xlabel: str = "iteration",
+    headroom: float = 100.0,
+) -> Path:
     """One line per entry of ``curves`` (log scale, drawn up to ``headroom`` times the largest first
     value); a run that diverged ends in a cross at its last finite value (at the top edge when that
     is off the scale) and says "diverged at <iteration>" in the legend."""
@@ -219,7 +289,9 @@ def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | No
         steps = np.arange(1, len(values) + 1)
         at = diverged.get(label)
         shown = np.minimum(values, top) if top else values
-        line, = axis.plot(steps[finite], shown[finite], label=label if at is None else f"{label} (diverged at {at + 1})")
+        (line,) = axis.plot(
+            steps[finite], shown[finite], label=label if at is None else f"{label} (diverged at {at + 1})"
+        )
         if at is not None and finite.any():
             last = np.flatnonzero(finite)[-1]
             axis.plot(steps[last], shown[last], "x", color=line.get_color(), ms=10, mew=2, clip_on=False)
@@ -233,8 +305,16 @@ def loss_curves(curves: dict[str, Sequence[float]], diverged: dict[str, int | No
     return save_figure(figure, path)
 
 
-def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_names: Sequence[str], path, per_class: int = 5,
-                          title: str = "") -> Path:
+def confident_predictions(
+    images: np.ndarray,
+    y_true,
+    y_pred,
+    confidence,
+    class_names: Sequence[str],
+    path,
+    per_class: int = 5,
+    title: str = "",
+) -> Path:
     """A row per true class: its ``per_class`` most confident correct predictions (green), then its
     ``per_class`` most confident incorrect ones (red), each titled "true / -> predicted p"; empty
     cells where a class has fewer."""
@@ -249,18 +329,29 @@ def confident_predictions(images: np.ndarray, y_true, y_pred, confidence, class_
                 axis = axes[c, offset + slot]
                 if slot < len(picked):
                     i = picked[slot]
-                    _show(axis, images[i], f"{class_names[y_true[i]]}\n-> {class_names[y_pred[i]]} {confidence[i]:.2f}",
-                          "green" if correct else "red")
+                    _show(
+                        axis,
+                        images[i],
+                        f"{class_names[y_true[i]]}\n-> {class_names[y_pred[i]]} {confidence[i]:.2f}",
+                        "green" if correct else "red",
+                    )
                 else:
                     axis.axis("off")
         axes[c, 0].set_ylabel(class_names[c], fontsize=8)
-    figure.suptitle(title or f"per class: {per_class} most confident correct | {per_class} most confident incorrect", fontsize=10)
+    figure.suptitle(
+        title or f"per class: {per_class} most confident correct | {per_class} most confident incorrect", fontsize=10
+    )
     figure.tight_layout()
     return save_figure(figure, path)
 
 
-def image_table(rows: Sequence[Sequence[tuple]], path, title: str = "", cell: tuple[float, float] = (1.3, 1.9),
-                row_titles: Sequence[str] | None = None) -> Path:
+def image_table(
+    rows: Sequence[Sequence[tuple]],
+    path,
+    title: str = "",
+    cell: tuple[float, float] = (1.3, 1.9),
+    row_titles: Sequence[str] | None = None,
+) -> Path:
     """A grid of images with captions: rows of (image, caption[, colour]) cells (colour frames the
     image); captions may have several lines. For triplets with their distances, or a query with
     its neighbours and their genres."""
@@ -310,7 +401,7 @@ def highlight_grid(points: np.ndarray, groups: dict[str, np.ndarray], path, titl
         axis.set_title(f"{name} ({int(np.sum(mask))})", fontsize=8)
         axis.set_xticks([])
         axis.set_yticks([])
-    for axis in list(axes.flat)[len(groups):]:
+    for axis in list(axes.flat)[len(groups) :]:
         axis.axis("off")
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
@@ -328,14 +419,26 @@ def grouped_bars(frame: pd.DataFrame, path, title: str = "", ylabel: str = "") -
     return save_figure(figure, path)
 
 
-def matrix_heatmap(matrix: np.ndarray, names: Sequence[str], path, title: str = "", fmt: str = "d", label: str = "") -> Path:
+def matrix_heatmap(
+    matrix: np.ndarray, names: Sequence[str], path, title: str = "", fmt: str = "d", label: str = ""
+) -> Path:
     """An annotated heat map of a square matrix with named rows and columns (e.g. genre co-occurrence)."""
     import seaborn as sns
 
     size = max(6.0, 0.45 * len(names) + 2)
     figure, axis = plt.subplots(figsize=(size + 1, size))
-    sns.heatmap(matrix, xticklabels=names, yticklabels=names, annot=True, fmt=fmt, annot_kws={"fontsize": 6}, cmap="Blues",
-                square=True, ax=axis, cbar_kws={"label": label, "shrink": 0.6})
+    sns.heatmap(
+        matrix,
+        xticklabels=names,
+        yticklabels=names,
+        annot=True,
+        fmt=fmt,
+        annot_kws={"fontsize": 6},
+        cmap="Blues",
+        square=True,
+        ax=axis,
+        cbar_kws={"label": label, "shrink": 0.6},
+    )
     axis.tick_params(labelsize=7)
     axis.set_title(title)
     return save_figure(figure, path)
@@ -369,8 +472,16 @@ def texts_beside_images(rows: Sequence[tuple], path, title: str = "", width: int
         axis.text(0, 1, heading, fontsize=8, weight="bold", va="top", transform=axis.transAxes)
         for i, (text, is_true) in enumerate(texts):
             line = textwrap.shorten(f"{i + 1}. {text}", width=width, placeholder=" ...")
-            axis.text(0, 1 - (i + 1) / (len(texts) + 1), line, fontsize=7.5, va="top", transform=axis.transAxes,
-                      color="green" if is_true else "#444444", weight="bold" if is_true else "normal")
+            axis.text(
+                0,
+                1 - (i + 1) / (len(texts) + 1),
+                line,
+                fontsize=7.5,
+                va="top",
+                transform=axis.transAxes,
+                color="green" if is_true else "#444444",
+                weight="bold" if is_true else "normal",
+            )
     figure.suptitle(title, fontsize=10)
     return save_figure(figure, path)
 
@@ -381,8 +492,13 @@ def rank_histograms(ranks: dict[str, np.ndarray], path, title: str = "", bins: i
     largest = max(int(np.max(values)) for values in ranks.values())
     edges = np.unique(np.geomspace(1, largest + 1, bins).astype(int))
     for label, values in ranks.items():
-        axis.hist(values, bins=edges, alpha=0.55, label=f"{label} (median {int(np.median(values))})",
-                  weights=np.full(len(values), 1 / len(values)))  # a share per bin: density would shrink the wide bins
+        axis.hist(
+            values,
+            bins=edges,
+            alpha=0.55,
+            label=f"{label} (median {int(np.median(values))})",
+            weights=np.full(len(values), 1 / len(values)),
+        )  # a share per bin: density would shrink the wide bins
     axis.set_xscale("log")
     axis.set_xlabel("rank of the true match (1 = first)")
     axis.set_ylabel("share of items in the bin")

@@ -30,7 +30,10 @@ def write_sprite(images: np.ndarray, path, thumbnail: tuple[int, int]) -> tuple[
     side = math.ceil(math.sqrt(count))
     height, width = thumbnail
     if side * max(height, width) > MAX_SPRITE_SIDE:
-        raise ValueError(f"{count:,} thumbnails of {width} x {height} do not fit a {MAX_SPRITE_SIDE}-pixel sprite; use fewer or smaller")
+        raise ValueError(
+            f"{count:,} thumbnails of {width} x {height} do not fit a {MAX_SPRITE_SIDE}-pixel sprite; use fewer or "
+            "smaller"
+        )
     sprite = Image.new("RGB", (side * width, side * height), "white")
     for i, image in enumerate(np.asarray(images)):
         thumb = Image.fromarray(np.asarray(image, np.uint8)).convert("RGB").resize((width, height), Image.BILINEAR)
@@ -39,8 +42,13 @@ def write_sprite(images: np.ndarray, path, thumbnail: tuple[int, int]) -> tuple[
     return width, height
 
 
-def write_projector(directory, vectors: np.ndarray, metadata: pd.DataFrame, images: np.ndarray | None = None,
-                    thumbnail: tuple[int, int] = (32, 32)) -> Path:
+def write_projector(
+    directory,
+    vectors: np.ndarray,
+    metadata: pd.DataFrame,
+    images: np.ndarray | None = None,
+    thumbnail: tuple[int, int] = (32, 32),
+) -> Path:
     """Writes one projector embedding in ``directory`` (see the module docstring); returns it."""
     import tensorflow as tf
     from tensorboard.plugins import projector

@@ -19,6 +19,8 @@ def studies() -> dict[str, ModuleType]:
         config = getattr(module, "Config", None)
         if isinstance(config, type) and issubclass(config, StudyConfig) and hasattr(module, "STEPS"):
             if config.NAME in found:
-                raise RuntimeError(f"two studies are named {config.NAME!r}: {found[config.NAME].__name__} and {module.__name__}")
+                raise RuntimeError(
+                    f"two studies are named {config.NAME!r}: {found[config.NAME].__name__} and {module.__name__}"
+                )
             found[config.NAME] = module
     return dict(sorted(found.items()))

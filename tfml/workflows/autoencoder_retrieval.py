@@ -37,18 +37,24 @@ class Config(StudyConfig):
     NAME = "autoencoder"
     TITLE = "Autoencoder image retrieval (CIFAR-10)"
     QUICK = {"data": "sample", "epochs": 10, "batch_size": 64, "projection": "pca"}  # 1.5 minutes on a slow 2-core VM
-    data: str = option("sample", "'cifar10' (download), 'sample' (embedded) or a folder/.tar.gz with train/ and test/ class folders",
-                       metavar="SRC")
+    data: str = option(
+        "sample",
+        "'cifar10' (download), 'sample' (embedded) or a folder/.tar.gz with train/ and test/ class folders",
+        metavar="SRC",
+    )
     epochs: int = option(25, "training epochs", low=1)
     batch_size: int = option(128, "images per batch", low=1)
     latent_dim: int = option(10, "size of the code", low=1)
     learning_rate: float = option(1e-3, "Adam learning rate", above=0)
-    validation_fraction: float = option(0.1, "share of the training images held out to pick the best epoch", above=0, high=0.5)
+    validation_fraction: float = option(
+        0.1, "share of the training images held out to pick the best epoch", above=0, high=0.5
+    )
     projection: str = option("umap", "2-D projection of the test codes", choices=("umap", "tsne", "pca"))
     n_queries: int = option(20, "test queries shown in the neighbour figures", low=1)
     k: int = option(10, "neighbours retrieved per query (precision@k)", low=1)
-    pixel_elementwise_queries: int = option(1000, "test queries for raw pixels with Manhattan/Chebyshev distances "
-                                            "(element-wise on 3,072-d is slow)", low=1)
+    pixel_elementwise_queries: int = option(
+        1000, "test queries for raw pixels with Manhattan/Chebyshev distances (element-wise on 3,072-d is slow)", low=1
+    )
 
 
 @dataclasses.dataclass
@@ -82,8 +88,13 @@ def prepare(run: Run) -> Prepared:
     data = load_cifar10(config.data, seed=config.seed, progress=True)
     run.record(data_source=data.source)
     fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
-    return Prepared(data, data.x_train[fit_index], data.x_train[val_index], np.concatenate([data.x_train, data.x_test]),
-                    np.concatenate([data.y_train, data.y_test]).reshape(-1))
+    return Prepared(
+        data,
+        data.x_train[fit_index],
+        data.x_train[val_index],
+        np.concatenate([data.x_train, data.x_test]),
+        np.concatenate([data.y_train, data.y_test]).reshape(-1),
+    )
 
 
 def train(run: Run, prepared: Prepared) -> Trained:
@@ -91,12 +102,19 @@ def train(run: Run, prepared: Prepared) -> Trained:
     config = run.config
     with run.scope():
         encoder, decoder, autoencoder = build_autoencoder(prepared.data.x_train.shape[1:], config.latent_dim)
-        autoencoder.compile(keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(), metrics=[PSNR()])
+        autoencoder.compile(
+            keras.optimizers.Adam(config.learning_rate), keras.losses.MeanSquaredError(), metrics=[PSNR()]
+        )
     model_diagram(autoencoder, run.figure("architecture.png", "Architecture"))
-    run.fit(autoencoder, reconstruction_batches(prepared.x_fit, config.batch_size, config.seed, config.epochs),
-            validation=reconstruction_pairs(prepared.x_val, batch_size=config.batch_size), epochs=config.epochs,
-            checkpoint="autoencoder.h5", callbacks=[ImageSummary(prepared.x_val[:8], run.path("tensorboard"))],
-            curves="autoencoder training (loss = mean squared error)")
+    run.fit(
+        autoencoder,
+        reconstruction_batches(prepared.x_fit, config.batch_size, config.seed, config.epochs),
+        validation=reconstruction_pairs(prepared.x_val, batch_size=config.batch_size),
+        epochs=config.epochs,
+        checkpoint="autoencoder.h5",
+        callbacks=[ImageSummary(prepared.x_val[:8], run.path("tensorboard"))],
+        curves="autoencoder training (loss = mean squared error)",
+    )
     autoencoder = run.best_model()
     encoder_path = run.save_model(autoencoder.get_layer("encoder"), "encoder.h5")
     run.save_model(autoencoder.get_layer("decoder"), "decoder.h5")
@@ -109,19 +127,33 @@ def evaluate(run: Run, prepared: Prepared, trained: Trained) -> Evaluation:
     config, data = run.config, prepared.data
     encoder, n_train = trained.autoencoder.get_layer("encoder"), len(data.x_train)
     codes = encoder.predict(prepared.x_all, batch_size=512, verbose=0)
-    run.save("codes.npz", save_codes, Codes(codes, prepared.labels, data.ids_train + data.ids_test, data.class_names, config.data,
-                                            {"model": trained.encoder_path, "sha256": sha256(trained.encoder_path),
-                                             **describe_input(encoder)}))
+    run.save(
+        "codes.npz",
+        save_codes,
+        Codes(
+            codes,
+            prepared.labels,
+            data.ids_train + data.ids_test,
+            data.class_names,
+            config.data,
+            {"model": trained.encoder_path, "sha256": sha256(trained.encoder_path), **describe_input(encoder)},
+        ),
+    )
     pixels = unit_float_array(prepared.x_all.reshape(len(prepared.x_all), -1))
-    pca = PCA(config.latent_dim, random_state=config.seed).fit(unit_float_array(prepared.x_fit.reshape(len(prepared.x_fit), -1)))
+    pca = PCA(config.latent_dim, random_state=config.seed).fit(
+        unit_float_array(prepared.x_fit.reshape(len(prepared.x_fit), -1))
+    )
     reconstructed = trained.autoencoder.get_layer("decoder").predict(codes[n_train:], batch_size=512, verbose=0)
     pca_codes = pca.transform(pixels).astype(np.float32)
     pca_reconstructed = pca.inverse_transform(pca_codes[n_train:]).reshape(data.x_test.shape)
     x_test_unit = unit_float_array(data.x_test)
-    reconstruction = {"autoencoder": float(np.mean((reconstructed - x_test_unit) ** 2)),
-                      f"pca{config.latent_dim}": float(np.mean((pca_reconstructed - x_test_unit) ** 2))}
-    table, neighbours = retrieval_table({"autoencoder": codes, f"pca{config.latent_dim}": pca_codes, "pixels": pixels},
-                                        prepared.labels, n_train, config)
+    reconstruction = {
+        "autoencoder": float(np.mean((reconstructed - x_test_unit) ** 2)),
+        f"pca{config.latent_dim}": float(np.mean((pca_reconstructed - x_test_unit) ** 2)),
+    }
+    table, neighbours = retrieval_table(
+        {"autoencoder": codes, f"pca{config.latent_dim}": pca_codes, "pixels": pixels}, prepared.labels, n_train, config
+    )
     return Evaluation(codes, reconstructed, pca_reconstructed, reconstruction, table, neighbours)
 
 
@@ -138,12 +170,25 @@ def retrieval_table(representations: dict[str, np.ndarray], labels: np.ndarray, 
             if name == "pixels" and distance in ("manhattan", "chebyshev"):
                 n_queries = min(n_test, config.pixel_elementwise_queries)
             queries = np.arange(n_train, n_train + n_queries)
-            result = evaluate_retrieval(ExactIndex(vectors, distance), vectors[queries], LabelRelevance(labels[queries], labels),
-                                        [metric], exclude=queries, progress=True)
+            result = evaluate_retrieval(
+                ExactIndex(vectors, distance),
+                vectors[queries],
+                LabelRelevance(labels[queries], labels),
+                [metric],
+                exclude=queries,
+                progress=True,
+            )
             shown = min(config.n_queries, n_queries)
-            rows.append({"representation": name, "distance": distance, "dim": vectors.shape[1], "queries": n_queries,
-                         metric: result.metrics[metric],
-                         f"{metric} (first {shown})": float(np.mean(result.per_query[metric][:shown]))})
+            rows.append(
+                {
+                    "representation": name,
+                    "distance": distance,
+                    "dim": vectors.shape[1],
+                    "queries": n_queries,
+                    metric: result.metrics[metric],
+                    f"{metric} (first {shown})": float(np.mean(result.per_query[metric][:shown])),
+                }
+            )
             neighbours[(name, distance)] = (result.distances[:shown], result.indices[:shown])
             log.info("%s %s: %s = %.4f", name, distance, metric, rows[-1][metric])
     return pd.DataFrame(rows).set_index(["representation", "distance"]), neighbours
@@ -155,24 +200,47 @@ def figures(run: Run, prepared: Prepared, evaluation: Evaluation) -> None:
     config, data = run.config, prepared.data
     n_train, names = len(data.x_train), np.array(data.class_names)
     test_codes = evaluation.codes[n_train:]
-    run.save("tensorboard/projector/test_codes", write_projector, test_codes,
-             pd.DataFrame({"class": names[data.y_test[:, 0]], "image": data.ids_test}), data.x_test)
-    image_rows([data.x_test[:10], evaluation.reconstructed[:10], evaluation.pca_reconstructed[:10]],
-               run.figure("reconstructions.png", "Reconstructions of the first 10 test images"),
-               ["original", "autoencoder", f"PCA-{config.latent_dim}"], [data.class_names[c] for c in data.y_test[:10, 0]])
+    run.save(
+        "tensorboard/projector/test_codes",
+        write_projector,
+        test_codes,
+        pd.DataFrame({"class": names[data.y_test[:, 0]], "image": data.ids_test}),
+        data.x_test,
+    )
+    image_rows(
+        [data.x_test[:10], evaluation.reconstructed[:10], evaluation.pca_reconstructed[:10]],
+        run.figure("reconstructions.png", "Reconstructions of the first 10 test images"),
+        ["original", "autoencoder", f"PCA-{config.latent_dim}"],
+        [data.class_names[c] for c in data.y_test[:10, 0]],
+    )
     sample = np.random.default_rng(config.seed).choice(len(data.x_test), 50, replace=False)
-    pairplot(test_codes[sample], names[data.y_test[sample, 0]], run.figure("code_pairplot.png", "Code pairplot"),
-             "codes of 50 random test images")
+    pairplot(
+        test_codes[sample],
+        names[data.y_test[sample, 0]],
+        run.figure("code_pairplot.png", "Code pairplot"),
+        "codes of 50 random test images",
+    )
     points = project_2d(test_codes, config.projection, seed=config.seed)
     method = config.projection.upper()
-    scatter_2d(points, names[data.y_test[:, 0]], run.figure(f"test_codes_{config.projection}.png", f"{method} of test codes"),
-               f"{method} of the {len(points):,} test codes", class_order=data.class_names)
+    scatter_2d(
+        points,
+        names[data.y_test[:, 0]],
+        run.figure(f"test_codes_{config.projection}.png", f"{method} of test codes"),
+        f"{method} of the {len(points):,} test codes",
+        class_order=data.class_names,
+    )
     shown = min(config.n_queries, len(data.x_test))
     for distance in DISTANCES:
         found, indices = evaluation.neighbours[("autoencoder", distance)]
-        neighbour_grid(data.x_test[:shown], prepared.x_all[indices], run.figure(f"neighbours_{distance}.png", f"Neighbours ({distance})"),
-                       names[data.y_test[:shown, 0]], names[prepared.labels[indices]], found,
-                       f"autoencoder codes, {distance} distance: {config.k} nearest of {len(prepared.x_all):,} images")
+        neighbour_grid(
+            data.x_test[:shown],
+            prepared.x_all[indices],
+            run.figure(f"neighbours_{distance}.png", f"Neighbours ({distance})"),
+            names[data.y_test[:shown, 0]],
+            names[prepared.labels[indices]],
+            found,
+            f"autoencoder codes, {distance} distance: {config.k} nearest of {len(prepared.x_all):,} images",
+        )
 
 
 def report(run: Run, prepared: Prepared, trained: Trained, evaluation: Evaluation) -> None:
@@ -182,23 +250,43 @@ def report(run: Run, prepared: Prepared, trained: Trained, evaluation: Evaluatio
     metric, shown = f"precision@{config.k}", min(config.n_queries, len(data.x_test))
     table = evaluation.table
     run.add_metrics(flatten(pd.DataFrame({"MSE": evaluation.reconstruction}), "reconstruction_mse/{index}"))
-    run.add_metrics(flatten(table[[metric, f"{metric} (first {shown})"]].rename(
-        columns={f"{metric} (first {shown})": f"{metric}_first{shown}"}), "{column}/{index}"))
+    run.add_metrics(
+        flatten(
+            table[[metric, f"{metric} (first {shown})"]].rename(
+                columns={f"{metric} (first {shown})": f"{metric}_first{shown}"}
+            ),
+            "{column}/{index}",
+        )
+    )
     history = run.history()
     best = history.loc[history["val_loss"].idxmin()]
-    run.add_metrics({"epochs": len(history), "best_epoch": int(best["epoch"]) + 1, "val_loss": best["val_loss"],
-                     "val_psnr": best["val_psnr"], "n_train": len(prepared.x_fit), "n_validation": len(prepared.x_val),
-                     "n_test": len(data.x_test)})
-    run.summarise(f"{len(prepared.x_fit):,} training, {len(prepared.x_val):,} validation and {len(data.x_test):,} test images, "
-                  f"{len(history)} epochs (best: {int(best['epoch']) + 1}, by validation loss). Each of the {len(data.x_test):,} "
-                  f"test images queries all {len(prepared.x_all):,} images (itself left out); {metric} is the share of its "
-                  f"{config.k} nearest that have its class.")
-    run.summarise(interpretation(table[metric], evaluation.reconstruction, config, len(prepared.x_all), len(data.class_names)))
+    run.add_metrics(
+        {
+            "epochs": len(history),
+            "best_epoch": int(best["epoch"]) + 1,
+            "val_loss": best["val_loss"],
+            "val_psnr": best["val_psnr"],
+            "n_train": len(prepared.x_fit),
+            "n_validation": len(prepared.x_val),
+            "n_test": len(data.x_test),
+        }
+    )
+    run.summarise(
+        f"{len(prepared.x_fit):,} training, {len(prepared.x_val):,} validation and {len(data.x_test):,} test images, "
+        f"{len(history)} epochs (best: {int(best['epoch']) + 1}, by validation loss). Each of the {len(data.x_test):,} "
+        f"test images queries all {len(prepared.x_all):,} images (itself left out); {metric} is the share of its "
+        f"{config.k} nearest that have its class."
+    )
+    run.summarise(
+        interpretation(table[metric], evaluation.reconstruction, config, len(prepared.x_all), len(data.class_names))
+    )
     run.table(f"Retrieval: {metric} (query excluded from its results)", table)
     run.table("Reconstruction MSE on the test images", pd.DataFrame({"MSE": evaluation.reconstruction}))
-    run.note(f"Data: {data.source}. Validation: a seeded, class-stratified {config.validation_fraction:.0%} of the training "
-             f"images picks the checkpoint; the test set picks nothing. Pixel baselines with Manhattan/Chebyshev use the "
-             f"first {min(config.pixel_elementwise_queries, len(data.x_test)):,} test queries.")
+    run.note(
+        f"Data: {data.source}. Validation: a seeded, class-stratified {config.validation_fraction:.0%} of the training "
+        f"images picks the checkpoint; the test set picks nothing. Pixel baselines with Manhattan/Chebyshev use the "
+        f"first {min(config.pixel_elementwise_queries, len(data.x_test)):,} test queries."
+    )
 
 
 def interpretation(precision: pd.Series, reconstruction: dict, config: Config, n_images: int, n_classes: int) -> str:
@@ -206,9 +294,11 @@ def interpretation(precision: pd.Series, reconstruction: dict, config: Config, n
     they do not (the small sample), what the full run gives (from the zoo's record)."""
     metric, pca_name = f"precision@{config.k}", f"pca{config.latent_dim}"
     ours, pixels, pca = (precision[(name, "euclidean")] for name in ("autoencoder", "pixels", pca_name))
-    verdict = (f"With Euclidean distance the autoencoder's {config.latent_dim}-number codes find same-class images at {metric} = "
-               f"{ours:.3f} (chance: {1 / n_classes:.3f}), against {pixels:.3f} for the raw pixels and {pca:.3f} for "
-               f"PCA-{config.latent_dim} codes.")
+    verdict = (
+        f"With Euclidean distance the autoencoder's {config.latent_dim}-number codes find same-class images at "
+        f"{metric} = {ours:.3f} (chance: {1 / n_classes:.3f}), against {pixels:.3f} for the raw pixels and {pca:.3f} "
+        f"for PCA-{config.latent_dim} codes."
+    )
     if ours > max(pixels, pca):
         verdict += " The learned codes beat both baselines."
     elif ours < min(pixels, pca):
@@ -218,14 +308,19 @@ def interpretation(precision: pd.Series, reconstruction: dict, config: Config, n
     if ours <= max(pixels, pca):
         try:
             recorded = zoo.entry(ZOO_MODEL)["metrics"]
-            verdict += (f" The full run on all 60,000 CIFAR-10 images (the zoo's `{ZOO_MODEL}`) reaches "
-                        f"{recorded['precision@10/autoencoder/euclidean']:.3f} against {recorded['precision@10/pixels/euclidean']:.3f} "
-                        f"(pixels) and {recorded['precision@10/pca10/euclidean']:.3f} (PCA-10).")
+            verdict += (
+                f" The full run on all 60,000 CIFAR-10 images (the zoo's `{ZOO_MODEL}`) reaches "
+                f"{recorded['precision@10/autoencoder/euclidean']:.3f} against "
+                f"{recorded['precision@10/pixels/euclidean']:.3f} (pixels) and "
+                f"{recorded['precision@10/pca10/euclidean']:.3f} (PCA-10)."
+            )
         except (KeyError, FileNotFoundError):
             pass
     better = "better" if reconstruction["autoencoder"] < reconstruction[pca_name] else "not better"
-    return verdict + (f" Reconstruction error (MSE on the test images): {reconstruction['autoencoder']:.4f} for the autoencoder, "
-                      f"{better} than PCA-{config.latent_dim}'s {reconstruction[pca_name]:.4f}.")
+    return verdict + (
+        f" Reconstruction error (MSE on the test images): {reconstruction['autoencoder']:.4f} for the autoencoder, "
+        f"{better} than PCA-{config.latent_dim}'s {reconstruction[pca_name]:.4f}."
+    )
 
 
 STEPS = (prepare, train, evaluate, report)

@@ -47,7 +47,9 @@ class Config(StudyConfig):
     NAME = "posters"
     TITLE = "Movie posters: graded metric learning with the log-ratio loss, judged by nDCG"
     QUICK = {"epochs": 2, "triplet_batches": 40}
-    data: str = option("../shared/data/ml100k-posters", "folder of movies: ML-100K posters, MM-IMDB or plain layout", metavar="SRC")
+    data: str = option(
+        "../shared/data/ml100k-posters", "folder of movies: ML-100K posters, MM-IMDB or plain layout", metavar="SRC"
+    )
     image_size: tuple[int, int] = option((96, 64), "posters are resized to H W", low=16, metavar=("H", "W"))
     dim: int = option(32, "embedding size", low=2)
     triplet_batches: int = option(200, "m: batches of training movies drawn per epoch", low=1)
@@ -57,13 +59,20 @@ class Config(StudyConfig):
     epochs: int = option(10, "epochs (each with new triplets)", low=1)
     learning_rate: float = option(1e-3, "Adam learning rate", above=0)
     label_floor: float = option(0.1, "log-ratio loss: label distances below this count as it", above=0, high=1)
-    embedding_distance: str = option("euclidean", "log-ratio loss: embedding distance, sqrt(|u-v|^2 + eps) (official code) or "
-                                     "|u-v|^2 + eps (the paper's text)", choices=("euclidean", "sqeuclidean"))
+    embedding_distance: str = option(
+        "euclidean",
+        "log-ratio loss: embedding distance, sqrt(|u-v|^2 + eps) (official code) or |u-v|^2 + eps (the paper's text)",
+        choices=("euclidean", "sqeuclidean"),
+    )
     margin: float = option(0.2, "margin of the binary triplet baseline", above=0)
-    backbone: str = option("resnet18-tt100k-backbone", "poster network compared with the scratch one: a ResNet-18 backbone "
-                           "(zoo name or .h5), or 'none'", metavar="MODEL")
-    validation_share: float = option(1 / 3, "share of the movies outside train.txt that pick checkpoints (the rest test)",
-                                     above=0, high=0.9)
+    backbone: str = option(
+        "resnet18-tt100k-backbone",
+        "poster network compared with the scratch one: a ResNet-18 backbone (zoo name or .h5), or 'none'",
+        metavar="MODEL",
+    )
+    validation_share: float = option(
+        1 / 3, "share of the movies outside train.txt that pick checkpoints (the rest test)", above=0, high=0.9
+    )
     figure_queries: int = option(6, "queries shown with their nearest posters", low=1)
     bootstrap: int = option(2000, "bootstrap resamples of the test queries for 95% intervals", low=100)
 
@@ -96,8 +105,15 @@ def prepare(run: Run) -> Prepared:
     config = run.config
     movies = load_movies(config.data, tuple(config.image_size), need_overview=False, need_genres=True)
     train, validation, test = split_movies(movies, config.validation_share, config.seed)
-    run.record(data_source=movies.source, movies=len(movies), train=len(train), validation=len(validation), test=len(test),
-               dropped=movies.dropped, identical_posters=len(movies.identical_posters))
+    run.record(
+        data_source=movies.source,
+        movies=len(movies),
+        train=len(train),
+        validation=len(validation),
+        test=len(test),
+        dropped=movies.dropped,
+        identical_posters=len(movies.identical_posters),
+    )
     return Prepared(movies, train, validation, test, channel_statistics(movies.posters[train]))
 
 
@@ -106,19 +122,41 @@ def describe_data(run: Run, prepared: Prepared) -> float:
     of triplets whose positive has the anchor's very genres (label distance 0)."""
     config, movies, train = run.config, prepared.movies, prepared.train
     splits = {"train": train, "validation": prepared.validation, "test": prepared.test}
-    grouped_bars(pd.DataFrame({split: movies.genres[rows].mean(axis=0) for split, rows in splits.items()}, index=movies.genre_names),
-                 run.figure("genre_frequency.png", "Genre frequency per split"), "share of the movies with each genre", "share")
-    matrix_heatmap(movies.genres.T.astype(int) @ movies.genres.astype(int), movies.genre_names,
-                   run.figure("genre_cooccurrence.png", "Genre co-occurrence (all movies; the diagonal counts each genre)"),
-                   "movies with both genres", label="movies")
-    anchor, positive, negative, d_ap, d_an = jaccard_triplets(movies.genres[train], config.triplet_batches, config.batch_movies,
-                                                              config.anchors_per_batch, seed=(config.seed, 0))
-    rows = [[(movies.posters[train[a]], f"anchor\n{genre_text(movies, train[a])}", "blue"),
-             (movies.posters[train[p]], f"positive, 1 - J = {dp:.2f}\n{genre_text(movies, train[p])}", "green"),
-             (movies.posters[train[n]], f"negative, 1 - J = {dn:.2f}\n{genre_text(movies, train[n])}", "red")]
-            for a, p, n, dp, dn in list(zip(anchor, positive, negative, d_ap, d_an))[:4]]
-    image_table(rows, run.figure("triplet_examples.png", "Triplets of the builder (label distance 1 - Jaccard)"),
-                "the first triplets of epoch 0: the most and the least similar movie of each anchor's batch")
+    grouped_bars(
+        pd.DataFrame(
+            {split: movies.genres[rows].mean(axis=0) for split, rows in splits.items()}, index=movies.genre_names
+        ),
+        run.figure("genre_frequency.png", "Genre frequency per split"),
+        "share of the movies with each genre",
+        "share",
+    )
+    matrix_heatmap(
+        movies.genres.T.astype(int) @ movies.genres.astype(int),
+        movies.genre_names,
+        run.figure("genre_cooccurrence.png", "Genre co-occurrence (all movies; the diagonal counts each genre)"),
+        "movies with both genres",
+        label="movies",
+    )
+    anchor, positive, negative, d_ap, d_an = jaccard_triplets(
+        movies.genres[train],
+        config.triplet_batches,
+        config.batch_movies,
+        config.anchors_per_batch,
+        seed=(config.seed, 0),
+    )
+    rows = [
+        [
+            (movies.posters[train[a]], f"anchor\n{genre_text(movies, train[a])}", "blue"),
+            (movies.posters[train[p]], f"positive, 1 - J = {dp:.2f}\n{genre_text(movies, train[p])}", "green"),
+            (movies.posters[train[n]], f"negative, 1 - J = {dn:.2f}\n{genre_text(movies, train[n])}", "red"),
+        ]
+        for a, p, n, dp, dn in list(zip(anchor, positive, negative, d_ap, d_an))[:4]
+    ]
+    image_table(
+        rows,
+        run.figure("triplet_examples.png", "Triplets of the builder (label distance 1 - Jaccard)"),
+        "the first triplets of epoch 0: the most and the least similar movie of each anchor's batch",
+    )
     return float(np.mean(d_ap == 0))
 
 
@@ -128,8 +166,9 @@ def train(run: Run, prepared: Prepared, share_zero: float) -> dict[str, keras.Mo
     config = run.config
     models = {label: train_model(run, name, prepared, None, binary) for label, (name, binary) in TRAININGS.items()}
     if config.backbone != "none":
-        models[f"log-ratio, backbone {Path(config.backbone).stem}"] = train_model(run, "log-ratio-backbone", prepared, config.backbone,
-                                                                                 binary=False)
+        models[f"log-ratio, backbone {Path(config.backbone).stem}"] = train_model(
+            run, "log-ratio-backbone", prepared, config.backbone, binary=False
+        )
     run.save_model(models["log-ratio"], "poster_embedding.h5")
     return models
 
@@ -140,14 +179,30 @@ def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, b
     set_seed(config.seed)
     with run.scope():
         model = build_siamese(poster_network(config, prepared.standardize, backbone), 3)
-        loss = TripletMarginLoss(config.margin) if binary else LogRatioLoss(config.label_floor, distance=config.embedding_distance)
+        loss = (
+            TripletMarginLoss(config.margin)
+            if binary
+            else LogRatioLoss(config.label_floor, distance=config.embedding_distance)
+        )
         model.compile(keras.optimizers.Adam(config.learning_rate), loss)
     order = epoch_triplets(movies.genres[prepared.train], config, binary)
-    stream = labelled_batches(movies.posters[prepared.train], order, config.triplets_per_step, config.epochs, config.seed)
+    stream = labelled_batches(
+        movies.posters[prepared.train], order, config.triplets_per_step, config.epochs, config.seed
+    )
     measure = ndcg_metrics(movies.posters[prepared.validation], movies.genres[prepared.validation])
-    check = EpochMetrics(lambda siamese: measure(siamese.get_layer("shared").layer))  # the embedding network is what retrieves
-    run.fit(model, stream, epochs=config.epochs, name=name, monitor=f"val_ndcg_at_{TOP_K}", mode="max", callbacks=[check],
-            curves=f"{name}: loss and validation nDCG@10")
+    check = EpochMetrics(
+        lambda siamese: measure(siamese.get_layer("shared").layer)
+    )  # the embedding network is what retrieves
+    run.fit(
+        model,
+        stream,
+        epochs=config.epochs,
+        name=name,
+        monitor=f"val_ndcg_at_{TOP_K}",
+        mode="max",
+        callbacks=[check],
+        curves=f"{name}: loss and validation nDCG@10",
+    )
     best = run.best_model(name).get_layer("shared").layer
     run.save_model(best, f"runs/{name}/embedding_net.h5")
     return best
@@ -164,7 +219,9 @@ def evaluate(run: Run, prepared: Prepared, share_zero: float, models: dict[str, 
     embeddings = {name: model.predict(posters, verbose=0) for name, model in models.items()}
     embeddings["untrained network"] = untrained.predict(posters, verbose=0)
     embeddings["colour histogram"] = colour_histograms(posters)
-    embeddings["random ranking"] = np.random.default_rng(config.seed).normal(size=(len(test), config.dim)).astype(np.float32)
+    embeddings["random ranking"] = (
+        np.random.default_rng(config.seed).normal(size=(len(test), config.dim)).astype(np.float32)
+    )
     table, distance_at_k, neighbours = retrieval_rows(embeddings, movies.genres[test], config)
     return Evaluation(table, distance_at_k, neighbours, embeddings, share_zero, correlation)
 
@@ -173,86 +230,145 @@ def ratio_scatter(run: Run, prepared: Prepared, model: keras.Model) -> float:
     """Validation triplets: log embedding ratio against log label ratio (scatter and examples);
     returns their Pearson correlation."""
     config, movies, validation = run.config, prepared.movies, prepared.validation
-    anchor, positive, negative, d_ap, d_an = jaccard_triplets(movies.genres[validation], 20, min(config.batch_movies, len(validation)),
-                                                              config.anchors_per_batch, seed=(config.seed, 10_000))
+    anchor, positive, negative, d_ap, d_an = jaccard_triplets(
+        movies.genres[validation],
+        20,
+        min(config.batch_movies, len(validation)),
+        config.anchors_per_batch,
+        seed=(config.seed, 10_000),
+    )
     vectors = model.predict(movies.posters[validation], verbose=0)
     e_ap = np.linalg.norm(vectors[anchor] - vectors[positive], axis=1)
     e_an = np.linalg.norm(vectors[anchor] - vectors[negative], axis=1)
     floor = config.label_floor
     label_ratio = np.log(np.maximum(d_ap, floor) / np.maximum(d_an, floor))
     embedding_ratio = np.log(np.maximum(e_ap, 1e-6) / np.maximum(e_an, 1e-6))
-    scatter_xy(label_ratio, embedding_ratio, run.figure("log_ratio_scatter.png", "Validation triplets: log embedding ratio against "
-                                                        "log label ratio (log-ratio model)"),
-               "validation triplets of the log-ratio model", f"log max(1-J(a,p), {floor:g}) / max(1-J(a,n), {floor:g})",
-               "log |f_a - f_p| / |f_a - f_n|", diagonal=True)
+    scatter_xy(
+        label_ratio,
+        embedding_ratio,
+        run.figure(
+            "log_ratio_scatter.png",
+            "Validation triplets: log embedding ratio against log label ratio (log-ratio model)",
+        ),
+        "validation triplets of the log-ratio model",
+        f"log max(1-J(a,p), {floor:g}) / max(1-J(a,n), {floor:g})",
+        "log |f_a - f_p| / |f_a - f_n|",
+        diagonal=True,
+    )
     rows = []
     for t in range(4):
         a, p, n = (validation[i] for i in (anchor[t], positive[t], negative[t]))
-        rows.append([(movies.posters[a], f"anchor\n{genre_text(movies, a)}", "blue"),
-                     (movies.posters[p], f"1-J {d_ap[t]:.2f}, |f| {e_ap[t]:.2f}\n{genre_text(movies, p)}", "green"),
-                     (movies.posters[n], f"1-J {d_an[t]:.2f}, |f| {e_an[t]:.2f}\n{genre_text(movies, n)}", "red")])
-    image_table(rows, run.figure("validation_triplets.png", "Validation triplets: label distance (1-J) and embedding distance (|f|)"),
-                "validation triplets, log-ratio model")
+        rows.append(
+            [
+                (movies.posters[a], f"anchor\n{genre_text(movies, a)}", "blue"),
+                (movies.posters[p], f"1-J {d_ap[t]:.2f}, |f| {e_ap[t]:.2f}\n{genre_text(movies, p)}", "green"),
+                (movies.posters[n], f"1-J {d_an[t]:.2f}, |f| {e_an[t]:.2f}\n{genre_text(movies, n)}", "red"),
+            ]
+        )
+    image_table(
+        rows,
+        run.figure("validation_triplets.png", "Validation triplets: label distance (1-J) and embedding distance (|f|)"),
+        "validation triplets, log-ratio model",
+    )
     return float(np.corrcoef(label_ratio, embedding_ratio)[0, 1])
 
 
 def figures(run: Run, prepared: Prepared, models: dict, evaluation: Evaluation) -> None:
     """Label distance at K, the nearest test posters of each trained network, t-SNE per genre, projector export."""
     config, movies, test = run.config, prepared.movies, prepared.test
-    line_plot(range(1, TOP_K + 1), evaluation.distance_at_k,
-              run.figure("label_distance_at_k.png", "Mean label distance (1 - Jaccard) of the K nearest"),
-              "test queries: mean label distance of the K nearest posters", "K", "mean 1 - J")
+    line_plot(
+        range(1, TOP_K + 1),
+        evaluation.distance_at_k,
+        run.figure("label_distance_at_k.png", "Mean label distance (1 - Jaccard) of the K nearest"),
+        "test queries: mean label distance of the K nearest posters",
+        "K",
+        "mean 1 - J",
+    )
     queries = np.random.default_rng(config.seed).choice(len(test), min(config.figure_queries, len(test)), replace=False)
     for name in models:
         rows = []
         for q in queries:
             query = test[q]
-            cells = [(movies.posters[query], f"query: {movies.titles[query][:22]}\n{genre_text(movies, query)}", "blue")]
+            cells = [
+                (movies.posters[query], f"query: {movies.titles[query][:22]}\n{genre_text(movies, query)}", "blue")
+            ]
             for j in evaluation.neighbours[name][q]:
-                gain = jaccard(movies.genres[query: query + 1], movies.genres[test[j]: test[j] + 1])[0, 0]
-                cells.append((movies.posters[test[j]], f"J={gain:.2f}\n{genre_text(movies, test[j])}", "green" if gain > 0 else "red"))
+                gain = jaccard(movies.genres[query : query + 1], movies.genres[test[j] : test[j] + 1])[0, 0]
+                cells.append(
+                    (
+                        movies.posters[test[j]],
+                        f"J={gain:.2f}\n{genre_text(movies, test[j])}",
+                        "green" if gain > 0 else "red",
+                    )
+                )
             rows.append(cells)
         slug = name.replace(", backbone ", " backbone ").replace(" ", "-")
-        image_table(rows, run.figure(f"neighbours_{slug}.png", f"Nearest test posters: {name}"),
-                    f"{name}: the 10 nearest test posters (J = Jaccard index of the genres with the query's)", cell=(1.05, 1.75))
+        image_table(
+            rows,
+            run.figure(f"neighbours_{slug}.png", f"Nearest test posters: {name}"),
+            f"{name}: the 10 nearest test posters (J = Jaccard index of the genres with the query's)",
+            cell=(1.05, 1.75),
+        )
     genres = movies.genres[test]
     points = project_2d(evaluation.embeddings["log-ratio"], "tsne", seed=config.seed)
-    highlight_grid(points, {g: genres[:, i].astype(bool) for i, g in enumerate(movies.genre_names) if genres[:, i].any()},
-                   run.figure("tsne_by_genre.png", "t-SNE of the test embeddings (log-ratio), one panel per genre"),
-                   f"t-SNE of the {len(test)} test posters' embeddings: where each genre's movies fall")
-    run.save("tensorboard/projector/test_posters", write_projector, evaluation.embeddings["log-ratio"],
-             pd.DataFrame({"title": [movies.titles[i] for i in test], "genres": [genre_text(movies, i) for i in test]}),
-             movies.posters[test], thumbnail=(48, 32))
+    highlight_grid(
+        points,
+        {g: genres[:, i].astype(bool) for i, g in enumerate(movies.genre_names) if genres[:, i].any()},
+        run.figure("tsne_by_genre.png", "t-SNE of the test embeddings (log-ratio), one panel per genre"),
+        f"t-SNE of the {len(test)} test posters' embeddings: where each genre's movies fall",
+    )
+    run.save(
+        "tensorboard/projector/test_posters",
+        write_projector,
+        evaluation.embeddings["log-ratio"],
+        pd.DataFrame({"title": [movies.titles[i] for i in test], "genres": [genre_text(movies, i) for i in test]}),
+        movies.posters[test],
+        thumbnail=(48, 32),
+    )
 
 
 def report(run: Run, prepared: Prepared, share_zero: float, models: dict, evaluation: Evaluation) -> None:
     """Figures, the test table, metrics and what the numbers say."""
     config, movies, table = run.config, prepared.movies, evaluation.table
     figures(run, prepared, models, evaluation)
-    run.table("Test retrieval (gallery: the test movies, query excluded); 95% bootstrap intervals of nDCG@10 over queries", table,
-              metrics="{index}/{column}")
-    run.add_metrics({"share_positive_label_distance_zero": share_zero,
-                     "validation_log_ratio_correlation": evaluation.correlation})
+    run.table(
+        "Test retrieval (gallery: the test movies, query excluded); 95% bootstrap intervals of nDCG@10 over queries",
+        table,
+        metrics="{index}/{column}",
+    )
+    run.add_metrics(
+        {"share_positive_label_distance_zero": share_zero, "validation_log_ratio_correlation": evaluation.correlation}
+    )
     ours, binary = table.loc["log-ratio"], table.loc["binary triplet"]
     test = prepared.test
-    run.summarise(f"{len(movies):,} movies with a poster and a genre ({len(prepared.train)} train from train.txt, "
-                  f"{len(prepared.validation)} validation, {len(test)} test; {sum(movies.dropped.values())} dropped: "
-                  + ", ".join(f"{v} {k}" for k, v in movies.dropped.items() if v) +
-                  f"); {config.epochs} epochs of {config.triplet_batches * config.anchors_per_batch:,} triplets per model. Every test "
-                  f"poster queries the other {len(test) - 1}; nDCG@10 is 1 when its 10 nearest are the movies whose genres are "
-                  "closest to its own, in that order (gain = Jaccard index of the genre sets).")
-    run.summarise(f"nDCG@10: log-ratio {ours['nDCG@10']:.3f} [{ours['95% low']:.3f}, {ours['95% high']:.3f}], binary triplet "
-                  f"{binary['nDCG@10']:.3f} [{binary['95% low']:.3f}, {binary['95% high']:.3f}], random ranking "
-                  f"{table.loc['random ranking', 'nDCG@10']:.3f}. The log-ratio model is "
-                  + ("ahead of the binary baseline (the intervals do not overlap)." if ours["95% low"] > binary["95% high"] else
-                     "not clearly ahead of the binary baseline: the 95% intervals overlap."))
+    run.summarise(
+        f"{len(movies):,} movies with a poster and a genre ({len(prepared.train)} train from train.txt, "
+        f"{len(prepared.validation)} validation, {len(test)} test; {sum(movies.dropped.values())} dropped: "
+        + ", ".join(f"{v} {k}" for k, v in movies.dropped.items() if v)
+        + f"); {config.epochs} epochs of {config.triplet_batches * config.anchors_per_batch:,} triplets per model. "
+        f"Every test poster queries the other {len(test) - 1}; nDCG@10 is 1 when its 10 nearest are the movies whose "
+        "genres are closest to its own, in that order (gain = Jaccard index of the genre sets)."
+    )
+    run.summarise(
+        f"nDCG@10: log-ratio {ours['nDCG@10']:.3f} [{ours['95% low']:.3f}, {ours['95% high']:.3f}], binary triplet "
+        f"{binary['nDCG@10']:.3f} [{binary['95% low']:.3f}, {binary['95% high']:.3f}], random ranking "
+        f"{table.loc['random ranking', 'nDCG@10']:.3f}. The log-ratio model is "
+        + (
+            "ahead of the binary baseline (the intervals do not overlap)."
+            if ours["95% low"] > binary["95% high"]
+            else "not clearly ahead of the binary baseline: the 95% intervals overlap."
+        )
+    )
     identical = {a for pair in movies.identical_posters for a in pair}
-    run.note(f"{share_zero:.0%} of the builder's triplets have an anchor and a positive with identical genre sets (label distance 0); "
-             f"the log-ratio loss floors label distances at {config.label_floor:g} (the official code's +1e-6 would make log = -13.8). "
-             f"On validation triplets the log embedding ratio follows the log label ratio with Pearson r = {evaluation.correlation:.2f}. "
-             f"{len(movies.identical_posters)} poster files are byte-identical to another movie's (ML-100K lists some films twice); "
-             f"they are kept as separate movies ({len(identical & set(movies.ids[i] for i in test))} of them in the test split, where "
-             "such a pair finds each other first). Movies with only ML-100K's 'unknown' genre have no genre and are dropped.")
+    run.note(
+        f"{share_zero:.0%} of the builder's triplets have an anchor and a positive with identical genre sets (label "
+        f"distance 0); the log-ratio loss floors label distances at {config.label_floor:g} (the official code's +1e-6 "
+        "would make log = -13.8). On validation triplets the log embedding ratio follows the log label ratio with "
+        f"Pearson r = {evaluation.correlation:.2f}. {len(movies.identical_posters)} poster files are byte-identical to "
+        "another movie's (ML-100K lists some films twice); they are kept as separate movies "
+        f"({len(identical & set(movies.ids[i] for i in test))} of them in the test split, where such a pair finds each "
+        "other first). Movies with only ML-100K's 'unknown' genre have no genre and are dropped."
+    )
 
 
 def poster_network(config: Config, standardize, backbone: str | None) -> keras.Model:
@@ -273,11 +389,14 @@ def epoch_triplets(genres: np.ndarray, config: Config, binary: bool):
     count = config.triplet_batches * config.anchors_per_batch
 
     def order(epoch):
-        anchor, positive, negative, d_ap, d_an = jaccard_triplets(genres, config.triplet_batches, config.batch_movies,
-                                                                  config.anchors_per_batch, seed=(config.seed, epoch))
+        anchor, positive, negative, d_ap, d_an = jaccard_triplets(
+            genres, config.triplet_batches, config.batch_movies, config.anchors_per_batch, seed=(config.seed, epoch)
+        )
         keep = d_ap != d_an if binary else np.ones(len(anchor), bool)
         if not keep.any():
-            raise ValueError("no triplet has J(anchor, positive) > J(anchor, negative): the binary loss has nothing to learn")
+            raise ValueError(
+                "no triplet has J(anchor, positive) > J(anchor, negative): the binary loss has nothing to learn"
+            )
         rows = np.resize(np.flatnonzero(keep), count)
         return np.stack([anchor, positive, negative], 1)[rows], np.stack([d_ap, d_an], 1)[rows]
 
@@ -290,7 +409,9 @@ def ndcg_metrics(images: np.ndarray, genres: np.ndarray, k: int = TOP_K):
 
     def measure(model):
         vectors = model.predict(images, verbose=0)
-        result = evaluate_retrieval(ExactIndex(vectors), vectors, relevance, [f"ndcg@{k}"], exclude=np.arange(len(images)))
+        result = evaluate_retrieval(
+            ExactIndex(vectors), vectors, relevance, [f"ndcg@{k}"], exclude=np.arange(len(images))
+        )
         return {f"val_ndcg_at_{k}": result.metrics[f"ndcg@{k}"]}
 
     return measure
@@ -313,14 +434,26 @@ def retrieval_rows(embeddings: dict[str, np.ndarray], genres: np.ndarray, config
     exclude = np.arange(len(genres))
     rows, distance_at_k, neighbours = [], {}, {}
     for name, vectors in embeddings.items():
-        result = evaluate_retrieval(ExactIndex(vectors), vectors, jaccard_gain, [f"ndcg@{TOP_K}"] +
-                                    [f"mean_gain@{k}" for k in range(1, TOP_K + 1)], exclude=exclude)
+        result = evaluate_retrieval(
+            ExactIndex(vectors),
+            vectors,
+            jaccard_gain,
+            [f"ndcg@{TOP_K}"] + [f"mean_gain@{k}" for k in range(1, TOP_K + 1)],
+            exclude=exclude,
+        )
         paper = evaluate_retrieval(ExactIndex(vectors), vectors, paper_gain, [f"ndcg@{TOP_K}"], exclude=exclude)
         low, high = bootstrap_interval(result.per_query[f"ndcg@{TOP_K}"], resamples=config.bootstrap, seed=config.seed)
-        rows.append({"embedding": name, "nDCG@10": result.metrics[f"ndcg@{TOP_K}"], "95% low": low, "95% high": high,
-                     "queries scored": len(genres) - result.skipped[f"ndcg@{TOP_K}"],
-                     "nDCG@10 (gain 1/(1+d))": paper.metrics[f"ndcg@{TOP_K}"],
-                     "mean label distance of top 10": 1 - result.metrics[f"mean_gain@{TOP_K}"]})
+        rows.append(
+            {
+                "embedding": name,
+                "nDCG@10": result.metrics[f"ndcg@{TOP_K}"],
+                "95% low": low,
+                "95% high": high,
+                "queries scored": len(genres) - result.skipped[f"ndcg@{TOP_K}"],
+                "nDCG@10 (gain 1/(1+d))": paper.metrics[f"ndcg@{TOP_K}"],
+                "mean label distance of top 10": 1 - result.metrics[f"mean_gain@{TOP_K}"],
+            }
+        )
         distance_at_k[name] = [1 - result.metrics[f"mean_gain@{k}"] for k in range(1, TOP_K + 1)]
         neighbours[name] = result.indices[:, :TOP_K]
     return pd.DataFrame(rows).set_index("embedding"), distance_at_k, neighbours

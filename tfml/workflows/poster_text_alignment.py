@@ -43,17 +43,28 @@ class Config(StudyConfig):
     NAME = "align"
     TITLE = "Poster / synopsis alignment: a CLIP-style dual-tower model"
     QUICK = {"epochs": 2, "text_towers": ("tfidf", "mean"), "poster_towers": ("scratch",)}
-    data: str = option("../shared/data/ml100k-posters", "folder of movies with posters, synopses and train.txt", metavar="SRC")
+    data: str = option(
+        "../shared/data/ml100k-posters", "folder of movies with posters, synopses and train.txt", metavar="SRC"
+    )
     image_size: tuple[int, int] = option((96, 64), "posters are resized to H W", low=16, metavar=("H", "W"))
     dim: int = option(64, "size of the shared embedding space", low=2)
-    text_towers: tuple[str, ...] = option(("tfidf", "mean", "glove"), "text towers of the ablation: tfidf, mean (token embeddings, "
-                                          "mean pooling), bilstm, glove (needs the text extra)", choices=TEXT_TOWERS)
-    poster_towers: tuple[str, ...] = option(("scratch", "resnet18-tt100k-backbone"), "poster towers of the ablation: scratch, or a "
-                                            "ResNet-18 backbone (zoo name or .h5)", metavar="TOWER")
+    text_towers: tuple[str, ...] = option(
+        ("tfidf", "mean", "glove"),
+        "text towers of the ablation: tfidf, mean (token embeddings, "
+        "mean pooling), bilstm, glove (needs the text extra)",
+        choices=TEXT_TOWERS,
+    )
+    poster_towers: tuple[str, ...] = option(
+        ("scratch", "resnet18-tt100k-backbone"),
+        "poster towers of the ablation: scratch, or a ResNet-18 backbone (zoo name or .h5)",
+        metavar="TOWER",
+    )
     epochs: int = option(40, "epochs over the training movies", low=1)
     batch_size: int = option(64, "pairs per batch (each pair's negatives are the other pairs)", low=2)
     learning_rate: float = option(1e-3, "Adam learning rate", above=0)
-    validation_fraction: float = option(0.1, "share of the train.txt movies held out to pick the checkpoint", above=0, high=0.5)
+    validation_fraction: float = option(
+        0.1, "share of the train.txt movies held out to pick the checkpoint", above=0, high=0.5
+    )
     min_count: int = option(2, "vocabulary: words in at least this many training synopses", low=1)
     max_vocabulary: int = option(20000, "vocabulary: at most this many words (most frequent)", low=10)
     length: int = option(128, "tokens read per synopsis (token towers)", low=8)
@@ -91,8 +102,15 @@ def prepare(run: Run) -> Prepared:
     permuted = np.random.default_rng(config.seed).permutation(trained)
     cut = max(2, int(round(config.validation_fraction * len(trained))))
     validation, fit = np.sort(permuted[:cut]), np.sort(permuted[cut:])
-    run.record(data_source=movies.source, movies=len(movies), train_txt=len(trained), fit=len(fit), validation=len(validation),
-               never_trained=len(never), dropped=movies.dropped)
+    run.record(
+        data_source=movies.source,
+        movies=len(movies),
+        train_txt=len(trained),
+        fit=len(fit),
+        validation=len(validation),
+        never_trained=len(never),
+        dropped=movies.dropped,
+    )
     return Prepared(movies, fit, validation, trained, never)
 
 
@@ -108,8 +126,14 @@ def train(run: Run, prepared: Prepared) -> Trained:
             for subset, rows_of in (("all", np.arange(len(movies))), ("never trained", prepared.never)):
                 d = distance_matrix(u[rows_of], v[rows_of])
                 results[(name, subset)] = {"d": d, **alignment_metrics(d)}
-                rows.append({"text tower": text_kind, "poster tower": poster_kind, "movies": f"{subset} ({len(rows_of)})",
-                             **{k: v for k, v in results[(name, subset)].items() if k != "d"}})
+                rows.append(
+                    {
+                        "text tower": text_kind,
+                        "poster tower": poster_kind,
+                        "movies": f"{subset} ({len(rows_of)})",
+                        **{k: v for k, v in results[(name, subset)].items() if k != "d"},
+                    }
+                )
     table = pd.DataFrame(rows).set_index(["text tower", "poster tower", "movies"])
     best = max(models, key=lambda name: results[(name, "all")]["acc0.05/dim0"] + results[(name, "all")]["acc0.05/dim1"])
     run.save_model(models[best], "aligner.h5")
@@ -122,19 +146,33 @@ def train_aligner(run: Run, name: str, text_kind: str, poster_kind: str, prepare
     set_seed(config.seed)
     fit_texts = [movies.overviews[i] for i in prepared.fit]
     with run.scope():
-        model = build_aligner(poster_tower(poster_kind, config, channel_statistics(movies.posters[prepared.fit])),
-                              text_tower(text_kind, fit_texts, config))
+        model = build_aligner(
+            poster_tower(poster_kind, config, channel_statistics(movies.posters[prepared.fit])),
+            text_tower(text_kind, fit_texts, config),
+        )
         model.compile(keras.optimizers.Adam(config.learning_rate), ClipLoss())
     val_posters, val_texts = movies.posters[prepared.validation], [movies.overviews[i] for i in prepared.validation]
 
     def measure(aligner):
         d = distance_matrix(*embed(aligner, val_posters, val_texts))
-        return {"val_top5pct": (top_ratio_accuracy(d, 0.05, 0) + top_ratio_accuracy(d, 0.05, 1)) / 2,
-                "logit_scale": aligner.get_layer("logit_scale").scale}
+        return {
+            "val_top5pct": (top_ratio_accuracy(d, 0.05, 0) + top_ratio_accuracy(d, 0.05, 1)) / 2,
+            "logit_scale": aligner.get_layer("logit_scale").scale,
+        }
 
-    stream = pair_stream(movies.posters[prepared.fit], fit_texts, min(config.batch_size, len(prepared.fit)), config.epochs, config.seed)
-    run.fit(model, stream, epochs=config.epochs, name=name, monitor="val_top5pct", mode="max", callbacks=[EpochMetrics(measure)],
-            curves=f"{name}: InfoNCE loss, logit scale, validation top-5% accuracy")
+    stream = pair_stream(
+        movies.posters[prepared.fit], fit_texts, min(config.batch_size, len(prepared.fit)), config.epochs, config.seed
+    )
+    run.fit(
+        model,
+        stream,
+        epochs=config.epochs,
+        name=name,
+        monitor="val_top5pct",
+        mode="max",
+        callbacks=[EpochMetrics(measure)],
+        curves=f"{name}: InfoNCE loss, logit scale, validation top-5% accuracy",
+    )
     return run.best_model(name)
 
 
@@ -148,27 +186,57 @@ def figures(run: Run, prepared: Prepared, trained: Trained) -> tuple[float, floa
     text_rows = []
     for q in picks:
         order, movie = np.argsort(d_never[q], kind="stable")[: config.shown], never[q]
-        text_rows.append((movies.posters[movie], f"{movies.titles[movie]} ({', '.join(movies.genre_list(movie)) or 'no genre'}); "
-                          f"its synopsis ranks {int(match_ranks(d_never, 1)[q])} of {len(never)}",
-                          [(f"[{movies.titles[never[j]]}] {movies.overviews[never[j]]}", j == q) for j in order]))
-    texts_beside_images(text_rows, run.figure("poster_to_synopses.png", "Posters and their nearest synopses (never-trained movies; "
-                                              "the true synopsis in green)"), f"{best}: nearest synopses of never-trained posters")
+        text_rows.append(
+            (
+                movies.posters[movie],
+                f"{movies.titles[movie]} ({', '.join(movies.genre_list(movie)) or 'no genre'}); "
+                f"its synopsis ranks {int(match_ranks(d_never, 1)[q])} of {len(never)}",
+                [(f"[{movies.titles[never[j]]}] {movies.overviews[never[j]]}", j == q) for j in order],
+            )
+        )
+    texts_beside_images(
+        text_rows,
+        run.figure(
+            "poster_to_synopses.png",
+            "Posters and their nearest synopses (never-trained movies; the true synopsis in green)",
+        ),
+        f"{best}: nearest synopses of never-trained posters",
+    )
     poster_rows = []
     for q in picks:
         order, movie = np.argsort(d_never[:, q], kind="stable")[: config.shown], never[q]
         cells = [(movies.posters[movie], f"synopsis of\n{movies.titles[movie][:24]}", "blue")]
-        cells += [(movies.posters[never[j]], f"{movies.titles[never[j]][:24]}\n{', '.join(movies.genre_list(never[j]))[:28]}",
-                   "green" if j == q else "red") for j in order]
+        cells += [
+            (
+                movies.posters[never[j]],
+                f"{movies.titles[never[j]][:24]}\n{', '.join(movies.genre_list(never[j]))[:28]}",
+                "green" if j == q else "red",
+            )
+            for j in order
+        ]
         poster_rows.append(cells)
-    image_table(poster_rows, run.figure("synopsis_to_posters.png", "Synopses and their nearest posters (never-trained movies; first: "
-                                        "the synopsis' own poster, then the nearest, the true one framed green)"),
-                f"{best}: nearest posters of never-trained synopses", cell=(1.2, 1.9))
+    image_table(
+        poster_rows,
+        run.figure(
+            "synopsis_to_posters.png",
+            "Synopses and their nearest posters (never-trained movies; first: "
+            "the synopsis' own poster, then the nearest, the true one framed green)",
+        ),
+        f"{best}: nearest posters of never-trained synopses",
+        cell=(1.2, 1.9),
+    )
     ranks = match_ranks(trained.results[(best, "all")]["d"], 1)
-    rank_histograms({"trained movies": ranks[prepared.trained], "never-trained movies": ranks[never]},
-                    run.figure("rank_histogram.png", "Rank of the true synopsis among all N, for trained and never-trained posters"),
-                    f"{best}: rank of each poster's own synopsis among {len(movies)}")
+    rank_histograms(
+        {"trained movies": ranks[prepared.trained], "never-trained movies": ranks[never]},
+        run.figure(
+            "rank_histogram.png", "Rank of the true synopsis among all N, for trained and never-trained posters"
+        ),
+        f"{best}: rank of each poster's own synopsis among {len(movies)}",
+    )
     top = np.argsort(d_never, axis=1, kind="stable")[:, : config.shown]
-    shared = float(np.mean([jaccard(movies.genres[[never[i]]], movies.genres[never[top[i]]]).mean() for i in range(len(never))]))
+    shared = float(
+        np.mean([jaccard(movies.genres[[never[i]]], movies.genres[never[top[i]]]).mean() for i in range(len(never))])
+    )
     return shared, float(jaccard(movies.genres[never], movies.genres[never]).mean())
 
 
@@ -176,26 +244,45 @@ def report(run: Run, prepared: Prepared, trained: Trained) -> None:
     """Figures, the ablation table, metrics and what the numbers say."""
     config, movies, best = run.config, prepared.movies, trained.best
     shared, baseline = figures(run, prepared, trained)
-    run.add_metrics({f"{name}/{subset}/{key}": value for (name, subset), values in trained.results.items()
-                     for key, value in values.items() if key != "d"})
+    run.add_metrics(
+        {
+            f"{name}/{subset}/{key}": value
+            for (name, subset), values in trained.results.items()
+            for key, value in values.items()
+            if key != "d"
+        }
+    )
     run.add_metrics({"best_genre_jaccard_of_top5": shared, "genre_jaccard_of_random_pairs": baseline})
     every, never = trained.results[(best, "all")], trained.results[(best, "never trained")]
-    run.summarise(f"N = {len(movies):,} movies with a poster and a synopsis; trained on {len(prepared.fit)} train.txt movies "
-                  f"({len(prepared.validation)} more pick the checkpoint), {len(prepared.never)} never trained on; "
-                  f"{len(trained.models)} tower pairs, {config.epochs} epochs each.")
-    run.summarise(f"Best ({best}) on all N: accuracy at ratio 0.5 {every['acc0.5/dim0']:.3f} (dim 0) + {every['acc0.5/dim1']:.3f} "
-                  f"(dim 1) = {every['acc0.5/dim0'] + every['acc0.5/dim1']:.3f} (random: 0.5 + 0.5); at ratio 0.05 "
-                  f"{every['acc0.05/dim0']:.3f} / {every['acc0.05/dim1']:.3f} (random 0.05). On the never-trained movies: "
-                  f"{never['acc0.05/dim0']:.3f} / {never['acc0.05/dim1']:.3f} at 0.05, median rank "
-                  f"{never['median_rank/poster->synopsis']:.0f} of {len(prepared.never)}.")
-    run.summarise(f"Neighbours share genres: a never-trained poster's {config.shown} nearest synopses belong to movies whose genre sets "
-                  f"overlap its own by a Jaccard index of {shared:.3f} on average, against {baseline:.3f} for random pairs.")
-    run.table("Ablation: text tower x poster tower; top-ratio accuracy (acc<ratio>/dim<d>), recall and ranks, on all N movies and on "
-              "the never-trained ones", trained.table)
-    run.note("dim=1: for each poster, its k = int(ratio N) nearest synopses; dim=0: for each synopsis, its k nearest posters; a tie with "
-             "the true match counts against it. Text cleaning: lower case, letters only (punctuation and numbers dropped), scikit-learn's "
-             "English stop words dropped; vocabulary and IDF from the training synopses only, saved inside the text tower. The logit "
-             "scale s = exp(t) starts at 1/0.07 and is clamped at 100 (logged per epoch).")
+    run.summarise(
+        f"N = {len(movies):,} movies with a poster and a synopsis; trained on {len(prepared.fit)} train.txt movies "
+        f"({len(prepared.validation)} more pick the checkpoint), {len(prepared.never)} never trained on; "
+        f"{len(trained.models)} tower pairs, {config.epochs} epochs each."
+    )
+    run.summarise(
+        f"Best ({best}) on all N: accuracy at ratio 0.5 {every['acc0.5/dim0']:.3f} (dim 0) + "
+        f"{every['acc0.5/dim1']:.3f} (dim 1) = {every['acc0.5/dim0'] + every['acc0.5/dim1']:.3f} (random: 0.5 + 0.5); "
+        f"at ratio 0.05 {every['acc0.05/dim0']:.3f} / {every['acc0.05/dim1']:.3f} (random 0.05). On the never-trained "
+        f"movies: {never['acc0.05/dim0']:.3f} / {never['acc0.05/dim1']:.3f} at 0.05, median rank "
+        f"{never['median_rank/poster->synopsis']:.0f} of {len(prepared.never)}."
+    )
+    run.summarise(
+        f"Neighbours share genres: a never-trained poster's {config.shown} nearest synopses belong to movies whose "
+        f"genre sets overlap its own by a Jaccard index of {shared:.3f} on average, against {baseline:.3f} for random "
+        "pairs."
+    )
+    run.table(
+        "Ablation: text tower x poster tower; top-ratio accuracy (acc<ratio>/dim<d>), recall and ranks, on all N "
+        "movies and on the never-trained ones",
+        trained.table,
+    )
+    run.note(
+        "dim=1: for each poster, its k = int(ratio N) nearest synopses; dim=0: for each synopsis, its k nearest "
+        "posters; a tie with the true match counts against it. Text cleaning: lower case, letters only (punctuation "
+        "and numbers dropped), scikit-learn's English stop words dropped; vocabulary and IDF from the training "
+        "synopses only, saved inside the text tower. The logit scale s = exp(t) starts at 1/0.07 and is clamped at 100 "
+        "(logged per epoch)."
+    )
 
 
 def pair_stream(posters: np.ndarray, texts: list[str], batch_size: int, epochs: int, seed: int) -> BatchStream:
@@ -239,7 +326,11 @@ def text_tower(kind: str, texts: list[str], config: Config) -> keras.Model:
     vectors = None
     if kind == "glove":
         vectors, found = glove_vectors(vocabulary)
-        vocabulary, idf, vectors = [w for w, f in zip(vocabulary, found) if f], [i for i, f in zip(idf, found) if f], vectors[found]
+        vocabulary, idf, vectors = (
+            [w for w, f in zip(vocabulary, found) if f],
+            [i for i, f in zip(idf, found) if f],
+            vectors[found],
+        )
     return build_text_tower(kind, vocabulary, idf, config.dim, config.length, word_vectors=vectors)
 
 

@@ -33,8 +33,11 @@ from tfml.viz import confident_predictions
 
 DEFAULT_BACKBONE = "resnet18-tt100k-backbone"
 STEM_NOTES = {
-    "imagenet": (" (7 x 7 / 2 convolution and 3 x 3 / 2 max-pool, as pretrained ImageNet weights expect; at 32 x 32 the last "
-                 "stage works on 1 x 1 maps; it trains about 16x faster here than the CIFAR stem, which is what fits this machine)"),
+    "imagenet": (
+        " (7 x 7 / 2 convolution and 3 x 3 / 2 max-pool, as pretrained ImageNet weights expect; at 32 x 32 the last "
+        "stage works on 1 x 1 maps; it trains about 16x faster here than the CIFAR stem, which is what fits this "
+        "machine)"
+    ),
     "cifar": " (3 x 3 / 1 convolution, no max-pool; the last stage works on 4 x 4 maps)",
 }
 
@@ -45,8 +48,11 @@ class Config(StudyConfig):
     TITLE = "ResNet-18 on CIFAR-10: frozen features vs fine-tuning vs scratch"
     QUICK = {"data": "sample", "epochs": 1, "head_epochs": 10, "validation_size": 500}
     data: str = option("sample", "as for `tfml train autoencoder`", metavar="SRC")
-    weights: str = option(DEFAULT_BACKBONE, "backbone: zoo name, .h5 / .weights.h5 file, 'imagenet' (keras-hub) or 'none'",
-                          metavar="WEIGHTS")
+    weights: str = option(
+        DEFAULT_BACKBONE,
+        "backbone: zoo name, .h5 / .weights.h5 file, 'imagenet' (keras-hub) or 'none'",
+        metavar="WEIGHTS",
+    )
     epochs: int = option(3, "epochs of the fine-tuning and scratch routes", low=1)
     batch_size: int = option(128, "images per batch", low=1)
     finetune_learning_rate: float = option(0.02, "initial SGD learning rate of fine-tuning (cosine-decayed)", above=0)
@@ -71,13 +77,19 @@ def feature_head(features: int, classes: int, mean: np.ndarray, std: np.ndarray,
     """Standardise (train mean / std) then a Dense softmax: multinomial logistic regression."""
     inputs = keras.Input((features,), name="features")
     x = keras.layers.Normalization(mean=mean, variance=std**2, name="standardise")(inputs)
-    outputs = keras.layers.Dense(classes, activation="softmax", kernel_regularizer=keras.regularizers.L2(l2), name="head")(x)
+    outputs = keras.layers.Dense(
+        classes, activation="softmax", kernel_regularizer=keras.regularizers.L2(l2), name="head"
+    )(x)
     return keras.Model(inputs, outputs, name="logistic_regression")
 
 
 def evaluate(probabilities: np.ndarray, y_test: np.ndarray) -> dict:
     predicted = probabilities.argmax(axis=1)
-    return {"test_accuracy": float(np.mean(predicted == y_test)), "predicted": predicted, "confidence": probabilities.max(axis=1)}
+    return {
+        "test_accuracy": float(np.mean(predicted == y_test)),
+        "predicted": predicted,
+        "confidence": probabilities.max(axis=1),
+    }
 
 
 @dataclasses.dataclass
@@ -122,18 +134,39 @@ def features_route(run: Run, prepared: Prepared) -> Route:
     mean, std = features_train[fit_index].mean(axis=0), features_train[fit_index].std(axis=0) + 1e-6
     with run.scope():
         head = feature_head(features_train.shape[1], len(data.class_names), mean, std, config.head_l2)
-        head.compile(keras.optimizers.Adam(config.head_learning_rate), keras.losses.SparseCategoricalCrossentropy(),
-                     metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])
+        head.compile(
+            keras.optimizers.Adam(config.head_learning_rate),
+            keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+        )
     y_train = prepared.y_train
-    batches = labelled_batches(features_train, shuffled_order(fit_index, y_train[fit_index], config.seed), min(256, len(fit_index)),
-                               config.head_epochs, config.seed)
-    history = run.fit(head, batches, validation=fixed_batches(features_train[prepared.val_index], y_train[prepared.val_index], 1024),
-                      epochs=config.head_epochs, name="features", monitor="val_accuracy", mode="max", verbose=0,
-                      curves="logistic regression on frozen features")
+    batches = labelled_batches(
+        features_train,
+        shuffled_order(fit_index, y_train[fit_index], config.seed),
+        min(256, len(fit_index)),
+        config.head_epochs,
+        config.seed,
+    )
+    history = run.fit(
+        head,
+        batches,
+        validation=fixed_batches(features_train[prepared.val_index], y_train[prepared.val_index], 1024),
+        epochs=config.head_epochs,
+        name="features",
+        monitor="val_accuracy",
+        mode="max",
+        verbose=0,
+        curves="logistic regression on frozen features",
+    )
     best = run.best_model("features")
-    return Route("features (frozen backbone + logistic regression)", Path(prepared.weights).name, best.count_params(),
-                 config.head_epochs, evaluate(best.predict(features_test, verbose=0), prepared.y_test),
-                 float(history["val_accuracy"].max()))
+    return Route(
+        "features (frozen backbone + logistic regression)",
+        Path(prepared.weights).name,
+        best.count_params(),
+        config.head_epochs,
+        evaluate(best.predict(features_test, verbose=0), prepared.y_test),
+        float(history["val_accuracy"].max()),
+    )
 
 
 def end_to_end_routes(run: Run, prepared: Prepared, features: Route) -> dict[str, Route]:
@@ -141,22 +174,45 @@ def end_to_end_routes(run: Run, prepared: Prepared, features: Route) -> dict[str
     config, data, fit_index, stem = run.config, prepared.data, prepared.fit_index, prepared.stem
     batch_size = min(config.batch_size, len(fit_index))
     routes = {}
-    for route, initial, learning_rate in (("fine-tuning", prepared.weights, config.finetune_learning_rate),
-                                          ("scratch", "none", config.scratch_learning_rate)):
+    for route, initial, learning_rate in (
+        ("fine-tuning", prepared.weights, config.finetune_learning_rate),
+        ("scratch", "none", config.scratch_learning_rate),
+    ):
         set_seed(config.seed)
         with run.scope():
-            model = compile_classifier(classifier(load_backbone(initial, data.x_train.shape[1:], stem=stem), len(data.class_names)),
-                                       learning_rate, config.weight_decay, config.epochs * (len(fit_index) // batch_size))
-        batches = labelled_batches(data.x_train, shuffled_order(fit_index, prepared.y_train[fit_index], config.seed), batch_size,
-                                   config.epochs, config.seed, flip=True)
-        history = run.fit(model, batches, validation=fixed_batches(data.x_train[prepared.val_index], prepared.y_train[prepared.val_index],
-                                                                   256), epochs=config.epochs, name=route, monitor="val_accuracy",
-                          mode="max", curves=f"{route}, {config.epochs} epochs")
+            model = compile_classifier(
+                classifier(load_backbone(initial, data.x_train.shape[1:], stem=stem), len(data.class_names)),
+                learning_rate,
+                config.weight_decay,
+                config.epochs * (len(fit_index) // batch_size),
+            )
+        batches = labelled_batches(
+            data.x_train,
+            shuffled_order(fit_index, prepared.y_train[fit_index], config.seed),
+            batch_size,
+            config.epochs,
+            config.seed,
+            flip=True,
+        )
+        history = run.fit(
+            model,
+            batches,
+            validation=fixed_batches(data.x_train[prepared.val_index], prepared.y_train[prepared.val_index], 256),
+            epochs=config.epochs,
+            name=route,
+            monitor="val_accuracy",
+            mode="max",
+            curves=f"{route}, {config.epochs} epochs",
+        )
         best = run.best_model(route)
-        routes[route] = Route(f"{route} (backbone + head, end to end)", "random" if initial == "none" else Path(initial).name,
-                              sum(int(np.prod(w.shape)) for w in best.trainable_weights), config.epochs,
-                              evaluate(best.predict(data.x_test, batch_size=256, verbose=0), prepared.y_test),
-                              float(history["val_accuracy"].max()))
+        routes[route] = Route(
+            f"{route} (backbone + head, end to end)",
+            "random" if initial == "none" else Path(initial).name,
+            sum(int(np.prod(w.shape)) for w in best.trainable_weights),
+            config.epochs,
+            evaluate(best.predict(data.x_test, batch_size=256, verbose=0), prepared.y_test),
+            float(history["val_accuracy"].max()),
+        )
     return routes
 
 
@@ -165,30 +221,59 @@ def report(run: Run, prepared: Prepared, features: Route, end_to_end: dict[str, 
     config, data = run.config, prepared.data
     routes = {"features": features, **end_to_end}
     for route, result in routes.items():
-        confident_predictions(data.x_test, prepared.y_test, result.outcome["predicted"], result.outcome["confidence"], data.class_names,
-                              run.figure(f"confident_{route}.png", f"Most confident predictions: {route}"),
-                              title=f"{route}: per class, 5 most confident correct (green) | 5 most confident incorrect (red)")
+        confident_predictions(
+            data.x_test,
+            prepared.y_test,
+            result.outcome["predicted"],
+            result.outcome["confidence"],
+            data.class_names,
+            run.figure(f"confident_{route}.png", f"Most confident predictions: {route}"),
+            title=f"{route}: per class, 5 most confident correct (green) | 5 most confident incorrect (red)",
+        )
     run.add_metrics({f"{route}/test_accuracy": result.outcome["test_accuracy"] for route, result in routes.items()})
     best = max(routes, key=lambda route: routes[route].outcome["test_accuracy"])
-    run.summarise(f"{len(prepared.fit_index):,} training, {len(prepared.val_index):,} validation, {len(prepared.y_test):,} test images; "
-                  f"{config.epochs} epoch(s) per end-to-end route, {config.head_epochs} for the logistic regression.")
-    run.summarise(f"Test accuracy (chance {1 / len(data.class_names):.3f}): "
-                  + "; ".join(f"{route} {result.outcome['test_accuracy']:.3f}" for route, result in routes.items())
-                  + f". Best here: {best}."
-                  + (" With 2,000 images and one epoch these figures are noisy and the routes barely trained; judge the routes by a "
-                     "run on the full CIFAR-10 (the README's command)." if config.data == "sample" else ""))
-    run.table(f"Test accuracy ({len(prepared.y_test):,} test images)", pd.DataFrame(
-        [{"route": r.description, "initialisation": r.initialisation, "trained_parameters": r.trained_parameters, "epochs": r.epochs,
-          "test_accuracy": r.outcome["test_accuracy"], "best_val_accuracy": r.best_val_accuracy} for r in routes.values()]
-    ).set_index("route"))
+    run.summarise(
+        f"{len(prepared.fit_index):,} training, {len(prepared.val_index):,} validation, {len(prepared.y_test):,} test "
+        f"images; {config.epochs} epoch(s) per end-to-end route, {config.head_epochs} for the logistic regression."
+    )
+    run.summarise(
+        f"Test accuracy (chance {1 / len(data.class_names):.3f}): "
+        + "; ".join(f"{route} {result.outcome['test_accuracy']:.3f}" for route, result in routes.items())
+        + f". Best here: {best}."
+        + (
+            " With 2,000 images and one epoch these figures are noisy and the routes barely trained; judge the routes "
+            "by a run on the full CIFAR-10 (the README's command)."
+            if config.data == "sample"
+            else ""
+        )
+    )
+    run.table(
+        f"Test accuracy ({len(prepared.y_test):,} test images)",
+        pd.DataFrame(
+            [
+                {
+                    "route": r.description,
+                    "initialisation": r.initialisation,
+                    "trained_parameters": r.trained_parameters,
+                    "epochs": r.epochs,
+                    "test_accuracy": r.outcome["test_accuracy"],
+                    "best_val_accuracy": r.best_val_accuracy,
+                }
+                for r in routes.values()
+            ]
+        ).set_index("route"),
+    )
     stem = prepared.stem
-    run.note(f"Data: {data.source}; {len(prepared.fit_index):,} training and {len(prepared.val_index):,} validation images (checkpoint by "
-             f"validation accuracy), {len(prepared.y_test):,} test images, all 32 x 32. Backbone weights: {config.weights} "
-             f"({prepared.weights}), {stem} stem{STEM_NOTES[stem]}. Features route: the backbone's 512 average-pooled features, "
-             f"standardised with the training mean and std, one Dense softmax layer, Adam lr {config.head_learning_rate:g}, L2 "
-             f"{config.head_l2:g}, {config.head_epochs} epochs. Fine-tuning: SGD momentum 0.9, lr {config.finetune_learning_rate:g} "
-             f"(scratch {config.scratch_learning_rate:g}) cosine-decayed, weight decay {config.weight_decay:g}, batch "
-             f"{min(config.batch_size, len(prepared.fit_index))}, random horizontal flips, {config.epochs} epochs each.")
+    run.note(
+        f"Data: {data.source}; {len(prepared.fit_index):,} training and {len(prepared.val_index):,} validation images "
+        f"(checkpoint by validation accuracy), {len(prepared.y_test):,} test images, all 32 x 32. Backbone weights: "
+        f"{config.weights} ({prepared.weights}), {stem} stem{STEM_NOTES[stem]}. Features route: the backbone's 512 "
+        "average-pooled features, standardised with the training mean and std, one Dense softmax layer, Adam lr "
+        f"{config.head_learning_rate:g}, L2 {config.head_l2:g}, {config.head_epochs} epochs. Fine-tuning: SGD momentum "
+        f"0.9, lr {config.finetune_learning_rate:g} (scratch {config.scratch_learning_rate:g}) cosine-decayed, weight "
+        f"decay {config.weight_decay:g}, batch {min(config.batch_size, len(prepared.fit_index))}, random horizontal "
+        f"flips, {config.epochs} epochs each."
+    )
 
 
 STEPS = (prepare, features_route, end_to_end_routes, report)

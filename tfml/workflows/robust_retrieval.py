@@ -35,15 +35,30 @@ class Config(StudyConfig):
     epochs: int = option(10, "training epochs", low=1)
     batch_size: int = option(128, "images per batch", low=1)
     learning_rate: float = option(3e-4, "Adam learning rate", above=0)
-    validation_fraction: float = option(0.1, "share of the training images held out to pick the best epoch", above=0, high=0.5)
-    share: tuple[float, float] = option((0.25, 0.75), "share of distorted inputs, first and last epoch (ramped)", low=0, high=1,
-                                        metavar=("FIRST", "LAST"))
-    noise: tuple[float, float] = option((0.05, 0.3), "largest noise standard deviation, first and last epoch", low=0,
-                                        metavar=("FIRST", "LAST"))
-    projective: tuple[float, float] = option((0.05, 0.25), "largest corner shift (share of the size), first and last epoch",
-                                             low=0, high=0.5, metavar=("FIRST", "LAST"))
+    validation_fraction: float = option(
+        0.1, "share of the training images held out to pick the best epoch", above=0, high=0.5
+    )
+    share: tuple[float, float] = option(
+        (0.25, 0.75),
+        "share of distorted inputs, first and last epoch (ramped)",
+        low=0,
+        high=1,
+        metavar=("FIRST", "LAST"),
+    )
+    noise: tuple[float, float] = option(
+        (0.05, 0.3), "largest noise standard deviation, first and last epoch", low=0, metavar=("FIRST", "LAST")
+    )
+    projective: tuple[float, float] = option(
+        (0.05, 0.25),
+        "largest corner shift (share of the size), first and last epoch",
+        low=0,
+        high=0.5,
+        metavar=("FIRST", "LAST"),
+    )
     eval_noise: tuple[float, ...] = option((0.05, 0.1, 0.2, 0.3), "noise strengths of the evaluation queries", low=0)
-    eval_projective: tuple[float, ...] = option((0.05, 0.1, 0.2, 0.3), "projective strengths of the evaluation queries", low=0, high=0.5)
+    eval_projective: tuple[float, ...] = option(
+        (0.05, 0.1, 0.2, 0.3), "projective strengths of the evaluation queries", low=0, high=0.5
+    )
     evaluation_seed: int = option(1234, "seed of the distorted evaluation queries")
     k: int = option(10, "neighbours retrieved per query (precision@k)", low=1)
     figure_queries: int = option(6, "queries shown per neighbour figure", low=1)
@@ -88,12 +103,23 @@ def train(run: Run, prepared: Prepared) -> keras.Model:
     mix = lambda image, key, epoch: mix_distortions(image, key, epoch, schedule)  # noqa: E731
     train_batches = reconstruction_batches(prepared.x_fit, config.batch_size, config.seed, config.epochs, input_map=mix)
     last = config.epochs - 1  # validation inputs: fixed, distorted by the final schedule with epoch-independent keys
-    x_val_distorted = keyed_map(prepared.x_val, lambda image, key: mix_distortions(image, key, last, schedule), config.seed + 1)
-    log_schedule = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(
-        {f"schedule_{name}": value for name, value in schedule.values(epoch).items()}))
-    run.fit(model, train_batches, validation=reconstruction_pairs(x_val_distorted, prepared.x_val, config.batch_size),
-            epochs=config.epochs, checkpoint="robust_autoencoder.h5", callbacks=[log_schedule],
-            curves="continued training with distorted inputs (schedule_*: share of distorted inputs, largest strengths)")
+    x_val_distorted = keyed_map(
+        prepared.x_val, lambda image, key: mix_distortions(image, key, last, schedule), config.seed + 1
+    )
+    log_schedule = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: logs.update(
+            {f"schedule_{name}": value for name, value in schedule.values(epoch).items()}
+        )
+    )
+    run.fit(
+        model,
+        train_batches,
+        validation=reconstruction_pairs(x_val_distorted, prepared.x_val, config.batch_size),
+        epochs=config.epochs,
+        checkpoint="robust_autoencoder.h5",
+        callbacks=[log_schedule],
+        curves="continued training with distorted inputs (schedule_*: share of distorted inputs, largest strengths)",
+    )
     robust = run.best_model()
     run.save_model(robust.get_layer("encoder"), "robust_encoder.h5")
     return robust
@@ -105,8 +131,9 @@ def evaluate(run: Run, prepared: Prepared, robust: keras.Model) -> Evaluation:
     x_all = np.concatenate([data.x_train, data.x_test])
     labels = np.concatenate([data.y_train, data.y_test]).reshape(-1)
     queries = distorted_queries(data.x_test, config)
-    table, neighbours = evaluate_models({"original": prepared.original, "robust": robust}, x_all, labels, len(data.x_train),
-                                        queries, config.k)
+    table, neighbours = evaluate_models(
+        {"original": prepared.original, "robust": robust}, x_all, labels, len(data.x_train), queries, config.k
+    )
     return Evaluation(table, queries, neighbours)
 
 
@@ -118,29 +145,39 @@ def report(run: Run, prepared: Prepared, robust: keras.Model, evaluation: Evalua
     run.add_metrics(flatten(table.set_index(["model", "distortion", "strength"]), "{index}/{column}"))
     run.add_metrics({"epochs": len(history), "best_val_loss": history["val_loss"].min()})
     n_all = len(data.x_train) + len(data.x_test)
-    run.summarise(f"Continued {config.base_model} for {len(history)} epochs on {len(prepared.x_fit):,} training images with "
-                  f"distorted inputs. Each of the {len(data.x_test):,} test images, clean and distorted "
-                  f"({len(evaluation.queries) - 1} settings), queries all {n_all:,} clean images.")
+    run.summarise(
+        f"Continued {config.base_model} for {len(history)} epochs on {len(prepared.x_fit):,} training images with "
+        f"distorted inputs. Each of the {len(data.x_test):,} test images, clean and distorted "
+        f"({len(evaluation.queries) - 1} settings), queries all {n_all:,} clean images."
+    )
     run.summarise(robustness_verdict(table, config.k, len(data.class_names)))
     wide = table.pivot_table(index=["distortion", "strength"], columns="model", values=list(table.columns[3:]))
     run.table(f"Original vs robust model on distorted test queries (euclidean, base: {n_all:,} clean images)", wide)
-    run.note(f"Data: {data.source}. Continued from {config.base_model} for {config.epochs} epochs; the share of distorted "
-             f"inputs grows {config.share[0]:g} -> {config.share[1]:g}, the largest noise standard deviation "
-             f"{config.noise[0]:g} -> {config.noise[1]:g} and the largest corner shift {config.projective[0]:g} -> "
-             f"{config.projective[1]:g} of the image size; each distorted input draws its strength uniformly below that. "
-             f"precision@{config.k} leaves the query's own source out of the base; own_source_* keeps it in.")
+    run.note(
+        f"Data: {data.source}. Continued from {config.base_model} for {config.epochs} epochs; the share of distorted "
+        f"inputs grows {config.share[0]:g} -> {config.share[1]:g}, the largest noise standard deviation "
+        f"{config.noise[0]:g} -> {config.noise[1]:g} and the largest corner shift {config.projective[0]:g} -> "
+        f"{config.projective[1]:g} of the image size; each distorted input draws its strength uniformly below that. "
+        f"precision@{config.k} leaves the query's own source out of the base; own_source_* keeps it in."
+    )
 
 
 def figures(run: Run, prepared: Prepared, evaluation: Evaluation) -> None:
     """The evaluation queries, and the neighbours of the most distorted ones by each model."""
     config, data, queries = run.config, prepared.data, evaluation.queries
-    image_rows([queries[key][:8] for key in queries], run.figure("distortion_examples.png", "Evaluation queries"),
-               [f"{kind} {strength:g}" for kind, strength in queries], title="evaluation queries (seeded)")
+    image_rows(
+        [queries[key][:8] for key in queries],
+        run.figure("distortion_examples.png", "Evaluation queries"),
+        [f"{kind} {strength:g}" for kind, strength in queries],
+        title="evaluation queries (seeded)",
+    )
     x_all = np.concatenate([data.x_train, data.x_test])
     labels, n_train = np.concatenate([data.y_train, data.y_test]).reshape(-1), len(data.x_train)
     names, n = np.array(data.class_names), min(config.figure_queries, len(data.x_test))
-    for kind, strengths, caption in (("noise", config.eval_noise, "Neighbours of noisy queries"),
-                                     ("projective", config.eval_projective, "Neighbours of warped queries")):
+    for kind, strengths, caption in (
+        ("noise", config.eval_noise, "Neighbours of noisy queries"),
+        ("projective", config.eval_projective, "Neighbours of warped queries"),
+    ):
         key = (kind, max(strengths))
         rows_images, rows_neighbours, rows_labels, rows_names = [], [], [], []
         for q in range(n):
@@ -150,9 +187,16 @@ def figures(run: Run, prepared: Prepared, evaluation: Evaluation) -> None:
                 rows_neighbours.append(x_all[found])
                 rows_labels.append(f"{model_name}: {names[data.y_test[q, 0]]}")
                 rows_names.append([("SOURCE " if i == n_train + q else "") + names[labels[i]] for i in found])
-        neighbour_grid(np.stack(rows_images), np.stack(rows_neighbours), run.figure(f"neighbours_{kind}.png", caption),
-                       None, rows_names, query_titles=rows_labels, title=f"{kind} {key[1]:g}: each distorted query, neighbours by "
-                       "the original (upper) and the robust model (lower); SOURCE marks the query's own clean image")
+        neighbour_grid(
+            np.stack(rows_images),
+            np.stack(rows_neighbours),
+            run.figure(f"neighbours_{kind}.png", caption),
+            None,
+            rows_names,
+            query_titles=rows_labels,
+            title=f"{kind} {key[1]:g}: each distorted query, neighbours by "
+            "the original (upper) and the robust model (lower); SOURCE marks the query's own clean image",
+        )
 
 
 def distorted_queries(x_test: np.ndarray, config: Config) -> dict[tuple[str, float], np.ndarray]:
@@ -164,7 +208,9 @@ def distorted_queries(x_test: np.ndarray, config: Config) -> dict[tuple[str, flo
     return settings
 
 
-def evaluate_models(models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarray, n_train: int, queries: dict, k: int):
+def evaluate_models(
+    models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarray, n_train: int, queries: dict, k: int
+):
     """One row per (kind, strength, model); neighbours[(model, kind, strength)] = indices (Q, k) found
     with the source kept in the base."""
     x_test, y_test = x_all[n_train:], labels[n_train:]
@@ -182,31 +228,42 @@ def evaluate_models(models: dict[str, keras.Model], x_all: np.ndarray, labels: n
             without_source = evaluate_retrieval(index, codes, same_class, [f"precision@{k}"], exclude=sources)
             with_source = evaluate_retrieval(index, codes, own_source, ["hit_rate@1", f"hit_rate@{k}"])
             neighbours[(name, kind, strength)] = with_source.indices
-            rows.append({
-                "distortion": kind, "strength": strength, "model": name,
-                "reconstruction_mse": float(np.mean((reconstructed - clean_targets) ** 2)),
-                f"precision@{k}": without_source.metrics[f"precision@{k}"],
-                "own_source_at_1": with_source.metrics["hit_rate@1"],
-                f"own_source_in_top{k}": with_source.metrics[f"hit_rate@{k}"],
-            })
+            rows.append(
+                {
+                    "distortion": kind,
+                    "strength": strength,
+                    "model": name,
+                    "reconstruction_mse": float(np.mean((reconstructed - clean_targets) ** 2)),
+                    f"precision@{k}": without_source.metrics[f"precision@{k}"],
+                    "own_source_at_1": with_source.metrics["hit_rate@1"],
+                    f"own_source_in_top{k}": with_source.metrics[f"hit_rate@{k}"],
+                }
+            )
     return pd.DataFrame(rows), neighbours
 
 
 def robustness_verdict(table: pd.DataFrame, k: int, n_classes: int) -> str:
     """In words: on which distorted queries the retrained model finds more same-class images and
     its own source than the original, and what happens on clean queries."""
-    pivot = table.pivot_table(index=["distortion", "strength"], columns="model", values=[f"precision@{k}", "own_source_at_1"])
+    pivot = table.pivot_table(
+        index=["distortion", "strength"], columns="model", values=[f"precision@{k}", "own_source_at_1"]
+    )
     distorted = pivot.drop(index="clean", level=0)
     ahead = int((distorted[(f"precision@{k}", "robust")] > distorted[(f"precision@{k}", "original")]).sum())
     strongest = distorted.groupby(level=0).tail(1)
-    parts = [f"{kind} {strength:g}: precision@{k} {row[(f'precision@{k}', 'original')]:.3f} -> {row[(f'precision@{k}', 'robust')]:.3f}, "
-             f"own source first {row[('own_source_at_1', 'original')]:.2f} -> {row[('own_source_at_1', 'robust')]:.2f}"
-             for (kind, strength), row in strongest.iterrows()]
+    parts = [
+        f"{kind} {strength:g}: precision@{k} {row[(f'precision@{k}', 'original')]:.3f} -> "
+        f"{row[(f'precision@{k}', 'robust')]:.3f}, own source first {row[('own_source_at_1', 'original')]:.2f} -> "
+        f"{row[('own_source_at_1', 'robust')]:.2f}"
+        for (kind, strength), row in strongest.iterrows()
+    ]
     clean = pivot.loc[("clean", 0.0)]
-    return (f"The retrained model is ahead on {ahead} of {len(distorted)} distorted settings by precision@{k} "
-            f"(original -> robust at the strongest: {'; '.join(parts)}); on clean queries precision@{k} goes "
-            f"{clean[(f'precision@{k}', 'original')]:.3f} -> {clean[(f'precision@{k}', 'robust')]:.3f}. Chance is {1 / n_classes:.3f}; "
-            "'own source first' is how often a distorted query finds its own clean image at rank 1.")
+    return (
+        f"The retrained model is ahead on {ahead} of {len(distorted)} distorted settings by precision@{k} (original -> "
+        f"robust at the strongest: {'; '.join(parts)}); on clean queries precision@{k} goes "
+        f"{clean[(f'precision@{k}', 'original')]:.3f} -> {clean[(f'precision@{k}', 'robust')]:.3f}. Chance is "
+        f"{1 / n_classes:.3f}; 'own source first' is how often a distorted query finds its own clean image at rank 1."
+    )
 
 
 def load_autoencoder(path: str) -> keras.Model:
@@ -214,13 +271,16 @@ def load_autoencoder(path: str) -> keras.Model:
     model, _ = zoo.load_model(path)
     layer_names = {layer.name for layer in model.layers}
     if not {"encoder", "decoder"} <= layer_names:
-        raise ValueError(f"{path} is not an autoencoder (it has no 'encoder' and 'decoder' parts); give one made by "
-                         "`tfml train autoencoder` (autoencoder.h5) or the zoo's cifar10-autoencoder")
+        raise ValueError(
+            f"{path} is not an autoencoder (it has no 'encoder' and 'decoder' parts); give one made by "
+            "`tfml train autoencoder` (autoencoder.h5) or the zoo's cifar10-autoencoder"
+        )
     if str(model.inputs[0].dtype) != "uint8":
-        raise ValueError(f"{path} takes {model.inputs[0].dtype} images; tfml's models take uint8 images (retrain it, or use "
-                         "the zoo's cifar10-autoencoder)")
+        raise ValueError(
+            f"{path} takes {model.inputs[0].dtype} images; tfml's models take uint8 images (retrain it, or use "
+            "the zoo's cifar10-autoencoder)"
+        )
     return model
-
 
 
 STEPS = (prepare, train, evaluate, report)

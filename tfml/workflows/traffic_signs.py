@@ -18,9 +18,9 @@ is 16 epochs: the same training time. Runs:
 
 Each run's checkpoint is picked every epoch by MAP@R, never by the mined loss: by default all
 training images train (as in the reference) and a seeded sample of them retrieves among all training
-embeddings; ``--validation-fraction`` holds images out instead, retrieved among themselves. Test images are then classified by k-NN
-against all training images (Euclidean); baselines are raw pixels and the untrained network. The
-best run is trained again at smaller sizes.
+embeddings; ``--validation-fraction`` holds images out instead, retrieved among themselves. Test
+images are then classified by k-NN against all training images (Euclidean); baselines are raw
+pixels and the untrained network. The best run is trained again at smaller sizes.
 """
 
 from __future__ import annotations
@@ -58,11 +58,25 @@ REFERENCE_FILE = "pml_reference.json"
 # name -> (batches, loss factory, reference row); batches: "pk" (P x K), "pk-random" (P x K with one
 # random in-batch triplet per anchor in the targets) or "shuffled" (a permutation cut into batches)
 RUNS = {
-    "triplet-semihard": ("pk", lambda c: TripletLoss(c.triplet_margin, miner=TripletMarginMiner(c.triplet_margin, "semihard"),
-                                                     reducer="mean_nonzero"), "a"),
-    "triplet-random": ("pk-random", lambda c: TripletLoss(c.triplet_margin, miner=IndexedTripletMiner(), reducer="mean_nonzero"), "b"),
-    "contrastive-margin": ("pk", lambda c: ContrastiveLoss(margin=1.0, squared=False, miner=PairMarginMiner(*c.miner_margins),
-                                                           reducer="mean_nonzero"), "c"),
+    "triplet-semihard": (
+        "pk",
+        lambda c: TripletLoss(
+            c.triplet_margin, miner=TripletMarginMiner(c.triplet_margin, "semihard"), reducer="mean_nonzero"
+        ),
+        "a",
+    ),
+    "triplet-random": (
+        "pk-random",
+        lambda c: TripletLoss(c.triplet_margin, miner=IndexedTripletMiner(), reducer="mean_nonzero"),
+        "b",
+    ),
+    "contrastive-margin": (
+        "pk",
+        lambda c: ContrastiveLoss(
+            margin=1.0, squared=False, miner=PairMarginMiner(*c.miner_margins), reducer="mean_nonzero"
+        ),
+        "c",
+    ),
     "contrastive-all": ("shuffled", lambda c: ContrastiveLoss(margin=1.0, squared=False, reducer="mean_nonzero"), "d"),
     "triplet-semihard-tfa": ("pk", lambda c: TripletSemiHardLoss(margin=c.triplet_margin), None),
     "triplet-batchhard": ("pk", lambda c: TripletHardLoss(soft=True), None),
@@ -73,34 +87,64 @@ RUNS = {
 class Config(StudyConfig):
     NAME = "traffic-signs"
     TITLE = "Traffic signs: contrastive vs triplet, with and without mining"
-    QUICK = {"epochs": 2, "max_classes": 10, "max_images_per_class": 60, "classes_per_batch": 8, "images_per_class": 4,
-             "other_dims": (8,), "runs": ("triplet-semihard", "triplet-random", "contrastive-margin", "contrastive-all")}
-    data: str = option("../shared/data/tt100k-crops.tar.gz", "folder or .tar.gz with train/<code>/ and test/<code>/", metavar="SRC")
+    QUICK = {
+        "epochs": 2,
+        "max_classes": 10,
+        "max_images_per_class": 60,
+        "classes_per_batch": 8,
+        "images_per_class": 4,
+        "other_dims": (8,),
+        "runs": ("triplet-semihard", "triplet-random", "contrastive-margin", "contrastive-all"),
+    }
+    data: str = option(
+        "../shared/data/tt100k-crops.tar.gz", "folder or .tar.gz with train/<code>/ and test/<code>/", metavar="SRC"
+    )
     image_size: int = option(64, "crops are resized to this many pixels square", low=8)
     pad_to_square: bool = option(False, "pad each crop to a square (black) before resizing, keeping the sign's shape")
     min_images: int = option(20, "classes with fewer crops (train and test merged) are dropped", low=2)
-    train_fraction: float = option(0.8, "share of each class's crops for training (the reference split rule)", above=0, high=0.95)
-    network: str = option("reference", "embedding network: the reference's 4 conv blocks, or tfml's first (small) one",
-                          choices=("reference", "small"))
+    train_fraction: float = option(
+        0.8, "share of each class's crops for training (the reference split rule)", above=0, high=0.95
+    )
+    network: str = option(
+        "reference",
+        "embedding network: the reference's 4 conv blocks, or tfml's first (small) one",
+        choices=("reference", "small"),
+    )
     dim: int = option(32, "embedding size of the runs", low=1)
     other_dims: tuple[int, ...] = option((8, 16), "sizes the best run is trained again at", low=1)
     runs: tuple[str, ...] = option(tuple(RUNS), "runs to train", choices=tuple(RUNS))
-    epochs: int = option(16, "epochs of each run; an epoch is len(train) // batch steps (16: the reference's 8-epoch "
-                                "training time, tfml's step taking half as long)", low=1)
+    epochs: int = option(
+        16,
+        "epochs of each run; an epoch is len(train) // batch steps (16: the reference's 8-epoch "
+        "training time, tfml's step taking half as long)",
+        low=1,
+    )
     classes_per_batch: int = option(32, "P of the P x K batches (batch size P x K for every run)", low=2)
     images_per_class: int = option(4, "K of the P x K batches", low=2)
     padding: int = option(4, "random crop after padding this many pixels (0: no augmentation)", low=0)
     learning_rate: float = option(1e-3, "Adam learning rate", above=0)
     triplet_margin: float = option(0.2, "margin of the triplet losses and the semi-hard miner", above=0)
-    miner_margins: tuple[float, float] = option((0.2, 0.8), "pair-margin miner: positives farther, negatives closer than",
-                                                low=0, metavar=("POS", "NEG"))
-    validation_fraction: float = option(0.0, "share of the training images held out to pick each run's checkpoint; 0: train on "
-                                        "all of them (as the reference) and pick by retrieval among the training images", low=0, high=0.5)
-    selection_queries: int = option(2000, "with --validation-fraction 0: training images that query the others every epoch", low=10)
+    miner_margins: tuple[float, float] = option(
+        (0.2, 0.8), "pair-margin miner: positives farther, negatives closer than", low=0, metavar=("POS", "NEG")
+    )
+    validation_fraction: float = option(
+        0.0,
+        "share of the training images held out to pick each run's checkpoint; 0: train on "
+        "all of them (as the reference) and pick by retrieval among the training images",
+        low=0,
+        high=0.5,
+    )
+    selection_queries: int = option(
+        2000, "with --validation-fraction 0: training images that query the others every epoch", low=10
+    )
     max_classes: int | None = option(None, "keep only the most frequent classes (quick mode)", low=2)
     max_images_per_class: int | None = option(None, "keep at most this many images per class (quick mode)", low=4)
-    reference: str = option("", "JSON of the pytorch-metric-learning reference rows (default: benchmarks/results/"
-                            "pml_reference.json of the project, made by benchmarks/pml_reference.py)", metavar="FILE")
+    reference: str = option(
+        "",
+        "JSON of the pytorch-metric-learning reference rows (default: benchmarks/results/"
+        "pml_reference.json of the project, made by benchmarks/pml_reference.py)",
+        metavar="FILE",
+    )
 
 
 @dataclasses.dataclass
@@ -122,16 +166,41 @@ class Trained:
 def prepare(run: Run) -> Prepared:
     """Load the crops with the reference's split (a subset in quick mode); standardisation from the training images."""
     config = run.config
-    data = load_traffic_signs(config.data, config.image_size, config.min_images, config.train_fraction, seed=config.seed,
-                              pad_to_square=config.pad_to_square, progress=True)
+    data = load_traffic_signs(
+        config.data,
+        config.image_size,
+        config.min_images,
+        config.train_fraction,
+        seed=config.seed,
+        pad_to_square=config.pad_to_square,
+        progress=True,
+    )
     if config.max_classes or config.max_images_per_class:
-        x_all, y_all, names = subset(np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test]),
-                                     config, data.class_names)
+        x_all, y_all, names = subset(
+            np.concatenate([data.x_train, data.x_test]),
+            np.concatenate([data.y_train, data.y_test]),
+            config,
+            data.class_names,
+        )
         train_rows, test_rows = stratified_split(y_all, 1 - config.train_fraction, config.seed)
-        data = dataclasses.replace(data, x_train=x_all[train_rows], y_train=y_all[train_rows], x_test=x_all[test_rows],
-                                   y_test=y_all[test_rows], class_names=names, ids_train=[], ids_test=[])
-    run.record(data_source=str(Path(config.data).resolve()), classes=len(data.class_names), train_images=len(data.x_train),
-               test_images=len(data.x_test), dropped_classes=data.dropped_classes, skipped_files=data.skipped_files)
+        data = dataclasses.replace(
+            data,
+            x_train=x_all[train_rows],
+            y_train=y_all[train_rows],
+            x_test=x_all[test_rows],
+            y_test=y_all[test_rows],
+            class_names=names,
+            ids_train=[],
+            ids_test=[],
+        )
+    run.record(
+        data_source=str(Path(config.data).resolve()),
+        classes=len(data.class_names),
+        train_images=len(data.x_train),
+        test_images=len(data.x_test),
+        dropped_classes=data.dropped_classes,
+        skipped_files=data.skipped_files,
+    )
     if config.validation_fraction > 0:
         fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
     else:
@@ -145,10 +214,16 @@ def baselines(run: Run, prepared: Prepared) -> list[dict]:
     pixels = [unit_float_array(x.reshape(len(x), -1)) for x in (data.x_train, data.x_test)]
     rows = [{"run": "raw pixels", "dim": pixels[0].shape[1], **evaluate(*pixels, data.y_train, data.y_test)}]
     set_seed(config.seed)
-    untrained = build_embedding_net((config.image_size, config.image_size, 3), config.dim, network=config.network,
-                                    standardize=prepared.standardize)
-    rows.append({"run": "untrained network", "dim": config.dim, **evaluate(embed(untrained, data.x_train), embed(untrained, data.x_test),
-                                                                          data.y_train, data.y_test)})
+    untrained = build_embedding_net(
+        (config.image_size, config.image_size, 3), config.dim, network=config.network, standardize=prepared.standardize
+    )
+    rows.append(
+        {
+            "run": "untrained network",
+            "dim": config.dim,
+            **evaluate(embed(untrained, data.x_train), embed(untrained, data.x_test), data.y_train, data.y_test),
+        }
+    )
     return rows
 
 
@@ -172,20 +247,34 @@ def train_one(run: Run, prepared: Prepared, trained: Trained, name: str, dim: in
     training = f"{name}-d{dim}"
     set_seed(config.seed)
     with run.scope():
-        net = build_embedding_net((config.image_size, config.image_size, 3), dim, network=config.network,
-                                  standardize=prepared.standardize)
+        net = build_embedding_net(
+            (config.image_size, config.image_size, 3), dim, network=config.network, standardize=prepared.standardize
+        )
         net.compile(keras.optimizers.Adam(config.learning_rate), make_loss(config))
     batch_size = config.classes_per_batch * config.images_per_class
     steps = len(data.x_train) // batch_size  # the reference's epoch: all training images, drop last
     order = epoch_order(batches, data.y_train[prepared.fit_index], config, steps)
-    stream = labelled_batches(data.x_train[prepared.fit_index], order, batch_size, config.epochs, config.seed, padding=config.padding)
+    stream = labelled_batches(
+        data.x_train[prepared.fit_index], order, batch_size, config.epochs, config.seed, padding=config.padding
+    )
     measure, monitor = checkpoint_metrics(data, prepared.fit_index, prepared.val_index, config)
-    history = run.fit(net, stream, epochs=config.epochs, name=training, monitor=monitor, mode="max", verbose=2,
-                      callbacks=[EpochMetrics(measure)], curves=f"{name}, d = {dim} (loss, and the figures that pick the checkpoint)")
+    history = run.fit(
+        net,
+        stream,
+        epochs=config.epochs,
+        name=training,
+        monitor=monitor,
+        mode="max",
+        verbose=2,
+        callbacks=[EpochMetrics(measure)],
+        curves=f"{name}, d = {dim} (loss, and the figures that pick the checkpoint)",
+    )
     best = run.best_model(training)
     run.save_model(best, f"runs/{training}/embedding_net.h5")
     trained.nets[(name, dim)], trained.seconds[(name, dim)] = best, float(history["epoch_seconds"].sum())
-    trained.results[(name, dim)] = evaluate(embed(best, data.x_train), embed(best, data.x_test), data.y_train, data.y_test)
+    trained.results[(name, dim)] = evaluate(
+        embed(best, data.x_train), embed(best, data.x_test), data.y_train, data.y_test
+    )
 
 
 def figures(run: Run, prepared: Prepared, trained: Trained) -> None:
@@ -194,52 +283,83 @@ def figures(run: Run, prepared: Prepared, trained: Trained) -> None:
     net = trained.nets[(best, config.dim)]
     train_vectors, test_vectors = embed(net, data.x_train), embed(net, data.x_test)
     names = np.array(data.class_names)
-    run.save(f"tensorboard/projector/{best}-d{config.dim}-test", write_projector, test_vectors,
-             pd.DataFrame({"class": names[data.y_test], "family": [sign_family(n) for n in names[data.y_test]]}), data.x_test)
-    shown = np.sort(np.random.default_rng(config.seed).choice(len(train_vectors), min(5000, len(train_vectors)), replace=False))
+    run.save(
+        f"tensorboard/projector/{best}-d{config.dim}-test",
+        write_projector,
+        test_vectors,
+        pd.DataFrame({"class": names[data.y_test], "family": [sign_family(n) for n in names[data.y_test]]}),
+        data.x_test,
+    )
+    shown = np.sort(
+        np.random.default_rng(config.seed).choice(len(train_vectors), min(5000, len(train_vectors)), replace=False)
+    )
     for method in ("tsne", "umap"):
-        for split, vectors, labels, picked in (("train", train_vectors, data.y_train, shown),
-                                               ("test", test_vectors, data.y_test, slice(None))):
+        for split, vectors, labels, picked in (
+            ("train", train_vectors, data.y_train, shown),
+            ("test", test_vectors, data.y_test, slice(None)),
+        ):
             points = project_2d(vectors[picked], method, seed=config.seed)
-            scatter_2d(points, names[labels[picked]], run.figure(f"{method}_{split}.png", f"{method.upper()}, {split}"),
-                       f"{method.upper()} of {len(points):,} {split} embeddings ({best}, d = {config.dim})",
-                       class_order=data.class_names, annotate=True)
+            scatter_2d(
+                points,
+                names[labels[picked]],
+                run.figure(f"{method}_{split}.png", f"{method.upper()}, {split}"),
+                f"{method.upper()} of {len(points):,} {split} embeddings ({best}, d = {config.dim})",
+                class_order=data.class_names,
+                annotate=True,
+            )
     order = family_order(data.class_names)
     centroids = np.stack([train_vectors[data.y_train == c].mean(0) for c in order])
     distances = np.sqrt(((centroids[:, None] - centroids[None]) ** 2).sum(-1))
-    distance_heatmap(distances, names[order].tolist(), [sign_family(names[c]) for c in order],
-                     run.figure("centroid_distances.png", "Class-centroid distances by sign family"),
-                     f"distances between class centroids ({best}, d = {config.dim}), ordered by sign family")
+    distance_heatmap(
+        distances,
+        names[order].tolist(),
+        [sign_family(names[c]) for c in order],
+        run.figure("centroid_distances.png", "Class-centroid distances by sign family"),
+        f"distances between class centroids ({best}, d = {config.dim}), ordered by sign family",
+    )
 
 
 def report(run: Run, prepared: Prepared, baseline_rows: list[dict], trained: Trained) -> None:
     """Figures, the comparison with the reference rows, all test figures, what the numbers say."""
     config, data = run.config, prepared.data
     figures(run, prepared, trained)
-    rows = baseline_rows + [{"run": name, "dim": dim, **result, "train_seconds": trained.seconds[(name, dim)]}
-                            for (name, dim), result in trained.results.items()]
+    rows = baseline_rows + [
+        {"run": name, "dim": dim, **result, "train_seconds": trained.seconds[(name, dim)]}
+        for (name, dim), result in trained.results.items()
+    ]
     table = pd.DataFrame(rows).set_index(["run", "dim"])
-    run.table("k-NN classification and retrieval on the test images (base: training embeddings, Euclidean)", table,
-              metrics="{level[0]}/d{level[1]}/{column}")
+    run.table(
+        "k-NN classification and retrieval on the test images (base: training embeddings, Euclidean)",
+        table,
+        metrics="{level[0]}/d{level[1]}/{column}",
+    )
     run.add_metrics({"best_run": list(RUNS).index(trained.best)})
-    picked = (f"{len(prepared.val_index):,} held out to pick checkpoints" if len(prepared.val_index) else
-              f"checkpoints picked by retrieval among {min(config.selection_queries, len(prepared.fit_index)):,} training images")
+    picked = (
+        f"{len(prepared.val_index):,} held out to pick checkpoints"
+        if len(prepared.val_index)
+        else f"checkpoints picked by retrieval among {min(config.selection_queries, len(prepared.fit_index)):,} "
+        "training images"
+    )
     batch = config.classes_per_batch * config.images_per_class
-    run.summarise(f"{len(data.class_names)} classes, {len(data.x_train):,} training ({len(prepared.fit_index):,} to train on, "
-                  f"{picked}) and {len(data.x_test):,} test images at {config.image_size} x {config.image_size}; each run "
-                  f"{config.epochs} epochs of {len(data.x_train) // batch} steps (batch {config.classes_per_batch} x "
-                  f"{config.images_per_class}). Test images are classified by their nearest training images; MAP@R (1.0 = "
-                  "every same-class image ranked first) is the figure runs are compared by.")
+    run.summarise(
+        f"{len(data.class_names)} classes, {len(data.x_train):,} training ({len(prepared.fit_index):,} to train on, "
+        f"{picked}) and {len(data.x_test):,} test images at {config.image_size} x {config.image_size}; each run "
+        f"{config.epochs} epochs of {len(data.x_train) // batch} steps (batch {config.classes_per_batch} x "
+        f"{config.images_per_class}). Test images are classified by their nearest training images; MAP@R (1.0 = "
+        "every same-class image ranked first) is the figure runs are compared by."
+    )
     for sentence in findings({name: trained.results[(name, config.dim)] for name in config.runs}):
         run.summarise(sentence)
     reference_table(run, trained)
-    run.note(f"Data: {config.data}; {len(data.class_names)} classes ({len(data.dropped_classes)} dropped with fewer than "
-             f"{config.min_images} crops), reference split ({config.train_fraction:.0%} of each class for training), "
-             f"{'padded to square and ' if config.pad_to_square else ''}resized to {config.image_size} x {config.image_size}; "
-             f"network: {config.network}; augmentation: random crop after {config.padding}-px padding. Each run's checkpoint is the "
-             f"epoch with the best MAP@R of its checkpoint figure ({picked}; the test set picks nothing); train seconds add up the "
-             f"epochs' training time. Best run by test MAP@R at d = {config.dim}: **{trained.best}**. t-SNE/UMAP of the training set "
-             "show a seeded sample of at most 5,000 images.")
+    run.note(
+        f"Data: {config.data}; {len(data.class_names)} classes ({len(data.dropped_classes)} dropped with fewer than "
+        f"{config.min_images} crops), reference split ({config.train_fraction:.0%} of each class for training), "
+        f"{'padded to square and ' if config.pad_to_square else ''}resized to {config.image_size} x "
+        f"{config.image_size}; network: {config.network}; augmentation: random crop after {config.padding}-px padding. "
+        f"Each run's checkpoint is the epoch with the best MAP@R of its checkpoint figure ({picked}; the test set "
+        f"picks nothing); train seconds add up the epochs' training time. Best run by test MAP@R at d = {config.dim}: "
+        f"**{trained.best}**. t-SNE/UMAP of the training set show a seeded sample of at most 5,000 images."
+    )
 
 
 def reference_table(run: Run, trained: Trained) -> None:
@@ -250,14 +370,29 @@ def reference_table(run: Run, trained: Trained) -> None:
     comparison = []
     for name in config.runs:
         letter, ours = RUNS[name][2], trained.results[(name, config.dim)]
-        line = {"run": name, "reference row": letter or "-", "kNN@1": ours["knn@1"], "kNN@5": ours["knn@5"],
-                "R-precision": ours["r_precision"], "MAP@R": ours["map@r"], "train seconds": trained.seconds[(name, config.dim)]}
+        line = {
+            "run": name,
+            "reference row": letter or "-",
+            "kNN@1": ours["knn@1"],
+            "kNN@5": ours["knn@5"],
+            "R-precision": ours["r_precision"],
+            "MAP@R": ours["map@r"],
+            "train seconds": trained.seconds[(name, config.dim)],
+        }
         if letter and letter in reference:
             ref = reference[letter]
-            line.update({"reference kNN@1": ref["knn@1"], "reference MAP@R": ref["map@r"], "reference train seconds": ref["train_seconds"]})
+            line.update(
+                {
+                    "reference kNN@1": ref["knn@1"],
+                    "reference MAP@R": ref["map@r"],
+                    "reference train seconds": ref["train_seconds"],
+                }
+            )
         comparison.append(line)
-    run.table("tfml runs beside the pytorch-metric-learning reference (same data, split and protocol; d = 32)",
-              pd.DataFrame(comparison).set_index("run"))
+    run.table(
+        "tfml runs beside the pytorch-metric-learning reference (same data, split and protocol; d = 32)",
+        pd.DataFrame(comparison).set_index("run"),
+    )
     if not reference:
         run.note(f"No reference rows: {path} is absent (make it with `python benchmarks/pml_reference.py`).")
 
@@ -267,7 +402,9 @@ def subset(images, labels, config: Config, class_names):
     counts = np.bincount(labels, minlength=len(class_names))
     classes = np.argsort(-counts, kind="stable")[: config.max_classes or len(class_names)]
     rng = np.random.default_rng(config.seed)
-    keep = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[: config.max_images_per_class] for c in classes])
+    keep = np.concatenate(
+        [rng.permutation(np.flatnonzero(labels == c))[: config.max_images_per_class] for c in classes]
+    )
     keep.sort()
     remap = np.full(len(class_names), -1)
     remap[np.sort(classes)] = np.arange(len(classes))
@@ -282,7 +419,9 @@ def epoch_order(batches: str, labels: np.ndarray, config: Config, steps: int):
     def order(epoch):
         if batches == "shuffled":  # permutations one after the other until the epoch's steps are full
             rounds = -(-steps * batch_size // len(labels))
-            indices = np.concatenate([np.random.default_rng([config.seed, epoch, r]).permutation(len(labels)) for r in range(rounds)])
+            indices = np.concatenate(
+                [np.random.default_rng([config.seed, epoch, r]).permutation(len(labels)) for r in range(rounds)]
+            )
             indices = indices[: steps * batch_size]
             return indices, labels[indices]
         indices = pk_indices(labels, config.classes_per_batch, config.images_per_class, steps, config.seed, epoch)
@@ -301,7 +440,9 @@ def embed(net: keras.Model, images: np.ndarray) -> np.ndarray:
 def evaluate(train_vectors, test_vectors, y_train, y_test) -> dict[str, float]:
     """k-NN classification (Euclidean, k = 1 and 5, ties to the nearest) and retrieval metrics of the
     test images against the training images."""
-    return evaluate_retrieval(ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), LABEL_METRICS).metrics
+    return evaluate_retrieval(
+        ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), LABEL_METRICS
+    ).metrics
 
 
 def selection_metrics(images: np.ndarray, labels: np.ndarray, queries: np.ndarray, prefix: str):
@@ -327,9 +468,15 @@ def checkpoint_metrics(data, fit_index, val_index, config: Config):
     with no held-out images, a seeded sample of training images retrieved among all training images
     (a held-in figure: it follows how well the training images are embedded)."""
     if len(val_index):
-        return (selection_metrics(data.x_train[val_index], data.y_train[val_index], np.arange(len(val_index)), "val_"),
-                "val_map_at_r")
-    queries = np.sort(np.random.default_rng(config.seed).choice(len(fit_index), min(config.selection_queries, len(fit_index)), replace=False))
+        return (
+            selection_metrics(data.x_train[val_index], data.y_train[val_index], np.arange(len(val_index)), "val_"),
+            "val_map_at_r",
+        )
+    queries = np.sort(
+        np.random.default_rng(config.seed).choice(
+            len(fit_index), min(config.selection_queries, len(fit_index)), replace=False
+        )
+    )
     return selection_metrics(data.x_train[fit_index], data.y_train[fit_index], queries, "train_"), "train_map_at_r"
 
 
@@ -346,21 +493,28 @@ def read_reference(path: Path) -> dict:
 def findings(rows: dict[str, dict]) -> list[str]:
     """Answers to "does mining help?" and "contrastive or triplet?" from the MAP@R of the runs."""
     said = []
-    pairs = (("triplet-semihard", "triplet-random", "triplets"), ("contrastive-margin", "contrastive-all", "contrastive pairs"))
+    pairs = (
+        ("triplet-semihard", "triplet-random", "triplets"),
+        ("contrastive-margin", "contrastive-all", "contrastive pairs"),
+    )
     for mined, plain, what in pairs:
         if mined in rows and plain in rows:
             gain = rows[mined]["map@r"] - rows[plain]["map@r"]
-            said.append(f"Mining {'helps' if gain > 0 else 'does not help'} {what}: MAP@R {rows[plain]['map@r']:.3f} without "
-                        f"mining, {rows[mined]['map@r']:.3f} with ({gain:+.3f}; kNN@1 {rows[plain]['knn@1']:.3f} -> "
-                        f"{rows[mined]['knn@1']:.3f}).")
+            said.append(
+                f"Mining {'helps' if gain > 0 else 'does not help'} {what}: MAP@R {rows[plain]['map@r']:.3f} without "
+                f"mining, {rows[mined]['map@r']:.3f} with ({gain:+.3f}; kNN@1 {rows[plain]['knn@1']:.3f} -> "
+                f"{rows[mined]['knn@1']:.3f})."
+            )
     triplet = {n: r for n, r in rows.items() if n.startswith("triplet")}
     contrastive = {n: r for n, r in rows.items() if n.startswith("contrastive")}
     if triplet and contrastive:
         best_t = max(triplet, key=lambda n: triplet[n]["map@r"])
         best_c = max(contrastive, key=lambda n: contrastive[n]["map@r"])
         winner = best_c if contrastive[best_c]["map@r"] > triplet[best_t]["map@r"] else best_t
-        said.append(f"Contrastive or triplet: the best contrastive run ({best_c}, MAP@R {contrastive[best_c]['map@r']:.3f}) against "
-                    f"the best triplet run ({best_t}, {triplet[best_t]['map@r']:.3f}): {winner} is ahead here.")
+        said.append(
+            f"Contrastive or triplet: the best contrastive run ({best_c}, MAP@R {contrastive[best_c]['map@r']:.3f}) "
+            f"against the best triplet run ({best_t}, {triplet[best_t]['map@r']:.3f}): {winner} is ahead here."
+        )
     return said
 
 
