@@ -229,6 +229,12 @@ def figures(run: Run, prepared: Prepared, evaluation: Evaluation) -> None:
         f"{method} of the {len(points):,} test codes",
         class_order=data.class_names,
     )
+    neighbour_figures(run, prepared, evaluation)
+
+
+def neighbour_figures(run: Run, prepared: Prepared, evaluation: Evaluation) -> None:
+    """The first test queries and their nearest images by the autoencoder's codes, for each distance."""
+    config, data, names = run.config, prepared.data, np.array(prepared.data.class_names)
     shown = min(config.n_queries, len(data.x_test))
     for distance in DISTANCES:
         found, indices = evaluation.neighbours[("autoencoder", distance)]
@@ -250,14 +256,10 @@ def report(run: Run, prepared: Prepared, trained: Trained, evaluation: Evaluatio
     metric, shown = f"precision@{config.k}", min(config.n_queries, len(data.x_test))
     table = evaluation.table
     run.add_metrics(flatten(pd.DataFrame({"MSE": evaluation.reconstruction}), "reconstruction_mse/{index}"))
-    run.add_metrics(
-        flatten(
-            table[[metric, f"{metric} (first {shown})"]].rename(
-                columns={f"{metric} (first {shown})": f"{metric}_first{shown}"}
-            ),
-            "{column}/{index}",
-        )
+    first = table[[metric, f"{metric} (first {shown})"]].rename(
+        columns={f"{metric} (first {shown})": f"{metric}_first{shown}"}
     )
+    run.add_metrics(flatten(first, "{column}/{index}"))
     history = run.history()
     best = history.loc[history["val_loss"].idxmin()]
     run.add_metrics(

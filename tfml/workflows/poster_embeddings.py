@@ -230,13 +230,11 @@ def ratio_scatter(run: Run, prepared: Prepared, model: keras.Model) -> float:
     """Validation triplets: log embedding ratio against log label ratio (scatter and examples);
     returns their Pearson correlation."""
     config, movies, validation = run.config, prepared.movies, prepared.validation
-    anchor, positive, negative, d_ap, d_an = jaccard_triplets(
-        movies.genres[validation],
-        20,
-        min(config.batch_movies, len(validation)),
-        config.anchors_per_batch,
-        seed=(config.seed, 10_000),
+    batch = min(config.batch_movies, len(validation))
+    triplets = jaccard_triplets(
+        movies.genres[validation], 20, batch, config.anchors_per_batch, seed=(config.seed, 10_000)
     )
+    anchor, positive, negative, d_ap, d_an = triplets
     vectors = model.predict(movies.posters[validation], verbose=0)
     e_ap = np.linalg.norm(vectors[anchor] - vectors[positive], axis=1)
     e_an = np.linalg.norm(vectors[anchor] - vectors[negative], axis=1)
@@ -255,16 +253,14 @@ def ratio_scatter(run: Run, prepared: Prepared, model: keras.Model) -> float:
         "log |f_a - f_p| / |f_a - f_n|",
         diagonal=True,
     )
-    rows = []
-    for t in range(4):
-        a, p, n = (validation[i] for i in (anchor[t], positive[t], negative[t]))
-        rows.append(
-            [
-                (movies.posters[a], f"anchor\n{genre_text(movies, a)}", "blue"),
-                (movies.posters[p], f"1-J {d_ap[t]:.2f}, |f| {e_ap[t]:.2f}\n{genre_text(movies, p)}", "green"),
-                (movies.posters[n], f"1-J {d_an[t]:.2f}, |f| {e_an[t]:.2f}\n{genre_text(movies, n)}", "red"),
-            ]
-        )
+    rows = [
+        [
+            (movies.posters[a], f"anchor\n{genre_text(movies, a)}", "blue"),
+            (movies.posters[p], f"1-J {d_ap[t]:.2f}, |f| {e_ap[t]:.2f}\n{genre_text(movies, p)}", "green"),
+            (movies.posters[n], f"1-J {d_an[t]:.2f}, |f| {e_an[t]:.2f}\n{genre_text(movies, n)}", "red"),
+        ]
+        for t, (a, p, n) in enumerate(zip(validation[anchor[:4]], validation[positive[:4]], validation[negative[:4]]))
+    ]
     image_table(
         rows,
         run.figure("validation_triplets.png", "Validation triplets: label distance (1-J) and embedding distance (|f|)"),
@@ -286,29 +282,7 @@ def figures(run: Run, prepared: Prepared, models: dict, evaluation: Evaluation) 
     )
     queries = np.random.default_rng(config.seed).choice(len(test), min(config.figure_queries, len(test)), replace=False)
     for name in models:
-        rows = []
-        for q in queries:
-            query = test[q]
-            cells = [
-                (movies.posters[query], f"query: {movies.titles[query][:22]}\n{genre_text(movies, query)}", "blue")
-            ]
-            for j in evaluation.neighbours[name][q]:
-                gain = jaccard(movies.genres[query : query + 1], movies.genres[test[j] : test[j] + 1])[0, 0]
-                cells.append(
-                    (
-                        movies.posters[test[j]],
-                        f"J={gain:.2f}\n{genre_text(movies, test[j])}",
-                        "green" if gain > 0 else "red",
-                    )
-                )
-            rows.append(cells)
-        slug = name.replace(", backbone ", " backbone ").replace(" ", "-")
-        image_table(
-            rows,
-            run.figure(f"neighbours_{slug}.png", f"Nearest test posters: {name}"),
-            f"{name}: the 10 nearest test posters (J = Jaccard index of the genres with the query's)",
-            cell=(1.05, 1.75),
-        )
+        neighbour_figure(run, prepared, name, evaluation.neighbours[name], queries)
     genres = movies.genres[test]
     points = project_2d(evaluation.embeddings["log-ratio"], "tsne", seed=config.seed)
     highlight_grid(
@@ -324,6 +298,32 @@ def figures(run: Run, prepared: Prepared, models: dict, evaluation: Evaluation) 
         pd.DataFrame({"title": [movies.titles[i] for i in test], "genres": [genre_text(movies, i) for i in test]}),
         movies.posters[test],
         thumbnail=(48, 32),
+    )
+
+
+def neighbour_figure(run: Run, prepared: Prepared, name: str, neighbours: np.ndarray, queries: np.ndarray) -> None:
+    """The 10 nearest test posters of a few test queries, each with its Jaccard index to the query."""
+    movies, test = prepared.movies, prepared.test
+    rows = []
+    for q in queries:
+        query = test[q]
+        cells = [(movies.posters[query], f"query: {movies.titles[query][:22]}\n{genre_text(movies, query)}", "blue")]
+        for j in neighbours[q]:
+            gain = jaccard(movies.genres[query : query + 1], movies.genres[test[j] : test[j] + 1])[0, 0]
+            cells.append(
+                (
+                    movies.posters[test[j]],
+                    f"J={gain:.2f}\n{genre_text(movies, test[j])}",
+                    "green" if gain > 0 else "red",
+                )
+            )
+        rows.append(cells)
+    slug = name.replace(", backbone ", " backbone ").replace(" ", "-")
+    image_table(
+        rows,
+        run.figure(f"neighbours_{slug}.png", f"Nearest test posters: {name}"),
+        f"{name}: the 10 nearest test posters (J = Jaccard index of the genres with the query's)",
+        cell=(1.05, 1.75),
     )
 
 

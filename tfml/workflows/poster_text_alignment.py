@@ -88,6 +88,15 @@ class Trained:
     table: pd.DataFrame  # the ablation
     best: str  # the pair with the best top-5% accuracy on all movies
 
+    def metrics(self) -> dict[str, float]:
+        """{"<pair>/<subset>/<figure>": value} of every tower pair."""
+        return {
+            f"{name}/{subset}/{key}": value
+            for (name, subset), values in self.results.items()
+            for key, value in values.items()
+            if key != "d"
+        }
+
 
 def prepare(run: Run) -> Prepared:
     """Load the movies with a poster and a synopsis; train.txt trains (a seeded share of it picks
@@ -183,9 +192,29 @@ def figures(run: Run, prepared: Prepared, trained: Trained) -> tuple[float, floa
     u, v = embed(trained.models[best], movies.posters, movies.overviews)
     d_never = distance_matrix(u[never], v[never])
     picks = np.random.default_rng(config.seed).choice(len(never), min(config.figure_items, len(never)), replace=False)
+    synopses_of_posters(run, prepared, best, d_never, picks)
+    posters_of_synopses(run, prepared, best, d_never, picks)
+    ranks = match_ranks(trained.results[(best, "all")]["d"], 1)
+    rank_histograms(
+        {"trained movies": ranks[prepared.trained], "never-trained movies": ranks[never]},
+        run.figure(
+            "rank_histogram.png", "Rank of the true synopsis among all N, for trained and never-trained posters"
+        ),
+        f"{best}: rank of each poster's own synopsis among {len(movies)}",
+    )
+    top = np.argsort(d_never, axis=1, kind="stable")[:, : config.shown]
+    shared = float(
+        np.mean([jaccard(movies.genres[[never[i]]], movies.genres[never[top[i]]]).mean() for i in range(len(never))])
+    )
+    return shared, float(jaccard(movies.genres[never], movies.genres[never]).mean())
+
+
+def synopses_of_posters(run: Run, prepared: Prepared, best: str, d_never: np.ndarray, picks: np.ndarray) -> None:
+    """Never-trained posters beside their nearest synopses (the true one marked)."""
+    movies, never = prepared.movies, prepared.never
     text_rows = []
     for q in picks:
-        order, movie = np.argsort(d_never[q], kind="stable")[: config.shown], never[q]
+        order, movie = np.argsort(d_never[q], kind="stable")[: run.config.shown], never[q]
         text_rows.append(
             (
                 movies.posters[movie],
@@ -202,9 +231,14 @@ def figures(run: Run, prepared: Prepared, trained: Trained) -> tuple[float, floa
         ),
         f"{best}: nearest synopses of never-trained posters",
     )
-    poster_rows = []
+
+
+def posters_of_synopses(run: Run, prepared: Prepared, best: str, d_never: np.ndarray, picks: np.ndarray) -> None:
+    """Never-trained synopses and their nearest posters (the true one framed green)."""
+    movies, never = prepared.movies, prepared.never
+    rows = []
     for q in picks:
-        order, movie = np.argsort(d_never[:, q], kind="stable")[: config.shown], never[q]
+        order, movie = np.argsort(d_never[:, q], kind="stable")[: run.config.shown], never[q]
         cells = [(movies.posters[movie], f"synopsis of\n{movies.titles[movie][:24]}", "blue")]
         cells += [
             (
@@ -214,9 +248,9 @@ def figures(run: Run, prepared: Prepared, trained: Trained) -> tuple[float, floa
             )
             for j in order
         ]
-        poster_rows.append(cells)
+        rows.append(cells)
     image_table(
-        poster_rows,
+        rows,
         run.figure(
             "synopsis_to_posters.png",
             "Synopses and their nearest posters (never-trained movies; first: "
@@ -225,33 +259,13 @@ def figures(run: Run, prepared: Prepared, trained: Trained) -> tuple[float, floa
         f"{best}: nearest posters of never-trained synopses",
         cell=(1.2, 1.9),
     )
-    ranks = match_ranks(trained.results[(best, "all")]["d"], 1)
-    rank_histograms(
-        {"trained movies": ranks[prepared.trained], "never-trained movies": ranks[never]},
-        run.figure(
-            "rank_histogram.png", "Rank of the true synopsis among all N, for trained and never-trained posters"
-        ),
-        f"{best}: rank of each poster's own synopsis among {len(movies)}",
-    )
-    top = np.argsort(d_never, axis=1, kind="stable")[:, : config.shown]
-    shared = float(
-        np.mean([jaccard(movies.genres[[never[i]]], movies.genres[never[top[i]]]).mean() for i in range(len(never))])
-    )
-    return shared, float(jaccard(movies.genres[never], movies.genres[never]).mean())
 
 
 def report(run: Run, prepared: Prepared, trained: Trained) -> None:
     """Figures, the ablation table, metrics and what the numbers say."""
     config, movies, best = run.config, prepared.movies, trained.best
     shared, baseline = figures(run, prepared, trained)
-    run.add_metrics(
-        {
-            f"{name}/{subset}/{key}": value
-            for (name, subset), values in trained.results.items()
-            for key, value in values.items()
-            if key != "d"
-        }
-    )
+    run.add_metrics(trained.metrics())
     run.add_metrics({"best_genre_jaccard_of_top5": shared, "genre_jaccard_of_random_pairs": baseline})
     every, never = trained.results[(best, "all")], trained.results[(best, "never trained")]
     run.summarise(

@@ -113,6 +113,16 @@ class Route:
     outcome: dict  # test accuracy, predictions and their confidence
     best_val_accuracy: float
 
+    def row(self) -> dict:
+        return {
+            "route": self.description,
+            "initialisation": self.initialisation,
+            "trained_parameters": self.trained_parameters,
+            "epochs": self.epochs,
+            "test_accuracy": self.outcome["test_accuracy"],
+            "best_val_accuracy": self.best_val_accuracy,
+        }
+
 
 def prepare(run: Run) -> Prepared:
     """Resolve and load the backbone, load CIFAR-10, hold out a stratified validation set."""
@@ -171,49 +181,48 @@ def features_route(run: Run, prepared: Prepared) -> Route:
 
 def end_to_end_routes(run: Run, prepared: Prepared, features: Route) -> dict[str, Route]:
     """Fine-tuning from the backbone, and the same network from scratch, at the same budget."""
-    config, data, fit_index, stem = run.config, prepared.data, prepared.fit_index, prepared.stem
+    config = run.config
+    return {
+        "fine-tuning": train_route(run, prepared, "fine-tuning", prepared.weights, config.finetune_learning_rate),
+        "scratch": train_route(run, prepared, "scratch", "none", config.scratch_learning_rate),
+    }
+
+
+def train_route(run: Run, prepared: Prepared, route: str, initial: str, learning_rate: float) -> Route:
+    """Backbone (from ``initial`` weights) + head trained end to end; checkpoint by validation accuracy."""
+    config, data, fit_index = run.config, prepared.data, prepared.fit_index
     batch_size = min(config.batch_size, len(fit_index))
-    routes = {}
-    for route, initial, learning_rate in (
-        ("fine-tuning", prepared.weights, config.finetune_learning_rate),
-        ("scratch", "none", config.scratch_learning_rate),
-    ):
-        set_seed(config.seed)
-        with run.scope():
-            model = compile_classifier(
-                classifier(load_backbone(initial, data.x_train.shape[1:], stem=stem), len(data.class_names)),
-                learning_rate,
-                config.weight_decay,
-                config.epochs * (len(fit_index) // batch_size),
-            )
-        batches = labelled_batches(
-            data.x_train,
-            shuffled_order(fit_index, prepared.y_train[fit_index], config.seed),
-            batch_size,
-            config.epochs,
-            config.seed,
-            flip=True,
+    set_seed(config.seed)
+    with run.scope():
+        backbone = load_backbone(initial, data.x_train.shape[1:], stem=prepared.stem)
+        model = compile_classifier(
+            classifier(backbone, len(data.class_names)),
+            learning_rate,
+            config.weight_decay,
+            config.epochs * (len(fit_index) // batch_size),
         )
-        history = run.fit(
-            model,
-            batches,
-            validation=fixed_batches(data.x_train[prepared.val_index], prepared.y_train[prepared.val_index], 256),
-            epochs=config.epochs,
-            name=route,
-            monitor="val_accuracy",
-            mode="max",
-            curves=f"{route}, {config.epochs} epochs",
-        )
-        best = run.best_model(route)
-        routes[route] = Route(
-            f"{route} (backbone + head, end to end)",
-            "random" if initial == "none" else Path(initial).name,
-            sum(int(np.prod(w.shape)) for w in best.trainable_weights),
-            config.epochs,
-            evaluate(best.predict(data.x_test, batch_size=256, verbose=0), prepared.y_test),
-            float(history["val_accuracy"].max()),
-        )
-    return routes
+    order = shuffled_order(fit_index, prepared.y_train[fit_index], config.seed)
+    batches = labelled_batches(data.x_train, order, batch_size, config.epochs, config.seed, flip=True)
+    validation = fixed_batches(data.x_train[prepared.val_index], prepared.y_train[prepared.val_index], 256)
+    history = run.fit(
+        model,
+        batches,
+        validation=validation,
+        epochs=config.epochs,
+        name=route,
+        monitor="val_accuracy",
+        mode="max",
+        curves=f"{route}, {config.epochs} epochs",
+    )
+    best = run.best_model(route)
+    return Route(
+        f"{route} (backbone + head, end to end)",
+        "random" if initial == "none" else Path(initial).name,
+        sum(int(np.prod(w.shape)) for w in best.trainable_weights),
+        config.epochs,
+        evaluate(best.predict(data.x_test, batch_size=256, verbose=0), prepared.y_test),
+        float(history["val_accuracy"].max()),
+    )
 
 
 def report(run: Run, prepared: Prepared, features: Route, end_to_end: dict[str, Route]) -> None:
@@ -221,58 +230,45 @@ def report(run: Run, prepared: Prepared, features: Route, end_to_end: dict[str, 
     config, data = run.config, prepared.data
     routes = {"features": features, **end_to_end}
     for route, result in routes.items():
-        confident_predictions(
-            data.x_test,
-            prepared.y_test,
-            result.outcome["predicted"],
-            result.outcome["confidence"],
-            data.class_names,
-            run.figure(f"confident_{route}.png", f"Most confident predictions: {route}"),
-            title=f"{route}: per class, 5 most confident correct (green) | 5 most confident incorrect (red)",
-        )
+        confident_figure(run, prepared, route, result.outcome)
     run.add_metrics({f"{route}/test_accuracy": result.outcome["test_accuracy"] for route, result in routes.items()})
     best = max(routes, key=lambda route: routes[route].outcome["test_accuracy"])
     run.summarise(
         f"{len(prepared.fit_index):,} training, {len(prepared.val_index):,} validation, {len(prepared.y_test):,} test "
         f"images; {config.epochs} epoch(s) per end-to-end route, {config.head_epochs} for the logistic regression."
     )
-    run.summarise(
-        f"Test accuracy (chance {1 / len(data.class_names):.3f}): "
-        + "; ".join(f"{route} {result.outcome['test_accuracy']:.3f}" for route, result in routes.items())
-        + f". Best here: {best}."
-        + (
-            " With 2,000 images and one epoch these figures are noisy and the routes barely trained; judge the routes "
-            "by a run on the full CIFAR-10 (the README's command)."
-            if config.data == "sample"
-            else ""
+    sample = ""
+    if config.data == "sample":
+        sample = (
+            " With 2,000 images and one epoch these figures are noisy and the routes barely trained; judge the "
+            "routes by a run on the full CIFAR-10 (the README's command)."
         )
-    )
-    run.table(
-        f"Test accuracy ({len(prepared.y_test):,} test images)",
-        pd.DataFrame(
-            [
-                {
-                    "route": r.description,
-                    "initialisation": r.initialisation,
-                    "trained_parameters": r.trained_parameters,
-                    "epochs": r.epochs,
-                    "test_accuracy": r.outcome["test_accuracy"],
-                    "best_val_accuracy": r.best_val_accuracy,
-                }
-                for r in routes.values()
-            ]
-        ).set_index("route"),
-    )
-    stem = prepared.stem
+    accuracies = "; ".join(f"{route} {result.outcome['test_accuracy']:.3f}" for route, result in routes.items())
+    run.summarise(f"Test accuracy (chance {1 / len(data.class_names):.3f}): {accuracies}. Best here: {best}.{sample}")
+    table = pd.DataFrame([route.row() for route in routes.values()]).set_index("route")
+    run.table(f"Test accuracy ({len(prepared.y_test):,} test images)", table)
+    notes(run, prepared)
+
+
+def confident_figure(run: Run, prepared: Prepared, route: str, outcome: dict) -> None:
+    """Per class, the test images a route classified most confidently, right and wrong."""
+    path = run.figure(f"confident_{route}.png", f"Most confident predictions: {route}")
+    title = f"{route}: per class, 5 most confident correct (green) | 5 most confident incorrect (red)"
+    data, (predicted, confidence) = prepared.data, (outcome["predicted"], outcome["confidence"])
+    confident_predictions(data.x_test, prepared.y_test, predicted, confidence, data.class_names, path, title=title)
+
+
+def notes(run: Run, prepared: Prepared) -> None:
+    config, stem = run.config, prepared.stem
     run.note(
-        f"Data: {data.source}; {len(prepared.fit_index):,} training and {len(prepared.val_index):,} validation images "
-        f"(checkpoint by validation accuracy), {len(prepared.y_test):,} test images, all 32 x 32. Backbone weights: "
-        f"{config.weights} ({prepared.weights}), {stem} stem{STEM_NOTES[stem]}. Features route: the backbone's 512 "
-        "average-pooled features, standardised with the training mean and std, one Dense softmax layer, Adam lr "
-        f"{config.head_learning_rate:g}, L2 {config.head_l2:g}, {config.head_epochs} epochs. Fine-tuning: SGD momentum "
-        f"0.9, lr {config.finetune_learning_rate:g} (scratch {config.scratch_learning_rate:g}) cosine-decayed, weight "
-        f"decay {config.weight_decay:g}, batch {min(config.batch_size, len(prepared.fit_index))}, random horizontal "
-        f"flips, {config.epochs} epochs each."
+        f"Data: {prepared.data.source}; {len(prepared.fit_index):,} training and {len(prepared.val_index):,} "
+        f"validation images (checkpoint by validation accuracy), {len(prepared.y_test):,} test images, all 32 x 32. "
+        f"Backbone weights: {config.weights} ({prepared.weights}), {stem} stem{STEM_NOTES[stem]}. Features route: the "
+        "backbone's 512 average-pooled features, standardised with the training mean and std, one Dense softmax layer, "
+        f"Adam lr {config.head_learning_rate:g}, L2 {config.head_l2:g}, {config.head_epochs} epochs. Fine-tuning: SGD "
+        f"momentum 0.9, lr {config.finetune_learning_rate:g} (scratch {config.scratch_learning_rate:g}) "
+        f"cosine-decayed, weight decay {config.weight_decay:g}, batch "
+        f"{min(config.batch_size, len(prepared.fit_index))}, random horizontal flips, {config.epochs} epochs each."
     )
 
 

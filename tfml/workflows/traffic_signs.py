@@ -176,23 +176,7 @@ def prepare(run: Run) -> Prepared:
         progress=True,
     )
     if config.max_classes or config.max_images_per_class:
-        x_all, y_all, names = subset(
-            np.concatenate([data.x_train, data.x_test]),
-            np.concatenate([data.y_train, data.y_test]),
-            config,
-            data.class_names,
-        )
-        train_rows, test_rows = stratified_split(y_all, 1 - config.train_fraction, config.seed)
-        data = dataclasses.replace(
-            data,
-            x_train=x_all[train_rows],
-            y_train=y_all[train_rows],
-            x_test=x_all[test_rows],
-            y_test=y_all[test_rows],
-            class_names=names,
-            ids_train=[],
-            ids_test=[],
-        )
+        data = quick_subset(data, config)
     run.record(
         data_source=str(Path(config.data).resolve()),
         classes=len(data.class_names),
@@ -395,6 +379,23 @@ def reference_table(run: Run, trained: Trained) -> None:
     )
     if not reference:
         run.note(f"No reference rows: {path} is absent (make it with `python benchmarks/pml_reference.py`).")
+
+
+def quick_subset(data: TrafficSigns, config: Config) -> TrafficSigns:
+    """The data of quick mode: a subset of the classes and images, split again (seeded, stratified)."""
+    x_all, y_all = np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test])
+    x_all, y_all, names = subset(x_all, y_all, config, data.class_names)
+    train, test = stratified_split(y_all, 1 - config.train_fraction, config.seed)
+    return dataclasses.replace(
+        data,
+        x_train=x_all[train],
+        y_train=y_all[train],
+        x_test=x_all[test],
+        y_test=y_all[test],
+        class_names=names,
+        ids_train=[],
+        ids_test=[],
+    )
 
 
 def subset(images, labels, config: Config, class_names):
