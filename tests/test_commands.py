@@ -61,6 +61,100 @@ class CommandsTest(TestCase):
         assert cli.main(["project", str(codes), "--method", "pca", "-o", str(projection)]) == 0
         assert projection.stat().st_size > 1000
 
+    def test_a_shard_directory_is_a_base_for_retrieve_and_project_and_is_replaced_whole(self):
+        import pytest
+
+        from tfml.retrieval.shards import write_shards
+
+        codes = load_codes(self.codes_file())
+        shards = self.tmp_path / "shards"
+        write_shards(
+            shards,
+            codes.codes,
+            4,
+            ids=codes.ids,
+            labels=codes.labels,
+            class_names=codes.class_names,
+            source=codes.source,
+            encoder=codes.encoder,
+        )
+        query = self.tmp_path / "query.png"
+        Image.fromarray(load_cifar10("sample").x_test[0]).save(query)
+        out = self.tmp_path / "n.json"
+        argv = [
+            "retrieve",
+            str(query),
+            "--model",
+            "cifar10-encoder",
+            "--base",
+            str(shards),
+            "-k",
+            "3",
+            "--json",
+            str(out),
+        ]
+        self.assertEqual(cli.main(argv), 0)
+        from_npz = self.tmp_path / "m.json"
+        argv = ["retrieve", str(query), "--model", "cifar10-encoder", "--base", str(self.codes_file()), "-k", "3"]
+        self.assertEqual(cli.main([*argv, "--json", str(from_npz)]), 0)
+        self.assertEqual(
+            json.loads(out.read_text())["results"][0]["neighbours"],
+            json.loads(from_npz.read_text())["results"][0]["neighbours"],
+        )
+        self.assertEqual(cli.main(["project", str(shards), "--method", "pca", "-o", str(self.tmp_path / "p.png")]), 0)
+        pytest.importorskip("apache_beam", reason="the beam extra is not installed (pip install 'tfml[beam]')")
+        encode = ["encode", "--model", "cifar10-encoder", "--data", "sample", "--runner", "beam", "-o", str(shards)]
+        self.assertEqual(cli.main([*encode, "--shards", "2"]), 2)  # exists: --overwrite needed
+        self.assertEqual(cli.main([*encode, "--shards", "2", "--overwrite"]), 0)
+        self.assertEqual(
+            sorted(p.name for p in shards.iterdir()),
+            ["manifest.json", "meta-00000.npz", "meta-00001.npz", "vectors-00000.npy", "vectors-00001.npy"],
+        )
+
+    def codes_file(self):
+        path = self.tmp_path / "codes.npz"
+        if not path.exists():
+            cli.main(["encode", "--model", "cifar10-encoder", "--data", "sample", "-o", str(path)])
+        return path
+
+    def test_same_named_images_from_two_folders_are_all_saved(self):
+        for folder in ("a", "b"):
+            (self.tmp_path / folder).mkdir()
+            Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(self.tmp_path / folder / "0000.png")
+        argv = [
+            "distort",
+            str(self.tmp_path / "a" / "0000.png"),
+            str(self.tmp_path / "b" / "0000.png"),
+            "--kind",
+            "noise",
+            "--strength",
+            "0.1",
+            "0.2",
+            "-o",
+            str(self.tmp_path / "grid.png"),
+            "--save-dir",
+            str(self.tmp_path / "saved"),
+        ]
+        self.assertEqual(cli.main(argv), 0)
+        saved = sorted(p.name for p in (self.tmp_path / "saved").iterdir())
+        self.assertEqual(
+            saved,
+            [
+                "a_0000_noise_0.1.png",
+                "a_0000_noise_0.2.png",
+                "b_0000_noise_0.1.png",
+                "b_0000_noise_0.2.png",
+                "distort.json",
+            ],
+        )
+        self.assertEqual(cli.main([*argv, "--strength", "0.3"]), 2)  # outputs exist: nothing written
+        self.assertEqual(sorted(p.name for p in (self.tmp_path / "saved").iterdir()), saved)
+        self.assertEqual(cli.main([*argv, "--strength", "0.3", "--overwrite"]), 0)
+        self.assertEqual(
+            sorted(p.name for p in (self.tmp_path / "saved").iterdir()),
+            ["a_0000_noise_0.3.png", "b_0000_noise_0.3.png", "distort.json"],
+        )  # replaced whole
+
     def test_cli_errors_are_clear(self):
         tmp_path = self.tmp_path
         capsys = self.capsys

@@ -1,5 +1,10 @@
 """The ``tfml`` commands other than ``train``: each a configuration dataclass (its fields are the
-command's options, see ``tfml.config.option``) and a function that runs it."""
+command's options, see ``tfml.config.option``) and a function that runs it.
+
+Every output goes through ``tfml.io.claim_outputs`` before any work: never one of the command's
+inputs, never over an existing file without ``--overwrite``, a folder written whole. This module
+imports nothing heavy at import time (the command line builds its options from it quickly).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from tfml.config import Checked, option
-from tfml.losses.distances import ALIASES, DISTANCES
+from tfml.distances import ALIASES, DISTANCES
+from tfml.io import atomic_folder, claim_outputs, write_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,19 +26,23 @@ class Command:
     run: Callable | None = None
     description: str = ""
     children: tuple = ()
+    tensorflow: bool = True  # False: the command never imports TensorFlow (it answers at once)
 
 
-def _output(path: str, overwrite: bool, suffixes: tuple[str, ...]) -> Path:
-    """An output file the user named: the right suffix, and never replaced unless --overwrite."""
-    path = Path(path)
-    if not path.name.lower().endswith(suffixes):
+def _suffix(path: str | None, suffixes: tuple[str, ...]) -> str | None:
+    """``path`` when it ends with one of ``suffixes`` (or is None), else a ValueError."""
+    if path is not None and not Path(path).name.lower().endswith(suffixes):
         raise ValueError(f"{path}: the output must end with {' or '.join(suffixes)}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it, or name another file")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory; name a file")
-    path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _model_file(reference: str) -> list[str]:
+    """The model's file when ``reference`` names one (an input a command must not write over)."""
+    return [reference] if Path(reference).exists() else []
+
+
+def _data_inputs(source: str) -> list[str]:
+    return [source] if Path(source).exists() else []
 
 
 # --- encode ---------------------------------------------------------------------------------------
@@ -49,50 +57,76 @@ class EncodeConfig(Checked):
         flag=("-o", "--output"),
         metavar="PATH",
     )
-    seed: int = option(0, "seed of the folder order")
+    seed: int = option(0, "seed of the folder order", low=0)
     batch_size: int = option(512, "images per prediction batch", low=1)
     runner: str = option(
         "local",
-        "local (in this process) or beam (Apache Beam's DirectRunner; the beam extra)",
+        "local (in this process) or beam (Apache Beam, its in-process runner, offline; the beam extra)",
         choices=("local", "beam"),
     )
     shards: int = option(4, "with --runner beam: shard files written", low=1)
-    overwrite: bool = option(False, "replace the output file if it exists")
+    overwrite: bool = option(False, "replace the output if it exists")
 
 
 def encode(config: EncodeConfig) -> None:
     from tfml import zoo
-    from tfml.data import load_labelled_images
     from tfml.retrieval import Codes, save_codes
+    from tfml.retrieval.shards import is_shard_directory
 
+    beam = config.runner == "beam"
+    if not beam:
+        _suffix(config.output, (".npz",))
+    output = Path(config.output)
+    if beam and output.is_dir() and any(output.iterdir()) and not is_shard_directory(output):
+        raise FileExistsError(f"{output} is a folder tfml did not write (it has no shard manifest); name a new folder")
+    claim_outputs(
+        [output],
+        inputs=_model_file(config.model) + _data_inputs(config.data),
+        overwrite=config.overwrite,
+        folders=[output] if beam else [],
+    )
     model, record = zoo.load_model(config.model)
     zoo.require_kind(model, "image-encoder", config.model)
-    if config.runner == "beam":
+    data = _images_for(model, config.model, config.data, config.seed)
+    if beam:
         from tfml.retrieval.batch_embedding import encode_with_beam
 
-        output = Path(config.output)
-        if output.exists() and any(output.iterdir()) and not config.overwrite:
-            raise FileExistsError(f"{output} exists and is not empty; pass --overwrite, or name a new directory")
-        data = load_labelled_images(config.data, tuple(model.input_shape[1:3]), seed=config.seed, progress=True)
-        encode_with_beam(
-            record["file"],
-            data.images,
+        atomic_folder(
             output,
-            config.shards,
-            ids=data.ids,
-            labels=data.labels,
-            class_names=data.class_names,
-            source=config.data,
-            encoder=record,
-            batch_size=config.batch_size,
+            lambda folder: encode_with_beam(
+                record["file"],
+                data.images,
+                folder,
+                config.shards,
+                ids=data.ids,
+                labels=data.labels,
+                class_names=data.class_names,
+                source=config.data,
+                encoder=record,
+                batch_size=config.batch_size,
+            ),
         )
         print(f"{len(data.images):,} codes from {config.data} -> {output} ({config.shards} shards, Apache Beam)")
         return
-    output = _output(config.output, config.overwrite, (".npz",))
-    data = load_labelled_images(config.data, tuple(model.input_shape[1:3]), seed=config.seed, progress=True)
     codes = model.predict(data.images, batch_size=config.batch_size, verbose=0)
     save_codes(output, Codes(codes, data.labels, data.ids, data.class_names, config.data, record))
     print(f"{len(codes):,} codes of dimension {codes.shape[1]} from {config.data} -> {output}")
+
+
+def _images_for(model, reference: str, source: str, seed: int):
+    """The images of ``source`` at the model's input size; a source whose images have another fixed
+    size (CIFAR-10: 32 x 32) is an error that says so before any prediction."""
+    from tfml.data import load_labelled_images
+
+    size = tuple(model.input_shape[1:3])
+    data = load_labelled_images(source, size, seed=seed, progress=True)
+    if tuple(data.images.shape[1:3]) != size:
+        raise ValueError(
+            f"{reference} takes {size[0]} x {size[1]} images; {source} holds {data.images.shape[1]} x "
+            f"{data.images.shape[2]} images: use an encoder of that size, or a folder of images (resized "
+            "to the encoder's size as they are read)"
+        )
+    return data
 
 
 # --- retrieve -------------------------------------------------------------------------------------
@@ -102,7 +136,9 @@ def encode(config: EncodeConfig) -> None:
 class RetrieveConfig(Checked):
     images: tuple[str, ...] = option(help="query image files", positional=True, metavar="IMAGE")
     model: str = option(help="the image encoder that made the codes: .h5 file or zoo name", metavar="MODEL")
-    base: str = option(help="codes file written by `tfml encode` or a training run (codes.npz)", metavar="CODES")
+    base: str = option(
+        help="codes file written by `tfml encode` or a training run (codes.npz), or a shard directory", metavar="CODES"
+    )
     k: int = option(10, "neighbours per query", low=1, flag=("-k",))
     distance: str = option("euclidean", "distance", choices=DISTANCES + tuple(ALIASES))
     json: str | None = option(
@@ -117,8 +153,13 @@ def retrieve(config: RetrieveConfig) -> None:
     from tfml.data import load_image_files
     from tfml.retrieval import ExactIndex, load_codes
 
-    json_path = None if config.json in (None, "-") else _output(config.json, config.overwrite, (".json",))
-    figure_path = None if config.figure is None else _output(config.figure, config.overwrite, (".png",))
+    json_path = None if config.json == "-" else _suffix(config.json, (".json",))
+    figure_path = _suffix(config.figure, (".png",))
+    claim_outputs(
+        [p for p in (json_path, figure_path) if p],
+        inputs=[*config.images, config.base, *_model_file(config.model)],
+        overwrite=config.overwrite,
+    )
     model, record = zoo.load_model(config.model)
     zoo.require_kind(model, "image-encoder", config.model)
     base = load_codes(config.base)
@@ -131,64 +172,70 @@ def retrieve(config: RetrieveConfig) -> None:
         )
     queries = load_image_files(config.images, tuple(model.input_shape[1:3]))
     distances, indices = ExactIndex(base.codes, config.distance).search(model.predict(queries, verbose=0), config.k)
-    results = [
-        {
-            "query": str(path),
-            "neighbours": [
-                {
-                    "rank": rank + 1,
-                    "id": str(base.ids[i]),
-                    "label": base.label_names([i])[0],
-                    "distance": float(d),
-                    "row": int(i),
-                }
-                for rank, (i, d) in enumerate(zip(indices[q], distances[q]))
-            ],
-        }
-        for q, path in enumerate(config.images)
-    ]
     document = {
         "distance": config.distance,
         "k": config.k,
         "base": str(config.base),
         "encoder": record["model"],
-        "results": results,
+        "results": [
+            {"query": str(path), "neighbours": _neighbours(base, indices[q], distances[q])}
+            for q, path in enumerate(config.images)
+        ],
     }
     if config.json == "-":
         print(json.dumps(document, indent=2))
     else:
-        for result in results:
+        for result in document["results"]:
             print(f"\n{result['query']}: {config.k} nearest of {len(base.codes):,} ({config.distance} distance)")
             print(f"{'rank':>4}  {'distance':>10}  {'label':<12} image")
             for n in result["neighbours"]:
                 print(f"{n['rank']:>4}  {n['distance']:>10.4f}  {n['label']:<12} {n['id']}")
     if json_path:
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
+        write_text(json_path, json.dumps(document, indent=2) + "\n")
         print(f"neighbours -> {json_path}")
     if figure_path:
-        from tfml.data import load_labelled_images
-        from tfml.viz import neighbour_grid
-
-        images = load_labelled_images(base.source, tuple(model.input_shape[1:3]), seed=0)
-        position = {image_id: i for i, image_id in enumerate(images.ids)}
-        missing = [str(base.ids[i]) for i in np.unique(indices) if str(base.ids[i]) not in position]
-        if missing:
-            raise ValueError(
-                f"{base.source} no longer holds {missing[0]} (and {len(missing) - 1} more) that {config.base} "
-                "lists; re-encode it"
-            )
-        neighbour_images = images.images[[[position[str(base.ids[i])] for i in row] for row in indices]]
-        neighbour_grid(
-            queries,
-            neighbour_images,
-            figure_path,
-            None,
-            [base.label_names(row) for row in indices],
-            distances,
-            f"{config.distance} distance, {config.k} nearest",
-            query_titles=[Path(p).name for p in config.images],
-        )
+        _neighbour_figure(config, model, base, queries, distances, indices, figure_path)
         print(f"figure -> {figure_path}")
+
+
+def _neighbours(base, rows, distances) -> list[dict]:
+    return [
+        {
+            "rank": rank + 1,
+            "id": str(base.ids[i]),
+            "label": base.label_names([i])[0],
+            "distance": float(d),
+            "row": int(i),
+        }
+        for rank, (i, d) in enumerate(zip(rows, distances))
+    ]
+
+
+def _neighbour_figure(config: RetrieveConfig, model, base, queries, distances, indices, path) -> None:
+    import numpy as np
+
+    from tfml.data import load_labelled_images
+    from tfml.viz import neighbour_grid
+
+    images = load_labelled_images(base.source, tuple(model.input_shape[1:3]), seed=0)
+    position = {image_id: i for i, image_id in enumerate(images.ids)}
+    missing = [str(base.ids[i]) for i in np.unique(indices) if str(base.ids[i]) not in position]
+    if missing:
+        raise ValueError(
+            f"{base.source} no longer holds {missing[0]} (and {len(missing) - 1} more) that {config.base} "
+            "lists; re-encode it"
+        )
+    neighbour_images = images.images[[[position[str(base.ids[i])] for i in row] for row in indices]]
+    neighbour_grid(
+        queries,
+        neighbour_images,
+        path,
+        None,
+        [base.label_names(row) for row in indices],
+        distances,
+        f"{config.distance} distance, {config.k} nearest",
+        query_titles=[Path(p).name for p in config.images],
+    )
 
 
 # --- project --------------------------------------------------------------------------------------
@@ -196,9 +243,13 @@ def retrieve(config: RetrieveConfig) -> None:
 
 @dataclasses.dataclass(kw_only=True)
 class ProjectConfig(Checked):
-    codes: str = option(help="codes file (.npz) from `tfml encode` or a training run", positional=True, metavar="CODES")
+    codes: str = option(
+        help="codes file (.npz) from `tfml encode` or a training run, or a shard directory",
+        positional=True,
+        metavar="CODES",
+    )
     method: str = option("umap", "projection", choices=("umap", "tsne", "pca"))
-    seed: int = option(0, "seed of the projection")
+    seed: int = option(0, "seed of the projection", low=0)
     output: str = option(help="the figure to write (.png)", flag=("-o", "--output"), metavar="FILE")
     overwrite: bool = option(False, "replace the output file if it exists")
 
@@ -207,7 +258,7 @@ def project(config: ProjectConfig) -> None:
     from tfml.retrieval import load_codes
     from tfml.viz import project_2d, scatter_2d
 
-    output = _output(config.output, config.overwrite, (".png",))
+    (output,) = claim_outputs([_suffix(config.output, (".png",))], inputs=[config.codes], overwrite=config.overwrite)
     codes = load_codes(config.codes)
     points = project_2d(codes.codes, config.method, seed=config.seed)
     scatter_2d(
@@ -230,25 +281,63 @@ class DistortConfig(Checked):
     strength: tuple[float, ...] = option(
         (0.1, 0.2, 0.3), "noise standard deviation, or largest corner shift as a share of the size", low=0, high=1
     )
-    seed: int = option(0, "seed of the random draws")
+    seed: int = option(0, "seed of the random draws", low=0)
     size: tuple[int, int] | None = option(
         None, "resize to H W first (needed when sizes differ)", low=1, metavar=("H", "W")
     )
     output: str = option(
         help="figure (.png): the originals over each strength", flag=("-o", "--output"), metavar="FILE"
     )
-    save_dir: str | None = option(None, "also write each distorted image here (PNG)", metavar="DIR")
-    overwrite: bool = option(False, "replace output files that exist")
+    save_dir: str | None = option(
+        None,
+        "also write each distorted image into this new folder (PNG, with a distort.json listing them)",
+        metavar="DIR",
+    )
+    overwrite: bool = option(False, "replace outputs that exist (a --save-dir only if `tfml distort` made it)")
+
+
+DISTORT_RECORD = "distort.json"
+
+
+def distorted_names(images: tuple[str, ...]) -> list[str]:
+    """A file-name stem per image: its own stem, or, where two images share one, their paths joined by "_".
+
+    >>> distorted_names(("a/0000.jpg", "b/0000.jpg", "c/cat.png"))
+    ['a_0000', 'b_0000', 'cat']
+    >>> distorted_names(("x/a/0.jpg", "y/a/0.jpg"))
+    ['a_0_0', 'a_0_1']
+    """
+    stems = [Path(p).stem for p in images]
+    names = [
+        stem if stems.count(stem) == 1 else "_".join(Path(p).with_suffix("").parts[-2:])
+        for p, stem in zip(images, stems)
+    ]
+    return [name if names.count(name) == 1 else f"{name}_{number}" for number, name in enumerate(names)]
 
 
 def distort(config: DistortConfig) -> None:
     from PIL import Image
 
     from tfml.data import load_image_files
+    from tfml.io import atomic_write
     from tfml.pipelines.distortions import distort_batch
     from tfml.viz import image_rows
 
-    output = _output(config.output, config.overwrite, (".png",))
+    folder = Path(config.save_dir) if config.save_dir else None
+    if folder and folder.is_dir() and any(folder.iterdir()) and not (folder / DISTORT_RECORD).is_file():
+        raise FileExistsError(
+            f"{folder} is a folder `tfml distort` did not make (it has no {DISTORT_RECORD}); name a new folder"
+        )
+    inside = [p for p in config.images if folder and Path(p).resolve().is_relative_to(folder.resolve())]
+    if inside:
+        raise ValueError(f"--save-dir {folder} holds the input {inside[0]}: name another folder")
+    output, *_ = claim_outputs(
+        [_suffix(config.output, (".png",)), *([folder] if folder else [])],
+        inputs=config.images,
+        overwrite=config.overwrite,
+        folders=[folder] if folder else [],
+        option="--overwrite",
+    )
     images = load_image_files(config.images, tuple(config.size) if config.size else None)
     rows = [images] + [distort_batch(images, config.kind, strength, config.seed) for strength in config.strength]
     image_rows(
@@ -258,15 +347,25 @@ def distort(config: DistortConfig) -> None:
         [Path(p).name for p in config.images],
     )
     print(f"figure -> {output}")
-    if config.save_dir:
-        out = Path(config.save_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for strength, row in zip(config.strength, rows[1:]):
-            for path, image in zip(config.images, row):
-                Image.fromarray(image).save(
-                    _output(str(out / f"{Path(path).stem}_{config.kind}_{strength:g}.png"), config.overwrite, (".png",))
-                )
-        print(f"distorted images -> {out}")
+    if folder:
+        names = distorted_names(config.images)
+
+        def build(target: Path) -> None:
+            written = {}
+            for strength, row in zip(config.strength, rows[1:]):
+                for source, name, image in zip(config.images, names, row):
+                    file = f"{name}_{config.kind}_{strength:g}.png"
+                    atomic_write(target / file, lambda p, image=image: Image.fromarray(image).save(p, format="PNG"))
+                    written[file] = {
+                        "source": str(source),
+                        "kind": config.kind,
+                        "strength": strength,
+                        "seed": config.seed,
+                    }
+            write_text(target / DISTORT_RECORD, json.dumps(written, indent=2) + "\n")
+
+        atomic_folder(folder, build)
+        print(f"distorted images -> {folder} ({len(names) * len(config.strength)} files)")
 
 
 # --- recommend ------------------------------------------------------------------------------------
@@ -279,7 +378,9 @@ class RecommendConfig(Checked):
     )
     model: str = option("movielens-embedding", "movie embedding: .h5 file or zoo name", metavar="MODEL")
     data: str = option(
-        "small", "where the titles come from: 'small' (embedded ml-latest-small) or a MovieLens folder", metavar="SRC"
+        "small",
+        "the MovieLens data the embedding was trained on: 'small' (embedded ml-latest-small) or a folder",
+        metavar="SRC",
     )
     k: int = option(10, "movies per title", low=1, flag=("-k",))
 
@@ -287,13 +388,18 @@ class RecommendConfig(Checked):
 def recommend(config: RecommendConfig) -> None:
     from tfml import zoo
     from tfml.data.movielens import load_movielens, resolve_title
-    from tfml.retrieval import closest_movies
+    from tfml.retrieval import check_movie_ids, closest_movies
 
+    if not all(title.strip() for title in config.titles):
+        raise ValueError('a title is empty: give movie titles, e.g. "Toy Story"')
     model, _ = zoo.load_model(config.model)
     zoo.require_kind(model, "movie-embedding", config.model)
     movies = load_movielens(config.data).movies
-    for title in config.titles:
-        table = closest_movies(model, movies, title, config.k)
+    check_movie_ids(model, movies, config.model, config.data)
+    tables = {
+        title: closest_movies(model, movies, title, config.k) for title in config.titles
+    }  # every title checked first
+    for title, table in tables.items():
         found = movies["title"][resolve_title(movies, title)]
         print(
             f"\n{config.k} movies closest to {found} (cosine similarity of the embeddings, the movie itself excluded):"
@@ -316,7 +422,7 @@ class EvaluateConfig(Checked):
     train_fraction: float = option(
         0.8, "share of each class's crops in the gallery (the study's reference split)", above=0, high=0.95
     )
-    seed: int = option(0, "seed of the split (the study's default: 0)")
+    seed: int = option(0, "seed of the split (the study's default: 0)", low=0)
     pad_to_square: bool = option(False, "pad crops to a square before resizing (only for a model trained that way)")
 
 
@@ -327,10 +433,12 @@ def evaluate(config: EvaluateConfig) -> None:
 
     model, record = zoo.load_model(config.model)
     zoo.require_kind(model, "image-encoder", config.model)
-    size = model.input_shape[1]
+    height, width = model.input_shape[1:3]
+    if height != width:
+        raise ValueError(f"{config.model} takes {height} x {width} images; the traffic-sign crops are square")
     data = load_traffic_signs(
         config.data,
-        size,
+        height,
         config.min_images,
         config.train_fraction,
         seed=config.seed,
@@ -343,7 +451,7 @@ def evaluate(config: EvaluateConfig) -> None:
     ).metrics
     print(
         f"{config.model} on {config.data}: {len(data.class_names)} classes, {len(data.x_test):,} test images queried "
-        f"against {len(data.x_train):,} training images ({size} x {size}, Euclidean)"
+        f"against {len(data.x_train):,} training images ({height} x {width}, Euclidean)"
     )
     for name, label in (
         ("knn@1", "kNN@1"),
@@ -383,18 +491,33 @@ class SearchTextConfig(Checked):
 
 
 def search_text(config: SearchTextConfig) -> None:
+    import numpy as np
+
+    from tfml.models.text import known_words
     from tfml.retrieval import ExactIndex
     from tfml.viz import image_table
 
     if not config.text.strip():
         raise ValueError('the query text is empty: give a few words, e.g. "a boy and his toys come to life"')
-    figure = None if config.figure is None else _output(config.figure, config.overwrite, (".png",))
+    figure = _suffix(config.figure, (".png",))
+    if figure:
+        claim_outputs([figure], inputs=_model_file(config.model), overwrite=config.overwrite)
     aligner, _, movies = _aligner_and_movies(config.model, config.data)
+    words, known = known_words(aligner.get_layer("text_tower"), config.text)
+    if not known:
+        raise ValueError(
+            f"none of the words of {config.text!r} ({', '.join(words) or 'only stop words'}) is in the "
+            f"vocabulary of {config.model}'s training synopses, so every poster would be as close: "
+            "use words a synopsis would use"
+        )
     posters = aligner.get_layer("poster_tower").predict(movies.posters, batch_size=256, verbose=0)
     query = aligner.get_layer("text_tower").predict(np.array([config.text], dtype=object), verbose=0)
     k = min(config.k, len(movies))
     distances, indices = ExactIndex(posters, "cosine").search(query, k)
-    print(f"{k} posters closest to {config.text!r} ({len(movies):,} movies of {config.data}, cosine distance):")
+    print(
+        f"{k} posters closest to {config.text!r} ({len(movies):,} movies of {config.data}, cosine distance; "
+        f"words used: {', '.join(known)}):"
+    )
     for rank, (i, d) in enumerate(zip(indices[0], distances[0]), start=1):
         print(f"{rank:>3}. {d:.3f}  {movies.titles[i]}  [{', '.join(movies.genre_list(i))}]")
     if figure:
@@ -417,6 +540,8 @@ class SearchPosterConfig(Checked):
 
 def search_poster(config: SearchPosterConfig) -> None:
     import textwrap
+
+    import numpy as np
 
     from tfml.retrieval import ExactIndex
 
@@ -456,6 +581,7 @@ class ZooAddConfig(Checked):
     study: str = option(help="the study that made it", metavar="STUDY")
     description: str = option(help="one line saying what the model is", metavar="TEXT")
     metrics: tuple[str, ...] | None = option(None, "keys of metrics.json to record (default all)", metavar="KEY")
+    overwrite: bool = option(False, "replace a zoo model of that name (its file and entry)")
 
 
 def zoo_list(config: ZooListConfig) -> None:
@@ -476,29 +602,39 @@ def zoo_show(config: ZooShowConfig) -> None:
 
 def zoo_add(config: ZooAddConfig) -> None:
     from tfml import zoo
+    from tfml.io import read_text
 
-    model, _ = zoo.load_model(config.model)
-    if config.part:
-        model = model.get_layer(config.part)
+    replaced = zoo.check_new_name(config.name, overwrite=config.overwrite)
     run_dir = Path(config.run_dir)
     for name in ("metrics.json", "config.json"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"--run-dir {run_dir} has no {name}: name the run directory that made the model")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    run_config = json.loads((run_dir / "config.json").read_text())
+    metrics = json.loads(read_text(run_dir / "metrics.json"))
+    run_config = json.loads(read_text(run_dir / "config.json"))
     unknown = [key for key in (config.metrics or ()) if key not in metrics]
     if unknown:
         raise KeyError(f"{run_dir / 'metrics.json'} has no {', '.join(unknown)}")
+    model, _ = zoo.load_model(config.model)
+    if config.part:
+        names = [layer.name for layer in model.layers]
+        if config.part not in names:
+            raise KeyError(f"{config.model} has no part named {config.part!r}; its layers: {', '.join(names)}")
+        model = model.get_layer(config.part)
     selected = {key: metrics[key] for key in (config.metrics or metrics)}
     item = zoo.add(
         config.name,
         model,
         study=config.study,
         data=run_config.get("data_source", ""),
-        command=run_config["command"],
+        command=run_config.get("command", ""),
         metrics=selected,
         description=config.description,
+        overwrite=config.overwrite,
     )
+    if replaced:
+        print(
+            f"replaced {config.name}: {replaced['file']} (sha256 {replaced['sha256'][:12]}, {replaced['description']})"
+        )
     print(json.dumps(item, indent=2))
 
 
@@ -516,8 +652,8 @@ COMMANDS = (
         "k-NN classification and retrieval figures of an embedding network on the traffic-sign test split",
         EvaluateConfig,
         evaluate,
-        "Embed the TT100K crops with the model, split as the traffic-sign study does, and print kNN@1, "
-        "kNN@5, balanced kNN@1, R-precision and MAP@R of the test images against the training images.",
+        "Embed the TT100K crops with the model, split as the traffic-sign study does, and "
+        "print kNN@1, kNN@5, balanced kNN@1, R-precision and MAP@R of the test images against the training images.",
     ),
     Command("search-text", "the posters closest to a text (poster / synopsis aligner)", SearchTextConfig, search_text),
     Command(
@@ -533,16 +669,18 @@ COMMANDS = (
         "movies closest to a movie, by title (MovieLens embedding)",
         RecommendConfig,
         recommend,
-        "Top-k movies by cosine similarity of a movie embedding (the movie itself excluded). Titles are matched case- "
-        "and accent-insensitively; the year is optional.",
+        "Top-k movies by cosine similarity of a movie embedding (the movie itself excluded). Titles are matched "
+        "case- and accent-insensitively; the year is optional.",
     ),
     Command(
         "zoo",
         "the model zoo (saved_models/zoo.json)",
         children=(
-            Command("list", "list the zoo's models", ZooListConfig, zoo_list),
-            Command("show", "everything zoo.json says of one model", ZooShowConfig, zoo_show),
-            Command("add", "add (or replace) a model from a run directory", ZooAddConfig, zoo_add),
+            Command("list", "list the zoo's models", ZooListConfig, zoo_list, tensorflow=False),
+            Command("show", "everything zoo.json says of one model", ZooShowConfig, zoo_show, tensorflow=False),
+            Command(
+                "add", "add a model from a run directory (--overwrite replaces one of that name)", ZooAddConfig, zoo_add
+            ),
         ),
     ),
 )

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
-import keras
-
 from tfml import paths
-from tfml.io import atomic_write, sha256, write_text
-from tfml.models.inputs import describe_input
+from tfml.io import atomic_write, read_text, sha256, write_text
 
 KINDS = {
     "image-encoder": "an image encoder (uint8 image -> embedding vector)",
@@ -33,7 +31,12 @@ def folder(zoo_dir: str | os.PathLike | None = None) -> Path:
 def entries(zoo_dir: str | os.PathLike | None = None) -> list[dict]:
     """All entries of zoo.json (empty when there is none)."""
     path = folder(zoo_dir) / "zoo.json"
-    return json.loads(path.read_text())["models"] if path.exists() else []
+    if not path.exists():
+        return []
+    try:
+        return json.loads(read_text(path))["models"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a readable zoo list ({type(error).__name__}: {error})") from None
 
 
 def entry(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
@@ -59,9 +62,20 @@ def verified_path(name: str, zoo_dir: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def load(name: str, zoo_dir: str | os.PathLike | None = None, compile: bool = False) -> keras.Model:
+def _keras():
+    """Keras, with every tfml custom object registered (the command line imports them only when it loads a model)."""
+    import keras
+
+    import tfml.losses
+    import tfml.models
+    import tfml.training  # noqa: F401
+
+    return keras
+
+
+def load(name: str, zoo_dir: str | os.PathLike | None = None, compile: bool = False):
     """Loads zoo model ``name`` (sha256 checked)."""
-    return keras.models.load_model(verified_path(name, zoo_dir), compile=compile)
+    return _keras().models.load_model(verified_path(name, zoo_dir), compile=compile)
 
 
 def resolve(name_or_path: str, zoo_dir: str | os.PathLike | None = None) -> Path:
@@ -88,41 +102,80 @@ def kind_of_shapes(input_shape, output_shape) -> str:
     return "other"
 
 
-def model_kind(model: keras.Model) -> str:
-    return kind_of_shapes(describe_input(model)["input_shape"], model.output_shape[1:])
+def output_shape(model) -> list | list[list]:
+    """The output shape without the batch axis; a list of them for a model with several outputs."""
+    if len(model.outputs) != 1:
+        return [list(tensor.shape[1:]) for tensor in model.outputs]
+    return list(model.outputs[0].shape[1:])
 
 
-def require_kind(
-    model: keras.Model, kind: str, reference: str, zoo_dir: str | os.PathLike | None = None
-) -> keras.Model:
-    """``model`` itself if it is of ``kind``, else a ValueError saying what it is and which zoo models fit."""
-    actual = model_kind(model)
-    if actual == kind:
+def model_kind(model) -> str:
+    from tfml.models.inputs import describe_input
+
+    if len(model.outputs) != 1:
+        return "other"
+    return kind_of_shapes(describe_input(model)["input_shape"], output_shape(model))
+
+
+def require_kind(model, kind: str, reference: str, zoo_dir: str | os.PathLike | None = None, input_shape=None):
+    """``model`` itself if it is of ``kind`` (and takes ``input_shape`` when given), else a ValueError
+    saying what it is and which zoo models fit."""
+    from tfml.models.inputs import describe_input
+
+    actual, given = model_kind(model), describe_input(model)["input_shape"]
+    if actual == kind and (input_shape is None or list(given) == list(input_shape)):
         return model
     fitting = [
-        item["name"] for item in entries(zoo_dir) if kind_of_shapes(item["input_shape"], item["output_shape"]) == kind
+        item["name"]
+        for item in entries(zoo_dir)
+        if kind_of_shapes(item["input_shape"], item["output_shape"]) == kind
+        and (input_shape is None or list(item["input_shape"]) == list(input_shape))
     ]
+    what = KINDS.get(actual, f"a model of another kind ({len(model.outputs)} output(s))")
+    needed = KINDS[kind] + ("" if input_shape is None else f" taking {' x '.join(map(str, input_shape))} inputs")
     raise ValueError(
-        f"{reference} is {KINDS.get(actual, 'a model of another kind')} (input {describe_input(model)['input_shape']}, "
-        f"output {list(model.output_shape[1:])}); this command needs {KINDS[kind]}. "
+        f"{reference} is {what} (input {given}, output {output_shape(model)}); this command needs {needed}. "
         f"Zoo models that fit: {', '.join(fitting) or 'none'}"
     )
 
 
-def load_model(reference: str, zoo_dir: str | os.PathLike | None = None) -> tuple[keras.Model, dict]:
+def load_model(reference: str, zoo_dir: str | os.PathLike | None = None) -> tuple:
     """(the model, its record {"model", "file", "sha256", "input_shape", "input_dtype", "preprocessing"})
     for a zoo name (sha256 checked) or a model file; a damaged file is a clear error."""
+    from tfml.models.inputs import describe_input
+
     path = resolve(reference, zoo_dir)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a model file (.h5 or .keras) or a zoo name")
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = _keras().models.load_model(path, compile=False)
     except Exception as error:  # h5py and Keras raise many types for a truncated or foreign file
         raise ValueError(f"{path} is not a readable Keras model file ({type(error).__name__}: {error})") from None
     return model, {"model": reference, "file": str(path), "sha256": sha256(path), **describe_input(model)}
 
 
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def check_new_name(name: str, overwrite: bool = False, zoo_dir: str | os.PathLike | None = None) -> dict | None:
+    """The entry that a model named ``name`` would replace (None when the name is new); a
+    FileExistsError unless ``overwrite``, a ValueError for a name that is not a plain file name."""
+    if not NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not a zoo name: use letters, digits, '.', '-' and '_' (it becomes the file name)"
+        )
+    existing = next((item for item in entries(zoo_dir) if item["name"] == name), None)
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"the zoo already has {name} ({folder(zoo_dir) / existing['file']}: {existing['description']}); "
+            "pass --overwrite to replace it, or choose another name"
+        )
+    return existing
+
+
 def add(
     name: str,
-    model: keras.Model,
+    model,
     *,
     study: str,
     data: str,
@@ -130,8 +183,13 @@ def add(
     metrics: dict,
     description: str,
     zoo_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> dict:
-    """Saves ``model`` (without optimizer state) as ``<name>.h5`` and adds or replaces its entry."""
+    """Saves ``model`` (without optimizer state) as ``<name>.h5`` and adds its entry; an existing
+    name is replaced only with ``overwrite``."""
+    from tfml.models.inputs import describe_input
+
+    check_new_name(name, overwrite, zoo_dir)
     zoo_dir = folder(zoo_dir)
     path = atomic_write(zoo_dir / f"{name}.h5", lambda p: model.save(p, include_optimizer=False))
     item = {
@@ -144,7 +202,7 @@ def add(
         "size_bytes": path.stat().st_size,
         "sha256": sha256(path),
         **describe_input(model),
-        "output_shape": list(model.output_shape[1:]),
+        "output_shape": output_shape(model),
         "description": description,
     }
     others = [other for other in entries(zoo_dir) if other["name"] != name]

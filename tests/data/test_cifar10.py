@@ -82,7 +82,9 @@ class Cifar10Test(TestCase):
         monkeypatch.setattr(cifar10, "_reachable", lambda host: False)  # tfds would retry for minutes: not even tried
         monkeypatch.setattr(tfds, "load", lambda *a, **k: pytest.fail("tfds.load was called offline"))
         monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
-        with pytest.raises(RuntimeError, match="could not download CIFAR-10.*cannot be reached.*--data sample.*--data PATH"):
+        with pytest.raises(
+            RuntimeError, match="could not download CIFAR-10.*cannot be reached.*--data sample.*--data PATH"
+        ):
             load_cifar10("cifar10")
 
     def test_missing_source_names_the_path(self):

@@ -2,7 +2,6 @@
 
 import logging
 
-import numpy as np
 import pytest
 from absl.testing import parameterized
 
@@ -13,8 +12,13 @@ from tfml.data.movielens import load_movielens, resolve_title, title_key
 def write_latest(folder, ratings: str, movies: str = None):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + ratings)
-    (folder / "movies.csv").write_text(movies or ('movieId,title,genres\n1,Toy Story (1995),Animation\n'
-                                                  '2,"American President, The (1995)",Comedy\n3,Amélie (2001),Romance\n'))
+    (folder / "movies.csv").write_text(
+        movies
+        or (
+            "movieId,title,genres\n1,Toy Story (1995),Animation\n"
+            '2,"American President, The (1995)",Comedy\n3,Amélie (2001),Romance\n'
+        )
+    )
 
 
 class MovieLensTest(parameterized.TestCase, TestCase):
@@ -24,7 +28,11 @@ class MovieLensTest(parameterized.TestCase, TestCase):
         data = load_movielens("small")
         assert len(data.ratings) == 100_836 and data.ratings["user"].nunique() == 610 and len(data.movies) == 9_742
         assert data.dropped_out_of_range == 0 and data.dropped_duplicates == 0
-        for query, title in [("Apollo 13", "Apollo 13 (1995)"), ("toy story", "Toy Story (1995)"), ("HOME ALONE (1990)", "Home Alone (1990)")]:
+        for query, title in [
+            ("Apollo 13", "Apollo 13 (1995)"),
+            ("toy story", "Toy Story (1995)"),
+            ("HOME ALONE (1990)", "Home Alone (1990)"),
+        ]:
             assert data.movies["title"][resolve_title(data.movies, query)] == title
 
     def test_titles_with_commas_and_accents(self):
@@ -65,11 +73,22 @@ class MovieLensTest(parameterized.TestCase, TestCase):
         assert data.dropped_duplicates == 1 and "1 repeated (user, movie) row(s)" in caplog.text
         assert data.ratings.set_index("movie")["rating"][1] == 5.0
 
-    @parameterized.parameters(
-            ("1,2,4.0,0,extra\n", "malformed row"),
-            ("1,2\n", r"line 3: expected the fields"),
-            ("1,2,four,0\n", r"line 3: rating 'four' is not a number"),
+    def test_a_movie_id_listed_twice_is_a_warning_naming_the_lines(self):
+        write_latest(
+            self.tmp_path, "1,1,4.0,0\n", "movieId,title,genres\n1,Toy Story (1995),A\n2,Heat (1995),B\n1,Toy Story,A\n"
         )
+        with self.caplog.at_level(logging.WARNING):
+            data = load_movielens(self.tmp_path)
+        self.assertIn(
+            "movies.csv: 1 movie id(s) listed more than once (movie 1 on lines 2, 4); kept the first", self.caplog.text
+        )
+        self.assertEqual(data.movies.loc[1, "title"], "Toy Story (1995)")
+
+    @parameterized.parameters(
+        ("1,2,4.0,0,extra\n", "malformed row"),
+        ("1,2\n", r"line 3: expected the fields"),
+        ("1,2,four,0\n", r"line 3: rating 'four' is not a number"),
+    )
     def test_malformed_rows_name_the_file_and_line(self, bad_row, message):
         tmp_path = self.tmp_path
         write_latest(tmp_path, "1,1,4.0,0\n" + bad_row)
@@ -92,8 +111,10 @@ class MovieLensTest(parameterized.TestCase, TestCase):
         tmp_path = self.tmp_path
         (tmp_path / "u.data").write_text("1\t1\t5\t881250949\n2\t1\t4\t881250950\n2\t2\t3\t881250951\n")
         genres = "|".join("0" * 19)
-        (tmp_path / "u.item").write_bytes(f"1|Toy Story (1995)|01-Jan-1995||http://x|{genres}\n"
-                                          f"2|Misérables, Les (1995)|01-Jan-1995||http://y|{genres}\n".encode("latin-1"))
+        (tmp_path / "u.item").write_bytes(
+            f"1|Toy Story (1995)|01-Jan-1995||http://x|{genres}\n"
+            f"2|Misérables, Les (1995)|01-Jan-1995||http://y|{genres}\n".encode("latin-1")
+        )
         data = load_movielens(tmp_path)
         assert data.ratings["rating"].tolist() == [5.0, 4.0, 3.0]
         assert resolve_title(data.movies, "les miserables") == 2

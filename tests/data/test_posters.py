@@ -19,15 +19,17 @@ def poster(path, size=(20, 28), mode="RGB", colour=(200, 40, 40)):
 
 def make_plain(root):
     folder = root / "plain"
-    rows = [("a1", "Alpha (1990)", "Comedy|Drama", "A clown and a judge."),
-            ("a2", "Beta", "Drama", "Two sisters."),
-            ("a3", "Gamma", "Horror|Comedy", "   "),  # empty overview
-            ("a4", "Delta", "", "A quiet film."),  # no genre
-            ("a5", "Epsilon", "Action", "Cars."),  # no poster
-            ("a6", "Zeta", "Action|Drama", "Trains."),  # zero-byte poster
-            ("a1", "Alpha again", "Drama", "Duplicate id."),
-            ("a7", "Eta", "Comedy", "A grey poster."),
-            ("a8", "Theta", "Comedy", "A see-through poster.")]
+    rows = [
+        ("a1", "Alpha (1990)", "Comedy|Drama", "A clown and a judge."),
+        ("a2", "Beta", "Drama", "Two sisters."),
+        ("a3", "Gamma", "Horror|Comedy", "   "),  # empty overview
+        ("a4", "Delta", "", "A quiet film."),  # no genre
+        ("a5", "Epsilon", "Action", "Cars."),  # no poster
+        ("a6", "Zeta", "Action|Drama", "Trains."),  # zero-byte poster
+        ("a1", "Alpha again", "Drama", "Duplicate id."),
+        ("a7", "Eta", "Comedy", "A grey poster."),
+        ("a8", "Theta", "Comedy", "A see-through poster."),
+    ]
     folder.mkdir()
     with open(folder / "movies.csv", "w") as handle:
         handle.write("id,title,genres,overview\n")
@@ -51,11 +53,23 @@ class LoadMoviesTest(TestCase):
 
     def test_plain_layout_counts_every_dropped_movie_by_reason(self):
         plain = self.plain
-        with pytest.warns(UserWarning, match="dropped 1 \\(duplicate id.*1 \\(no poster.*1 \\(unreadable poster.*1 \\(empty overview.*1 \\(no genre"):
+        with pytest.warns(
+            UserWarning,
+            match="dropped 1 \\(duplicate id.*1 \\(no poster.*1 \\(unreadable poster.*1 \\(empty overview"
+            ".*1 \\(no genre",
+        ):
             movies = load_movies(plain, (16, 12))
         assert movies.ids == ["a1", "a2", "a7", "a8"] and movies.titles[0] == "Alpha (1990)" and movies.years[0] == 1990
-        assert movies.dropped == {"duplicate id": 1, "no poster": 1, "unreadable poster": 1, "empty overview": 1, "no genre": 1}
-        assert movies.posters.shape == (4, 16, 12, 3) and movies.posters.dtype == np.uint8  # grey and RGBA converted to RGB
+        assert movies.dropped == {
+            "duplicate id": 1,
+            "no poster": 1,
+            "unreadable poster": 1,
+            "empty overview": 1,
+            "no genre": 1,
+        }
+        assert (
+            movies.posters.shape == (4, 16, 12, 3) and movies.posters.dtype == np.uint8
+        )  # grey and RGBA converted to RGB
         assert movies.genre_list(0) == ["Comedy", "Drama"] and movies.train_ids == ["a1", "a7"]
         assert ("a2", "a1") in movies.identical_posters  # same colour, same bytes: listed, kept
         without_text = load_movies(plain, (16, 12), need_overview=False, need_genres=False)
@@ -64,14 +78,25 @@ class LoadMoviesTest(TestCase):
     def test_mmimdb_layout(self):
         tmp_path = self.tmp_path
         folder = tmp_path / "mmimdb" / "dataset"
-        for i, (genres, plot) in enumerate([(["Drama"], ["A long road."]), (["Comedy", "Romance"], ["Love.", "Another plot."]),
-                                            (["Drama"], [""])]):
+        for i, (genres, plot) in enumerate(
+            [(["Drama"], ["A long road."]), (["Comedy", "Romance"], ["Love.", "Another plot."]), (["Drama"], [""])]
+        ):
             poster(folder / f"00{i}.jpeg", colour=(i * 60, 20, 20))
-            (folder / f"00{i}.json").write_text(json.dumps({"title": f"Movie {i}", "year": 2001 + i, "genres": genres, "plot": plot}))
+            (folder / f"00{i}.json").write_text(
+                json.dumps({"title": f"Movie {i}", "year": 2001 + i, "genres": genres, "plot": plot})
+            )
         with pytest.warns(UserWarning, match="empty overview"):
             movies = load_movies(tmp_path / "mmimdb", (8, 8))
-        assert movies.ids == ["000", "001"] and movies.overviews[1] == "Love." and movies.genre_names == ["Comedy", "Drama", "Romance"]
-        assert movies.genres.tolist() == [[0, 1, 0], [1, 0, 1]] and movies.years.tolist() == [2001, 2002] and movies.train_ids is None
+        assert (
+            movies.ids == ["000", "001"]
+            and movies.overviews[1] == "Love."
+            and movies.genre_names == ["Comedy", "Drama", "Romance"]
+        )
+        assert (
+            movies.genres.tolist() == [[0, 1, 0], [1, 0, 1]]
+            and movies.years.tolist() == [2001, 2002]
+            and movies.train_ids is None
+        )
 
     def test_bad_sources_are_clear_errors(self):
         tmp_path = self.tmp_path
@@ -106,5 +131,7 @@ class LoadMoviesTest(TestCase):
         assert len(movies) == 1652 and movies.dropped["no genre"] == 2  # only ML-100K's "unknown"
         assert len(both.identical_posters) >= 26
         train, validation, test = split_movies(movies, 1 / 3, seed=0)
-        assert len(train) == 991 and len(validation) + len(test) == 661 and abs(len(validation) - 220) <= 1  # a train.txt movie has no genre
+        assert (
+            len(train) == 991 and len(validation) + len(test) == 661 and abs(len(validation) - 220) <= 1
+        )  # a train.txt movie has no genre
         assert not set(train) & set(validation) and not set(validation) & set(test)

@@ -14,5 +14,7 @@ class LabelledImagesTest(TestCase):
         assert data.images.shape == (2500, 32, 32, 3) and data.images.dtype == np.uint8
         sample = load_cifar10("sample")
         assert data.ids[0] == sample.ids_train[0] and data.ids[2000] == sample.ids_test[0]
-        assert data.ids[2000].startswith("test/") and data.ids[2000].endswith(".jpg")  # the archive member, not a position
+        assert data.ids[2000].startswith("test/") and data.ids[2000].endswith(
+            ".jpg"
+        )  # the archive member, not a position
         np.testing.assert_array_equal(data.images[:2000], sample.x_train)

@@ -38,7 +38,9 @@ class TrafficSignsTest(TestCase):
     def test_merge_filter_split_pad_and_skip(self):
         small_signs = self.small_signs
         with pytest.warns(UserWarning, match="tiny.png \\(too small \\(3x3 px"):
-            data = load_traffic_signs(small_signs, image_size=16, min_images=4, train_fraction=0.75, seed=0, pad_to_square=True)
+            data = load_traffic_signs(
+                small_signs, image_size=16, min_images=4, train_fraction=0.75, seed=0, pad_to_square=True
+            )
         assert data.class_names == ["pl50", "w57"]  # w57 only in test before merging: kept
         assert data.dropped_classes == {"io": 1}
         assert data.skipped_files == 1
@@ -51,7 +53,6 @@ class TrafficSignsTest(TestCase):
 
     def test_split_follows_the_reference_rule(self):
         small_signs = self.small_signs
-        import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -59,12 +60,14 @@ class TrafficSignsTest(TestCase):
         # the rule written out: classes sorted, files sorted by name, one rng in class order, first round(0.75 n) train
         rng = np.random.default_rng(3)
         expected_train, expected_test = [], []
-        for code, files in (("pl50", [f"{split}/pl50/{i}.png" for i in range(3) for split in ("test", "train")]),
-                            ("w57", [f"test/w57/{i}.png" for i in range(4)])):
+        for _code, files in (
+            ("pl50", [f"{split}/pl50/{i}.png" for i in range(3) for split in ("test", "train")]),
+            ("w57", [f"test/w57/{i}.png" for i in range(4)]),
+        ):
             files = sorted(files, key=lambda f: (f.rsplit("/", 1)[1], f))
             permuted = [files[i] for i in rng.permutation(len(files))]
             expected_train += permuted[: round(0.75 * len(files))]
-            expected_test += permuted[round(0.75 * len(files)):]
+            expected_test += permuted[round(0.75 * len(files)) :]
         assert data.ids_train == expected_train and data.ids_test == expected_test
 
     def test_missing_data_names_the_option(self):

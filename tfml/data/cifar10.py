@@ -79,7 +79,10 @@ def _download(cache_dir: Path) -> Cifar10:
         import tensorflow_datasets as tfds
     except ImportError:
         tfds = None
-        log.warning("tensorflow-datasets is not installed (pip install 'tfml[tfds]'); downloading CIFAR-10 through keras.datasets")
+        log.warning(
+            "tensorflow-datasets is not installed (pip install 'tfml[tfds]'); downloading CIFAR-10 through "
+            "keras.datasets"
+        )
     if tfds is not None:
         data_dir = str(cache_dir / "tfds")
         if tfds.builder("cifar10", data_dir=data_dir).is_prepared() or _reachable(DOWNLOAD_HOST):
@@ -92,7 +95,11 @@ def _download(cache_dir: Path) -> Cifar10:
                 return _from_uint8(*arrays, CLASS_NAMES, "tfds:cifar10")
             except Exception as error:  # tfds raises many types (DownloadError, OSError, missing dependencies, ...)
                 errors.append(f"tensorflow-datasets: {type(error).__name__}: {error}")
-                log.warning("tensorflow-datasets could not load cifar10 (%s: %s); trying keras.datasets", type(error).__name__, error)
+                log.warning(
+                    "tensorflow-datasets could not load cifar10 (%s: %s); trying keras.datasets",
+                    type(error).__name__,
+                    error,
+                )
         else:
             errors.append(f"tensorflow-datasets: cifar10 is not in {data_dir} and {DOWNLOAD_HOST} cannot be reached")
     try:
@@ -103,7 +110,8 @@ def _download(cache_dir: Path) -> Cifar10:
     except Exception as error:
         errors.append(f"keras.datasets: {type(error).__name__}: {error}")
     raise RuntimeError(
-        "could not download CIFAR-10 (offline?): " + "; ".join(errors)
+        "could not download CIFAR-10 (offline?): "
+        + "; ".join(errors)
         + ". Use --data sample (the embedded sample) or --data PATH to a folder or .tar.gz with "
         "train/<class>/ and test/<class>/ (e.g. ../shared/data/cifar10-jpg.tar.gz)."
     )
@@ -128,7 +136,15 @@ def load_cifar10(source: str | os.PathLike = "sample", seed: int = 0, progress: 
         test = load_image_folder(path, (32, 32), subdir="test", seed=seed, progress=progress)
         if train.class_names != test.class_names:
             raise ValueError(f"{path}: train classes {train.class_names} differ from test classes {test.class_names}")
-        data = _from_uint8(train.images, train.labels, test.images, test.labels, train.class_names, str(path.resolve()),
-                           [f"train/{p}" for p in train.paths], [f"test/{p}" for p in test.paths])
+        data = _from_uint8(
+            train.images,
+            train.labels,
+            test.images,
+            test.labels,
+            train.class_names,
+            str(path.resolve()),
+            [f"train/{p}" for p in train.paths],
+            [f"test/{p}" for p in test.paths],
+        )
     log.info("CIFAR-10 source: %s (%d train, %d test)", data.source, len(data.x_train), len(data.x_test))
     return data

@@ -21,11 +21,11 @@ import os
 import tarfile
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
@@ -55,18 +55,21 @@ def archive_members(path: Path, read=lambda name, member: False) -> Iterator[tup
                 name = member.name.lstrip("./")
                 yield name, member, archive.extractfile(member).read() if read(name, member) else None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        raise ValueError(f"{path} is not a readable archive ({type(error).__name__}: {error}); "
-                         "it may be truncated or not a .tar.gz") from None
+        raise ValueError(
+            f"{path} is not a readable archive ({type(error).__name__}: {error}); it may be truncated or not a .tar.gz"
+        ) from None
 
 
 def _iter_files(root: Path, subdir: str | None) -> Iterator[tuple[str, bytes]]:
     """Yields (path relative to root/subdir, file bytes) of every image file."""
     prefix = f"{subdir.strip('/')}/" if subdir else ""
     if is_archive(root):
-        wanted = lambda name, member: member.isfile() and name.startswith(prefix) and name.lower().endswith(IMAGE_EXTENSIONS)  # noqa: E731
+        wanted = lambda name, member: (
+            member.isfile() and name.startswith(prefix) and name.lower().endswith(IMAGE_EXTENSIONS)
+        )  # noqa: E731
         for name, _, data in archive_members(root, wanted):
             if data is not None:
-                yield name[len(prefix):], data
+                yield name[len(prefix) :], data
     else:
         base = root / subdir if subdir else root
         if not base.is_dir():
@@ -74,6 +77,26 @@ def _iter_files(root: Path, subdir: str | None) -> Iterator[tuple[str, bytes]]:
         for path in sorted(base.rglob("*")):
             if path.is_file() and path.name.lower().endswith(IMAGE_EXTENSIONS):
                 yield path.relative_to(base).as_posix(), path.read_bytes()
+
+
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def to_rgb8(image: Image.Image) -> Image.Image:
+    """Any image Pillow opens as 8-bit RGB: 16- and 32-bit grey scaled to 0-255 (not clipped), float
+    grey in [0, 1] (or 0-255) scaled, palettes, CMYK and the other colour modes converted, an alpha
+    channel (of RGBA, LA or a palette's transparency) dropped."""
+    if image.mode in _WIDE_MODES or image.mode == "F":
+        values = np.asarray(image, np.float64)
+        if image.mode == "F":
+            top = 1.0 if np.nanmax(values, initial=0.0) <= 1.0 else 255.0
+        else:
+            top = 65535.0 if np.nanmax(values, initial=0.0) > 255 or image.mode != "I" else 255.0
+        grey = np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def decode_image(data: bytes, image_size: tuple[int, int] | None = None, pad_to_square: bool = False) -> np.ndarray:
@@ -87,10 +110,10 @@ def decode_image(data: bytes, image_size: tuple[int, int] | None = None, pad_to_
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            rgb = image.convert("RGB")
+            rgb = to_rgb8(ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
         raise ValueError("not a readable image (no known image format)") from None
-    except (OSError, SyntaxError) as error:
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
         raise ValueError(f"not a readable image ({error})") from None
     if pad_to_square and rgb.size[0] != rgb.size[1]:
         side = max(rgb.size)
@@ -127,7 +150,9 @@ def load_image_folder(
     records: list[tuple[str, np.ndarray]] = []
     skipped: list[tuple[str, str]] = []
     files = _iter_files(root, subdir)
-    for relative, data in tqdm(files, desc=f"reading {where}", unit="img", disable=None if progress else True):  # None: only on a terminal
+    for relative, data in tqdm(
+        files, desc=f"reading {where}", unit="img", disable=None if progress else True
+    ):  # None: only on a terminal
         if "/" not in relative:
             skipped.append((relative, "not inside a class subfolder"))
             continue
@@ -138,7 +163,9 @@ def load_image_folder(
                         raise ValueError(f"too small ({probe.size[0]}x{probe.size[1]} px, minimum side {min_side})")
             records.append((relative, decode_image(data, image_size, pad_to_square)))
         except (ValueError, UnidentifiedImageError, OSError) as error:
-            skipped.append((relative, str(error) if isinstance(error, ValueError) else f"not a readable image ({error})"))
+            skipped.append(
+                (relative, str(error) if isinstance(error, ValueError) else f"not a readable image ({error})")
+            )
     if skipped:
         names = ", ".join(f"{p} ({why})" for p, why in skipped[:10])
         more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
@@ -170,6 +197,8 @@ def load_image_files(paths: list[str | os.PathLike], image_size: tuple[int, int]
     images = []
     for path in paths:
         path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder; give image files (e.g. {path / '*.jpg'})")
         if not path.is_file():
             raise FileNotFoundError(f"image file {path} does not exist")
         try:
@@ -181,7 +210,9 @@ def load_image_files(paths: list[str | os.PathLike], image_size: tuple[int, int]
     sizes = [image.shape[:2] for image in images]
     if len(set(sizes)) > 1:
         other = next(i for i, size in enumerate(sizes) if size != sizes[0])
-        raise ValueError(f"query images differ in size ({paths[0]} is {sizes[0][0]} x {sizes[0][1]}, {paths[other]} is "
-                         f"{sizes[other][0]} x {sizes[other][1]}); resize them to one size (image_size=(H, W); --size "
-                         "H W on the command line)")
+        raise ValueError(
+            f"query images differ in size ({paths[0]} is {sizes[0][0]} x {sizes[0][1]}, {paths[other]} is "
+            f"{sizes[other][0]} x {sizes[other][1]}); resize them to one size (image_size=(H, W); --size "
+            "H W on the command line)"
+        )
     return np.stack(images)

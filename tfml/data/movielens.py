@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import io
 import logging
 import re
 import unicodedata
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from tfml import paths
+from tfml.io import read_text
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +54,28 @@ def _read_table(path: Path, names: list[str], required: list[str], numeric: list
     the ``numeric`` ones numbers."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
+    encoding = read_options.pop("encoding", None)
     try:
-        table = pd.read_csv(path, names=names, dtype=str, keep_default_na=False, **read_options)
+        table = pd.read_csv(
+            io.StringIO(read_text(path, encoding)), names=names, dtype=str, keep_default_na=False, **read_options
+        )
     except pd.errors.ParserError as error:
         raise ValueError(f"{path}: malformed row ({error})") from None
     header_lines = 1 if read_options.get("header", None) == 0 else 0
     empty = (table[required].isna() | (table[required] == "")).any(axis=1)
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])
-        raise ValueError(f"{path}, line {row + 1 + header_lines}: expected the fields {', '.join(names)} "
-                         f"with {', '.join(required)} filled, got {table.iloc[row].dropna().tolist()}")
+        raise ValueError(
+            f"{path}, line {row + 1 + header_lines}: expected the fields {', '.join(names)} "
+            f"with {', '.join(required)} filled, got {table.iloc[row].dropna().tolist()}"
+        )
     for column in numeric:
         values = pd.to_numeric(table[column], errors="coerce")
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise ValueError(f"{path}, line {row + 1 + header_lines}: {column} {table[column].iloc[row]!r} is not a number")
+            raise ValueError(
+                f"{path}, line {row + 1 + header_lines}: {column} {table[column].iloc[row]!r} is not a number"
+            )
         table[column] = values
     return table
 
@@ -77,8 +86,15 @@ def _clean_ratings(ratings: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int
     out_of_range = int((~in_range).sum())
     if out_of_range:
         first = int(np.flatnonzero(~in_range.to_numpy())[0])
-        log.warning("%s: dropped %d rating(s) outside [%g, %g] (first: row %d, rating %g)",
-                    path, out_of_range, low, high, first + 1, ratings["rating"].iloc[first])
+        log.warning(
+            "%s: dropped %d rating(s) outside [%g, %g] (first: row %d, rating %g)",
+            path,
+            out_of_range,
+            low,
+            high,
+            first + 1,
+            ratings["rating"].iloc[first],
+        )
     ratings = ratings[in_range]
     repeated = ratings.duplicated(["user", "movie"], keep="last")
     duplicates = int(repeated.sum())
@@ -89,31 +105,71 @@ def _clean_ratings(ratings: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int
     return ratings[["user", "movie", "rating"]], out_of_range, duplicates
 
 
+def _unique_movies(movies: pd.DataFrame, path: Path, header_lines: int) -> pd.DataFrame:
+    """One row per movie id (the first), indexed by it; a repeated id is a warning naming its lines."""
+    repeated = movies["movie"].duplicated(keep=False)
+    if repeated.any():
+        first = movies["movie"][repeated].iloc[0]
+        lines = (np.flatnonzero((movies["movie"] == first).to_numpy()) + 1 + header_lines).tolist()
+        log.warning(
+            "%s: %d movie id(s) listed more than once (movie %d on lines %s); kept the first row of each",
+            path,
+            movies["movie"][repeated].nunique(),
+            first,
+            ", ".join(map(str, lines)),
+        )
+    return movies.drop_duplicates("movie").set_index("movie", drop=False)[["movie", "title"]]
+
+
 def load_movielens(source: str | Path = "small") -> MovieLens:
     """Ratings and titles from a named source (see the module docstring)."""
     folder = paths.data_dir() / SMALL_FOLDER if str(source) == "small" else Path(source)
     if not folder.is_dir():
-        raise FileNotFoundError(f"MovieLens source {source!r}: {folder} is not a folder "
-                                "(use 'small' for the embedded ml-latest-small, or a folder with ratings.csv + movies.csv or u.data + u.item)")
+        raise FileNotFoundError(
+            f"MovieLens source {source!r}: {folder} is not a folder (use 'small' for the embedded ml-latest-small, or "
+            "a folder with ratings.csv + movies.csv or u.data + u.item)"
+        )
     if (folder / "ratings.csv").exists():
         ratings_path = folder / "ratings.csv"
         ratings = _read_table(ratings_path, RATING_FIELDS, RATING_FIELDS, ["user", "movie", "rating"], header=0)
-        movies = _read_table(folder / "movies.csv", ["movie", "title", "genres"], ["movie", "title"], ["movie"], header=0)
+        movies_path = folder / "movies.csv"
+        movies = _read_table(movies_path, ["movie", "title", "genres"], ["movie", "title"], ["movie"], header=0)
     elif (folder / "u.data").exists():
         ratings_path = folder / "u.data"
-        ratings = _read_table(ratings_path, RATING_FIELDS, RATING_FIELDS, ["user", "movie", "rating"], sep="\t", header=None)
+        ratings = _read_table(
+            ratings_path, RATING_FIELDS, RATING_FIELDS, ["user", "movie", "rating"], sep="\t", header=None
+        )
         item_fields = ["movie", "title", *(f"field{i}" for i in range(2, 24))]  # 5 descriptive fields + 19 genre flags
-        movies = _read_table(folder / "u.item", item_fields, ["movie", "title"], ["movie"], sep="|", header=None,
-                             encoding="latin-1", quoting=csv.QUOTE_NONE)
+        movies_path = folder / "u.item"
+        movies = _read_table(
+            movies_path,
+            item_fields,
+            ["movie", "title"],
+            ["movie"],
+            sep="|",
+            header=None,
+            encoding="latin-1",
+            quoting=csv.QUOTE_NONE,
+        )
     else:
-        raise FileNotFoundError(f"{folder} holds neither ratings.csv + movies.csv (ml-latest) nor u.data + u.item (ML-100K)")
-    movies = movies.astype({"movie": np.int64}).drop_duplicates("movie").set_index("movie", drop=False)[["movie", "title"]]
+        raise FileNotFoundError(
+            f"{folder} holds neither ratings.csv + movies.csv (ml-latest) nor u.data + u.item (ML-100K)"
+        )
+    movies = _unique_movies(movies.astype({"movie": np.int64}), movies_path, int(movies_path.suffix == ".csv"))
     ratings, out_of_range, duplicates = _clean_ratings(ratings, ratings_path)
     unknown = ~ratings["movie"].isin(movies.index)
     if unknown.any():
-        raise ValueError(f"{ratings_path}: {int(unknown.sum())} rating(s) of movies missing from the movie list, "
-                         f"e.g. movie {int(ratings['movie'][unknown].iloc[0])}")
-    log.info("MovieLens source: %s (%d ratings, %d users, %d movies)", folder, len(ratings), ratings["user"].nunique(), len(movies))
+        raise ValueError(
+            f"{ratings_path}: {int(unknown.sum())} rating(s) of movies missing from the movie list, "
+            f"e.g. movie {int(ratings['movie'][unknown].iloc[0])}"
+        )
+    log.info(
+        "MovieLens source: %s (%d ratings, %d users, %d movies)",
+        folder,
+        len(ratings),
+        ratings["user"].nunique(),
+        len(movies),
+    )
     return MovieLens(ratings, movies, str(folder.resolve()), out_of_range, duplicates)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import re
@@ -37,11 +38,30 @@ import numpy as np
 import pandas as pd
 
 from tfml.data.images import decode_image
+from tfml.io import read_text
 
 log = logging.getLogger(__name__)
 
-ML100K_GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "FilmNoir",
-                 "Horror", "Musical", "Mystery", "Romance", "SciFi", "Thriller", "War", "Western"]
+ML100K_GENRES = [
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "FilmNoir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "SciFi",
+    "Thriller",
+    "War",
+    "Western",
+]
 REASONS = ("duplicate id", "no poster", "unreadable poster", "empty overview", "no genre")
 
 
@@ -62,11 +82,17 @@ class Movies:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, rows) -> "Movies":
+    def subset(self, rows) -> Movies:
         rows = np.asarray(rows)
-        return dataclasses.replace(self, ids=[self.ids[i] for i in rows], titles=[self.titles[i] for i in rows],
-                                   years=self.years[rows], posters=self.posters[rows], overviews=[self.overviews[i] for i in rows],
-                                   genres=self.genres[rows])
+        return dataclasses.replace(
+            self,
+            ids=[self.ids[i] for i in rows],
+            titles=[self.titles[i] for i in rows],
+            years=self.years[rows],
+            posters=self.posters[rows],
+            overviews=[self.overviews[i] for i in rows],
+            genres=self.genres[rows],
+        )
 
     def genre_list(self, row: int) -> list[str]:
         return [name for name, flag in zip(self.genre_names, self.genres[row]) if flag]
@@ -85,14 +111,21 @@ def _require(frame: pd.DataFrame, columns, path: Path) -> None:
 
 def _ml100k(folder: Path) -> tuple[list[dict], list[str]]:
     path = folder / "items.csv"
-    frame = pd.read_csv(path, dtype={"movie_id": str}, keep_default_na=False)
+    frame = pd.read_csv(io.StringIO(read_text(path)), dtype={"movie_id": str}, keep_default_na=False)
     _require(frame, ["movie_id", "title", "overview", *ML100K_GENRES], path)
     rows = []
     for record in frame.to_dict("records"):
         year = pd.to_numeric(record.get("year", ""), errors="coerce")
-        rows.append({"id": str(record["movie_id"]).strip(), "title": record["title"], "overview": str(record["overview"]),
-                     "genres": [g for g in ML100K_GENRES if str(record[g]).strip() in ("1", "1.0")],
-                     "year": float(year) if pd.notna(year) else _year(record["title"]), "poster": folder / "posters" / f"{record['movie_id']}.jpg"})
+        rows.append(
+            {
+                "id": str(record["movie_id"]).strip(),
+                "title": record["title"],
+                "overview": str(record["overview"]),
+                "genres": [g for g in ML100K_GENRES if str(record[g]).strip() in ("1", "1.0")],
+                "year": float(year) if pd.notna(year) else _year(record["title"]),
+                "poster": folder / "posters" / f"{record['movie_id']}.jpg",
+            }
+        )
     return rows, ML100K_GENRES
 
 
@@ -100,32 +133,46 @@ def _mmimdb(folder: Path) -> tuple[list[dict], list[str]]:
     rows = []
     for path in sorted((folder / "dataset").glob("*.json")):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as error:
+            record = json.loads(read_text(path))
+        except ValueError as error:
             raise ValueError(f"{path}: not readable JSON ({error})") from None
         missing = [key for key in ("genres", "plot") if key not in record]
         if missing:
             raise ValueError(f"{path}: missing key(s) {', '.join(missing)}")
         plots = record["plot"] if isinstance(record["plot"], list) else [record["plot"]]
         title = str(record.get("title", path.stem))
-        rows.append({"id": path.stem, "title": title, "overview": str(plots[0]) if plots else "", "genres": list(record["genres"]),
-                     "year": float(record["year"]) if str(record.get("year", "")).isdigit() else _year(title),
-                     "poster": path.with_suffix(".jpeg")})
+        rows.append(
+            {
+                "id": path.stem,
+                "title": title,
+                "overview": str(plots[0]) if plots else "",
+                "genres": list(record["genres"]),
+                "year": float(record["year"]) if str(record.get("year", "")).isdigit() else _year(title),
+                "poster": path.with_suffix(".jpeg"),
+            }
+        )
     return rows, sorted({g for row in rows for g in row["genres"]})
 
 
 def _plain(folder: Path) -> tuple[list[dict], list[str]]:
     path = folder / "movies.csv"
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
     except pd.errors.ParserError as error:
         raise ValueError(f"{path}: malformed row ({error})") from None
     _require(frame, ["id", "title", "genres", "overview"], path)
     posters = {p.stem: p for p in (folder / "posters").glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
-    rows = [{"id": r["id"].strip(), "title": r["title"], "overview": r["overview"],
-             "genres": [g.strip() for g in r["genres"].split("|") if g.strip()],
-             "year": float(r["year"]) if r.get("year", "").strip().isdigit() else _year(r["title"]),
-             "poster": posters.get(r["id"].strip(), folder / "posters" / f"{r['id'].strip()}.jpg")} for r in frame.to_dict("records")]
+    rows = [
+        {
+            "id": r["id"].strip(),
+            "title": r["title"],
+            "overview": r["overview"],
+            "genres": [g.strip() for g in r["genres"].split("|") if g.strip()],
+            "year": float(r["year"]) if r.get("year", "").strip().isdigit() else _year(r["title"]),
+            "poster": posters.get(r["id"].strip(), folder / "posters" / f"{r['id'].strip()}.jpg"),
+        }
+        for r in frame.to_dict("records")
+    ]
     return rows, sorted({g for row in rows for g in row["genres"]})
 
 
@@ -136,12 +183,15 @@ def layout_of(folder: Path) -> str:
         return "mmimdb"
     if (folder / "movies.csv").is_file():
         return "plain"
-    raise ValueError(f"{folder} has no known movie layout: items.csv + posters/ (ML-100K posters), dataset/<id>.json + .jpeg "
-                     "(MM-IMDB), or movies.csv + posters/ (plain)")
+    raise ValueError(
+        f"{folder} has no known movie layout: items.csv + posters/ (ML-100K posters), dataset/<id>.json + .jpeg "
+        "(MM-IMDB), or movies.csv + posters/ (plain)"
+    )
 
 
-def load_movies(source: str | Path, image_size: tuple[int, int] = (112, 80), need_overview: bool = True,
-                need_genres: bool = True) -> Movies:
+def load_movies(
+    source: str | Path, image_size: tuple[int, int] = (112, 80), need_overview: bool = True, need_genres: bool = True
+) -> Movies:
     """Movies of ``source`` (see the module docstring), posters as uint8 (H, W, 3) of ``image_size``."""
     folder = Path(source)
     if not folder.is_dir():
@@ -187,15 +237,26 @@ def load_movies(source: str | Path, image_size: tuple[int, int] = (112, 80), nee
     if not kept:
         raise ValueError(f"{folder}: no movie is left ({', '.join(f'{k}: {v}' for k, v in dropped.items() if v)})")
     if any(dropped.values()):
-        message = f"{folder}: dropped " + "; ".join(f"{count} ({reason}, e.g. {', '.join(examples[reason][:3])})"
-                                                    for reason, count in dropped.items() if count)
+        message = f"{folder}: dropped " + "; ".join(
+            f"{count} ({reason}, e.g. {', '.join(examples[reason][:3])})" for reason, count in dropped.items() if count
+        )
         log.warning(message)
         warnings.warn(message, stacklevel=2)
     multi_hot = np.array([[name in row["genres"] for name in genre_names] for row in kept], np.uint8)
     train_ids = _train_ids(folder, {row["id"] for row in kept}, seen)
-    return Movies([row["id"] for row in kept], [row["title"] for row in kept], np.array([row["year"] for row in kept], float),
-                  np.stack(images), [row["overview"] for row in kept], multi_hot, genre_names, train_ids, str(folder.resolve()),
-                  dropped, identical)
+    return Movies(
+        [row["id"] for row in kept],
+        [row["title"] for row in kept],
+        np.array([row["year"] for row in kept], float),
+        np.stack(images),
+        [row["overview"] for row in kept],
+        multi_hot,
+        genre_names,
+        train_ids,
+        str(folder.resolve()),
+        dropped,
+        identical,
+    )
 
 
 def _train_ids(folder: Path, kept: set[str], known: set[str]) -> list[str] | None:
@@ -203,7 +264,7 @@ def _train_ids(folder: Path, kept: set[str], known: set[str]) -> list[str] | Non
     path = folder / "train.txt"
     if not path.exists():
         return None
-    ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    ids = [line.strip() for line in read_text(path).splitlines() if line.strip()]
     if not ids:
         raise ValueError(f"{path} is empty: list one training movie id per line, or remove the file")
     unknown = [i for i in ids if i not in known]
@@ -212,7 +273,9 @@ def _train_ids(folder: Path, kept: set[str], known: set[str]) -> list[str] | Non
     return [i for i in ids if i in kept]
 
 
-def split_movies(movies: Movies, validation_share: float = 1 / 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_movies(
+    movies: Movies, validation_share: float = 1 / 3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, validation, test) row indices: the train.txt movies train; the others are split, seeded,
     into validation (``validation_share`` of them) and test."""
     if movies.train_ids is None:

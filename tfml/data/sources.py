@@ -31,7 +31,9 @@ def _has_splits(path: Path) -> bool:
     return (path / "train").is_dir() and (path / "test").is_dir()
 
 
-def load_labelled_images(source: str | os.PathLike, image_size=(32, 32), seed: int = 0, progress: bool = False) -> LabelledImages:
+def load_labelled_images(
+    source: str | os.PathLike, image_size=(32, 32), seed: int = 0, progress: bool = False
+) -> LabelledImages:
     """``source``: "cifar10", "sample", a folder/.tar.gz with train/ and test/ class folders (the
     CIFAR-10 loader; train first, then test), or any other class-folder tree (the folder loader)."""
     path = Path(source)

@@ -25,9 +25,17 @@ from tfml.data.images import load_image_folder
 log = logging.getLogger(__name__)
 
 # TT100K sign families by code prefix, in display order; io, po, wo are catch-all "other" classes.
-FAMILIES = (("pl", "speed limit"), ("pm", "weight limit"), ("ph", "height limit"), ("pw", "width limit"),
-            ("pr", "speed limit end"), ("pa", "axle limit"), ("p", "prohibitory"), ("i", "mandatory"),
-            ("w", "warning"))
+FAMILIES = (
+    ("pl", "speed limit"),
+    ("pm", "weight limit"),
+    ("ph", "height limit"),
+    ("pw", "width limit"),
+    ("pr", "speed limit end"),
+    ("pa", "axle limit"),
+    ("p", "prohibitory"),
+    ("i", "mandatory"),
+    ("w", "warning"),
+)
 OTHER = ("io", "po", "wo")
 
 
@@ -74,14 +82,26 @@ def load_traffic_signs(
     """See the module docstring. Raises FileNotFoundError naming ``--data`` when the path is missing."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"traffic-sign data {path} does not exist; pass --data with the TT100K crops "
-                                "(a folder or .tar.gz with train/<code>/ and test/<code>/, e.g. ../shared/data/tt100k-crops.tar.gz)")
+        raise FileNotFoundError(
+            f"traffic-sign data {path} does not exist; pass --data with the TT100K crops "
+            "(a folder or .tar.gz with train/<code>/ and test/<code>/, e.g. ../shared/data/tt100k-crops.tar.gz)"
+        )
     if min_images < 2:
         raise ValueError(f"min_images must be at least 2 to split every class, got {min_images}")
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
-    parts = {split: load_image_folder(path, (image_size, image_size), subdir=split, seed=seed, progress=progress,
-                                      pad_to_square=pad_to_square, min_side=min_side) for split in ("train", "test")}
+    parts = {
+        split: load_image_folder(
+            path,
+            (image_size, image_size),
+            subdir=split,
+            seed=seed,
+            progress=progress,
+            pad_to_square=pad_to_square,
+            min_side=min_side,
+        )
+        for split in ("train", "test")
+    }
     by_class: dict[str, list[tuple[str, str, np.ndarray]]] = {}
     for split, part in parts.items():
         for relative, image in zip(part.paths, part.images):
@@ -99,14 +119,32 @@ def load_traffic_signs(
         cut = round(train_fraction * len(files))
         train += [(label, item) for item in permuted[:cut]]
         test += [(label, item) for item in permuted[cut:]]
-    log.info("traffic signs: %d classes with >= %d images kept (%d train, %d test), %d dropped", len(kept), min_images,
-             len(train), len(test), len(dropped))
+    log.info(
+        "traffic signs: %d classes with >= %d images kept (%d train, %d test), %d dropped",
+        len(kept),
+        min_images,
+        len(train),
+        len(test),
+        len(dropped),
+    )
 
     def arrays(rows):
-        return (np.stack([item[2] for _, item in rows]), np.array([label for label, _ in rows], np.int64),
-                [item[1] for _, item in rows])
+        return (
+            np.stack([item[2] for _, item in rows]),
+            np.array([label for label, _ in rows], np.int64),
+            [item[1] for _, item in rows],
+        )
 
     x_train, y_train, ids_train = arrays(train)
     x_test, y_test, ids_test = arrays(test)
-    return TrafficSigns(x_train, y_train, x_test, y_test, kept, dropped, len(parts["train"].skipped) + len(parts["test"].skipped),
-                        ids_train, ids_test)
+    return TrafficSigns(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        kept,
+        dropped,
+        len(parts["train"].skipped) + len(parts["test"].skipped),
+        ids_train,
+        ids_test,
+    )

@@ -1,21 +1,4 @@
-"""The distance vocabulary of tfml, and distance objects for losses and miners.
-
-One canonical name per distance, used by losses, indexes and recommendations alike (a smaller
-distance is always more similar):
-
-- ``"euclidean"`` (alias ``"l2"``): |u - v|
-- ``"sqeuclidean"`` (``"squared_l2"``, ``"squared_euclidean"``): |u - v|^2
-- ``"cosine"``: 1 - u.v / (|u| |v|); a zero vector has similarity 0 with everything
-- ``"manhattan"`` (``"l1"``, ``"cityblock"``): sum |u_i - v_i|
-- ``"chebyshev"`` (``"linf"``): max |u_i - v_i|
-- ``"dot"`` (``"inner_product"``): ranks by the inner product u.v, largest first
-
->>> canonical_distance("l2")
-'euclidean'
->>> canonical_distance("manhattan", supported=LOSS_DISTANCES)
-Traceback (most recent call last):
-...
-ValueError: distance 'manhattan' is not available here; choose one of euclidean, sqeuclidean, cosine, dot
+"""Distance objects for losses and miners, over the distance vocabulary of ``tfml.distances``.
 
 Losses and miners take a distance object, or one of the names LOSS_DISTANCES (``get_distance``).
 An object knows whether it is a distance (smaller is closer) or a similarity (``is_inverted``:
@@ -47,30 +30,7 @@ import math
 import keras
 import tensorflow as tf
 
-DISTANCES = ("euclidean", "sqeuclidean", "cosine", "manhattan", "chebyshev", "dot")
-ALIASES = {
-    "l2": "euclidean",
-    "squared_l2": "sqeuclidean",
-    "squared_euclidean": "sqeuclidean",
-    "l1": "manhattan",
-    "cityblock": "manhattan",
-    "linf": "chebyshev",
-    "inner_product": "dot",
-}
-LOSS_DISTANCES = ("euclidean", "sqeuclidean", "cosine", "dot")  # the names losses accept (objects give more)
-
-
-def canonical_distance(name: str, supported: tuple[str, ...] = DISTANCES) -> str:
-    """The canonical name of ``name`` (an alias is accepted); a ValueError when it is unknown or not
-    among ``supported``."""
-    canonical = ALIASES.get(name, name)
-    if canonical not in DISTANCES:
-        known = ", ".join(DISTANCES)
-        aliases = ", ".join(f"{alias} = {target}" for alias, target in ALIASES.items())
-        raise ValueError(f"unknown distance {name!r}; choose one of {known} (aliases: {aliases})")
-    if canonical not in supported:
-        raise ValueError(f"distance {name!r} is not available here; choose one of {', '.join(supported)}")
-    return canonical
+from tfml.distances import ALIASES, DISTANCES, LOSS_DISTANCES, canonical_distance  # noqa: F401  (the vocabulary)
 
 
 def _safe_sqrt(squared: tf.Tensor) -> tf.Tensor:

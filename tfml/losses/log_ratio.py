@@ -30,8 +30,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfml.distances import canonical_distance
 from tfml.losses.base import MetricLoss
-from tfml.losses.distances import canonical_distance
 from tfml.losses.reducers import Terms
 
 

@@ -141,6 +141,14 @@ def _projection(x, dim: int, hidden: int, name: str) -> keras.KerasTensor:
     return keras.layers.UnitNormalization(name=f"{name}_l2_normalize")(x)
 
 
+def known_words(tower: keras.Model, text: str) -> tuple[list[str], list[str]]:
+    """(the words of ``text`` after cleaning, those of them in the vocabulary of ``tower``'s TextVocabulary)."""
+    words = [w.decode() for w in clean_tokens([text]).to_list()[0]]
+    layers = [layer for layer in tower.layers if isinstance(layer, TextVocabulary)]
+    vocabulary = set(layers[0].vocabulary) if layers else set(words)
+    return words, [w for w in words if w in vocabulary]
+
+
 def build_text_tower(
     kind: str,
     vocabulary: list[str],

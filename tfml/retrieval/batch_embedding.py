@@ -3,9 +3,10 @@ written as a shard directory (``tfml.retrieval.shards``) that the indexes read.
 
 ``encode_with_beam`` builds one pipeline: the images (with their global rows) -> RunInference
 (``TFModelHandlerNumpy``, keyed by row) -> grouped into ``shards`` shards by row -> one vectors
-file and one metadata file per shard; the manifest is written after the pipeline. The DirectRunner
-runs it in this process; the same pipeline runs on Dataflow, Flink or Spark with their runner and
-pipeline options (the workers then need tfml installed, for its custom layers).
+file and one metadata file per shard; the manifest is written after the pipeline. By default Beam's
+in-process Python runner (FnApiRunner) runs it, offline (Beam's DirectRunner would first try to
+download its Prism runner from GitHub); the same pipeline runs on Dataflow, Flink or Spark with
+their runner and pipeline options (the workers then need tfml installed, for its custom layers).
 """
 
 from __future__ import annotations
@@ -44,16 +45,18 @@ def encode_with_beam(
     class_names,
     source: str,
     encoder: dict,
-    runner: str = "DirectRunner",
+    runner=None,
     batch_size: int = 256,
     pipeline_args: tuple[str, ...] = (),
 ) -> Path:
-    """Embeds ``images`` (uint8) with the model in ``model_file`` on Beam and writes a shard directory."""
+    """Embeds ``images`` (uint8) with the model in ``model_file`` on Beam and writes a shard directory;
+    ``runner``: a Beam runner or its name (default: the in-process FnApiRunner)."""
     try:
         import apache_beam as beam
         from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
         from apache_beam.ml.inference.tensorflow_inference import TFModelHandlerNumpy
         from apache_beam.options.pipeline_options import PipelineOptions
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     except ImportError as error:
         raise RuntimeError(
             f"--runner beam needs Apache Beam with its TensorFlow support ({error}): {INSTALL}"
@@ -62,6 +65,7 @@ def encode_with_beam(
     output.mkdir(parents=True, exist_ok=True)
     ids, labels = np.asarray(ids, str), np.asarray(labels, np.int64)
     handler = KeyedModelHandler(TFModelHandlerNumpy(model_uri=str(model_file), max_batch_size=batch_size))
+    runner = FnApiRunner() if runner is None else runner
     with beam.Pipeline(runner=runner, options=PipelineOptions(list(pipeline_args))) as pipeline:
         _ = (
             pipeline

@@ -68,8 +68,27 @@ def save_codes(path: str | os.PathLike, codes: Codes) -> Path:
 
 
 def load_codes(path: str | os.PathLike) -> Codes:
-    """Reads a codes file written by ``save_codes``; a missing, foreign or damaged file is a clear error."""
+    """Reads a codes file written by ``save_codes``, or a shard directory (``tfml encode --runner
+    beam``); a missing, foreign or damaged file is a clear error."""
     path = Path(path)
+    if path.is_dir():
+        from tfml.retrieval.shards import EmbeddingShards, is_shard_directory
+
+        if not is_shard_directory(path):
+            raise IsADirectoryError(
+                f"{path} is a folder but not a shard directory (no manifest.json); give a codes file "
+                "(.npz) or a shard directory written by `tfml encode --runner beam`"
+            )
+        shards = EmbeddingShards(path)
+        manifest = shards.manifest
+        return Codes(
+            shards.vectors(np.arange(len(shards))),
+            shards.labels,
+            shards.ids,
+            list(manifest.get("class_names", [])),
+            manifest.get("source", ""),
+            manifest.get("encoder", {}),
+        )
     if not path.is_file():
         raise FileNotFoundError(f"codes file {path} does not exist (make one with `tfml encode`)")
     if not zipfile.is_zipfile(path):

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfml.losses.distances import canonical_distance
+from tfml.distances import canonical_distance
 
 # Above this many values per query (k x dim), the winners' distances come from the scores, not the vectors.
 EXACT_RECOMPUTE_LIMIT = 1 << 16

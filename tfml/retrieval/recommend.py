@@ -12,7 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tfml.data.movielens import resolve_title
-from tfml.losses.distances import canonical_distance
+from tfml.distances import canonical_distance
 from tfml.models.embedding_matrix import embedding_table
 from tfml.retrieval.index import ExactIndex
 
@@ -32,6 +32,19 @@ def movie_row(movies: pd.DataFrame, item_ids: np.ndarray, title: str, threshold:
     if not len(rows):
         raise KeyError(f"{movies['title'][movie]!r} has no embedding: too few users liked it (rating >= {threshold})")
     return int(rows[0])
+
+
+def check_movie_ids(model, movies: pd.DataFrame, model_name: str, data: str) -> None:
+    """A ValueError unless every row of the embedding ``model`` carries a movie id of ``movies`` (the
+    ids of another MovieLens release name other movies)."""
+    _, item_ids = embedding_table(model)
+    unknown = np.setdiff1d(item_ids, movies.index.to_numpy())
+    if len(unknown):
+        raise ValueError(
+            f"{model_name}'s rows carry movie ids that {data} does not list ({len(unknown):,} of "
+            f"{len(item_ids):,}, e.g. {int(unknown[0])}): it was trained on other MovieLens data; pass "
+            "--data with the data it was trained on (the zoo's movielens-embedding: 'small')"
+        )
 
 
 def closest_movies(model, movies: pd.DataFrame, title: str, k: int = 10, threshold: float = 4.0) -> pd.DataFrame:

@@ -82,6 +82,15 @@ def write_manifest(directory, entries: list[dict], dim: int, class_names, source
     return write_text(Path(directory) / "manifest.json", json.dumps(manifest, indent=2))
 
 
+def is_shard_directory(path) -> bool:
+    """Whether ``path`` is a folder with a tfml shard manifest."""
+    manifest = Path(path) / "manifest.json"
+    try:
+        return manifest.is_file() and json.loads(manifest.read_text()).get("format") == FORMAT
+    except (OSError, ValueError):
+        return False
+
+
 class EmbeddingShards:
     """A shard directory read back (see the module docstring); vectors memory-mapped, in global row order."""
 
