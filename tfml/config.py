@@ -43,10 +43,12 @@ def option(
     positional: bool = False,
     metavar: str | None = None,
     cli: bool = True,
+    empty: bool = False,
 ):
     """A dataclass field with CLI metadata: ``help`` (required), an inclusive range [low, high] or a
     strict lower bound ``above``, ``choices``, the ``flag`` (default: --field-name), a
-    ``positional`` argument, or ``cli=False`` for a field the command line does not set."""
+    ``positional`` argument, ``cli=False`` for a field the command line does not set, ``empty``
+    for a tuple that may hold no values (otherwise it needs at least one)."""
     if not help:
         raise ValueError("every option needs a help text")
     metadata = {
@@ -59,6 +61,7 @@ def option(
         "positional": positional,
         "metavar": metavar,
         "cli": cli,
+        "empty": empty,
     }
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
@@ -79,13 +82,19 @@ def base_type(annotation) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _shown(number: float) -> str:
+    return str(number) if isinstance(number, int) else f"{number:g}"
+
+
 def check_value(name: str, value: Any, metadata: dict) -> Any:
-    """``value`` checked against the field's range and choices (each element of a tuple); lists
-    become tuples. Raises ConfigError."""
+    """``value`` checked against the field's range and choices (each element of a tuple; a tuple
+    needs one element at least unless ``empty``); lists become tuples. Raises ConfigError."""
     if value is None:
         return value
     if isinstance(value, list):
         value = tuple(value)
+    if value == () and not metadata.get("empty"):
+        raise ConfigError(name, "needs at least one value")
     elements = value if isinstance(value, tuple) else (value,)
     for element in elements:
         if metadata.get("choices") is not None and element not in metadata["choices"]:
@@ -96,13 +105,13 @@ def check_value(name: str, value: Any, metadata: dict) -> Any:
         if element != element:  # NaN
             raise ConfigError(name, "NaN is not a value")
         if low is not None and high is not None and not low <= element <= high:
-            raise ConfigError(name, f"{element:g} is not in [{low:g}, {high:g}]")
+            raise ConfigError(name, f"{_shown(element)} is not in [{_shown(low)}, {_shown(high)}]")
         if low is not None and high is None and element < low:
-            raise ConfigError(name, f"{element:g} is below the minimum {low:g}")
+            raise ConfigError(name, f"{_shown(element)} is below the minimum {_shown(low)}")
         if high is not None and low is None and element > high:
-            raise ConfigError(name, f"{element:g} is above the maximum {high:g}")
+            raise ConfigError(name, f"{_shown(element)} is above the maximum {_shown(high)}")
         if above is not None and not element > above:
-            raise ConfigError(name, f"{element:g} must be greater than {above:g}")
+            raise ConfigError(name, f"{_shown(element)} must be greater than {_shown(above)}")
     return value
 
 

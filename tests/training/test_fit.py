@@ -11,12 +11,14 @@ import time
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
 from tests.helpers import TestCase
 from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
-from tfml.training import fit, read_history, set_seed
+from tfml.training import TrainingInterrupted, check_data_service, fit, read_history, set_seed
+from tfml.training.fit import HISTORY_FILE, trim_history
 
 X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
 
@@ -104,7 +106,9 @@ class FitTest(TestCase):
                 if self.model.optimizer.iterations.numpy() == 6:  # epoch 1, after its second of four steps
                     raise KeyboardInterrupt
 
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(
+            TrainingInterrupted, match="stopped in epoch 2 of 3; its backup holds 1 finished epochs and 1"
+        ):
             fit(
                 tiny_model(),
                 tiny_stream(3),
@@ -118,6 +122,7 @@ class FitTest(TestCase):
         state = json.loads((tmp_path / "cut" / "backup" / "state.json").read_text())
         assert (state["epoch"], state["step"]) == (1, 1)  # the interrupted step was never backed up: it runs again
         resumed = tiny_model(seed=5)  # a new process builds the model again
+        self.caplog.set_level("INFO", "tfml.training.fit")
         fit(
             resumed,
             tiny_stream(3),
@@ -137,6 +142,10 @@ class FitTest(TestCase):
             "val_mae",
         ]  # the interrupted epoch's running means continue where they were
         np.testing.assert_array_equal(a[columns].to_numpy(), b[columns].to_numpy())
+        self.assertIn("resuming training", self.caplog.text)
+        self.assertIn("epoch 2 of 3, step 1 of 4", self.caplog.text)
+        logged = pd.read_csv(tmp_path / "cut" / "training_log.csv")["epoch"].tolist()
+        self.assertEqual(logged, [0, 1, 2])  # each epoch once in the file itself
 
     def test_same_seed_same_result(self):
         weights = []
@@ -309,3 +318,62 @@ class FitTest(TestCase):
         self.assertEqual(generations, [0, 0, 0, 0])  # an hour between backups: none during training
         state = json.loads((self.tmp_path / "run" / "backup" / "state.json").read_text())
         self.assertEqual((state["epoch"], state["step"], state["stopped"]), (4, 0, False))  # but the end is saved
+
+    def test_epoch_only_backups_save_at_every_epoch_end_and_never_mid_epoch(self):
+        states = []
+        state_file = self.tmp_path / "run" / "backup" / "state.json"
+        watch = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda b, logs: states.append(
+                json.loads(state_file.read_text()) if state_file.exists() else None
+            )
+        )
+        fit(
+            tiny_model(),
+            tiny_stream(3),
+            validation=None,
+            log_dir=self.tmp_path / "run",
+            epochs=3,
+            checkpoint=None,
+            verbose=0,
+            backup_seconds=None,
+            callbacks=[watch],
+        )
+        positions = [(s["epoch"], s["step"]) if s else None for s in states]
+        self.assertEqual(positions, [None] * 4 + [(1, 0)] * 4 + [(2, 0)] * 4)  # 4 steps per epoch
+        self.assertEqual(json.loads(state_file.read_text())["epoch"], 3)
+
+
+class HistoryTest(TestCase):
+    def test_trim_history_drops_the_epochs_a_resumed_training_logs_again(self):
+        path = self.tmp_path / HISTORY_FILE
+        path.write_text("epoch,loss\n0,1.5\n1,1.25\n2,1.0\n")
+        trim_history(self.tmp_path, 1)
+        self.assertEqual(path.read_text(), "epoch,loss\n0,1.5\n")
+        trim_history(self.tmp_path, 0)
+        self.assertEqual(path.read_text(), "epoch,loss\n")
+        trim_history(self.tmp_path / "nowhere", 0)  # no log yet: nothing to do
+
+
+class DataServiceCheckTest(TestCase):
+    """--data-service is checked before any work: a dispatcher must answer."""
+
+    def test_a_dispatcher_answers(self):
+        dispatcher = tf.data.experimental.service.DispatchServer()
+        check_data_service(dispatcher.target)
+        check_data_service(dispatcher.target.removeprefix("grpc://"))
+
+    def test_a_closed_port_a_silent_server_and_a_bad_address_are_one_clear_error(self):
+        import socket
+
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        with pytest.raises(ValueError, match="no tf.data service dispatcher there \\(nothing listens there\\)"):
+            check_data_service(f"grpc://127.0.0.1:{port}", timeout_seconds=2)
+        with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            with pytest.raises(ValueError, match="no answer within 1 s"):
+                check_data_service(f"grpc://127.0.0.1:{silent.getsockname()[1]}", timeout_seconds=1)
+        with pytest.raises(ValueError, match="'localhost' is not an address: give grpc://HOST:PORT"):
+            check_data_service("localhost")

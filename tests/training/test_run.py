@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from tests.helpers import TestCase
-from tfml.training import Run, StudyConfig, flatten, get_strategy, prepare_run_dir
+from tfml.config import ConfigError, option
+from tfml.training import Run, StudyConfig, flatten, get_strategy, prepare_run_dir, tf_config
+from tfml.training.run import check_free_space
 
 
 class RunDirectoryTest(TestCase):
@@ -95,3 +97,88 @@ class RunTest(TestCase):
         self.assertEqual(
             flatten(frame, "noise/{index}/{column}"), {"noise/0.1/mse": 0.25, "noise/0.1/count": 3, "noise/0/count": 4}
         )
+
+
+class StudyRunnerTest(TestCase):
+    """run_study: the run directory is locked while it runs and removed if it fails before training."""
+
+    def test_a_study_that_fails_before_training_leaves_no_run_directory(self):
+        from tfml.training import run_study
+
+        def broken(run):
+            raise ValueError("class dog has only 1 item")
+
+        with pytest.raises(ValueError, match="only 1 item"):
+            run_study((broken,), Demo(run_dir=str(self.tmp_path / "run")))
+        self.assertFalse((self.tmp_path / "run").exists())
+        existing = self.tmp_path / "existing"
+        run_study((lambda run: None,), Demo(run_dir=str(existing)))
+        with pytest.raises(ValueError):
+            run_study((broken,), Demo(run_dir=str(existing)))
+        self.assertTrue((existing / "config.json").exists())  # a run directory that was there stays
+
+    def test_report_only_options_may_change_on_resume(self):
+        @dataclasses.dataclass(kw_only=True)
+        class Titled(StudyConfig):
+            NAME, TITLE, REPORT_ONLY = "titled", "Titles", ("titles",)
+            titles: tuple[str, ...] = option(("a",), "titles shown")
+
+        run = Run(Titled(run_dir=str(self.tmp_path / "run")))
+        run.close()
+        Run(Titled(run_dir=str(self.tmp_path / "run"), titles=("b",))).close()  # no "other settings" error
+
+
+class RunChecksTest(TestCase):
+    """What a run checks before its first step."""
+
+    def test_seed_and_backup_interval_ranges(self):
+        with pytest.raises(ConfigError, match="seed: -1 is not in"):
+            Demo(seed=-1)
+        with pytest.raises(ConfigError, match="seed: 4294967296 is not in \\[0, 4294967295\\]"):
+            Demo(seed=2**32)
+        with pytest.raises(ConfigError, match="backup_seconds: 0 is below the minimum 1"):
+            Demo(backup_seconds=0)
+
+    def test_tf_config_is_checked(self):
+        for value, message in (
+            ("{not json", "TF_CONFIG is not JSON"),
+            ('{"task": {"type": "worker", "index": 0}}', 'has no "cluster"'),
+            ('{"cluster": {"worker": ["localhost"]}}', 'has no "cluster"'),
+            ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', 'has a "task" that is not'),
+            ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', 'has a "task" that is not'),
+        ):
+            self.monkeypatch.setenv("TF_CONFIG", value)
+            with pytest.raises(ValueError, match=message):
+                tf_config()
+        self.monkeypatch.setenv(
+            "TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}'
+        )
+        self.assertEqual(tf_config()["task"]["index"], 1)
+        self.monkeypatch.setenv("TF_CONFIG", "{not json")
+        with pytest.raises(ValueError, match="TF_CONFIG is not JSON"):
+            Run(Demo(run_dir=str(self.tmp_path / "run")))
+        self.assertFalse((self.tmp_path / "run").exists())  # checked before the run directory is made
+
+    def test_too_little_free_disk_for_the_first_checkpoint_is_an_error_before_training(self):
+        import errno
+        import shutil
+
+        import keras
+
+        model = keras.Sequential([keras.Input((100,)), keras.layers.Dense(1000)])
+        usage = shutil.disk_usage(self.tmp_path)
+        self.monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=2**20))
+        with pytest.raises(OSError) as raised:
+            check_free_space(self.tmp_path, model)
+        self.assertEqual(raised.value.errno, errno.ENOSPC)
+        self.assertIn("only 1 MB free; the model's checkpoint and backup need about 18 MB", str(raised.value))
+
+    def test_a_quick_run_answers_no_question(self):
+        for quick in (False, True):
+            run = Run(Demo(run_dir=str(self.tmp_path / f"run-{quick}"), quick=quick))
+            run.finding("A is ahead of B.")
+            run.finding("C and D cannot be told apart.")
+            html = (run.finish() / "report.html").read_text()
+            run.close()
+            self.assertEqual("A is ahead of B." in html, not quick)
+            self.assertEqual(html.count("Too small to answer"), int(quick))

@@ -12,7 +12,14 @@ from tfml.training.callbacks import (
     first_divergence,
 )
 from tfml.training.curves import training_curves
-from tfml.training.fit import completed_epochs, fit, progress_verbosity, read_history
+from tfml.training.fit import (
+    TrainingInterrupted,
+    check_data_service,
+    completed_epochs,
+    fit,
+    progress_verbosity,
+    read_history,
+)
 from tfml.training.metrics import PSNR, psnr
 from tfml.training.report import write_report
 from tfml.training.run import (
@@ -25,6 +32,7 @@ from tfml.training.run import (
     loopback_tf_configs,
     prepare_run_dir,
     set_seed,
+    tf_config,
     update_run_record,
     versions,
     worker_task,

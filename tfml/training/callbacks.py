@@ -80,8 +80,9 @@ class ResumableBackup(keras.callbacks.Callback):
 
     The backup holds the weights with the optimizer state, the position (completed epochs, steps done
     in the next one) and the running values of the model's metrics; it is written after a step or
-    at an epoch end when ``interval_seconds`` have passed since the last backup (0: every step), and
-    when training ends (``stopped`` when a callback stopped it, e.g. on divergence). A run resumed
+    at an epoch end when ``interval_seconds`` have passed since the last backup (0: every step; None:
+    at every epoch end and never mid-epoch, for workers that must save together and whose clocks do
+    not agree), and when training ends (``stopped`` when a callback stopped it, e.g. on divergence). A run resumed
     from an earlier point replays the same batches on the same weights, so what it logs again is
     what it logged before. Files are written under new names and the state file, renamed last,
     names the weights it belongs to, so a process killed at any moment leaves a consistent backup.
@@ -92,10 +93,10 @@ class ResumableBackup(keras.callbacks.Callback):
 
     STATE = "state.json"
 
-    def __init__(self, backup_dir, interval_seconds: float = 60.0):
+    def __init__(self, backup_dir, interval_seconds: float | None = 60.0):
         super().__init__()
         self.directory = Path(backup_dir)
-        self.interval_seconds = float(interval_seconds)
+        self.interval_seconds = None if interval_seconds is None else float(interval_seconds)
         self.epoch, self.step_offset, self.step = 0, 0, 0
         self._last_save = time.monotonic()
         self._metrics_pending = None
@@ -144,14 +145,17 @@ class ResumableBackup(keras.callbacks.Callback):
                 variable.assign(np.asarray(value, variable.dtype))
             self._metrics_pending = None
 
+    def _due(self) -> bool:
+        return self.interval_seconds is not None and time.monotonic() - self._last_save >= self.interval_seconds
+
     def on_train_batch_end(self, batch, logs=None):
         self.step = self.step_offset + batch + 1
-        if time.monotonic() - self._last_save >= self.interval_seconds:
+        if self._due():
             self._save(self.epoch, self.step)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch, self.step_offset, self.step = epoch + 1, 0, 0
-        if time.monotonic() - self._last_save >= self.interval_seconds:
+        if self.interval_seconds is None or self._due():
             self._save(epoch + 1, 0)
 
     def on_train_end(self, logs=None):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 import sys
 from pathlib import Path
 
@@ -9,10 +12,34 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
+from tfml.io import read_text, write_text
 from tfml.training.callbacks import AtomicCheckpoint, ResumableBackup
 
 HISTORY_FILE = "training_log.csv"
 BACKUP_DIR = "backup"
+
+log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``: the message says which training stopped and what its backup holds."""
+
+
+def trim_history(log_dir: str | Path, first_epoch: int) -> None:
+    """Drops the CSV log's rows of epochs from ``first_epoch`` on (a resumed training logs them
+    again), so the file holds each epoch once."""
+    path = Path(log_dir) / HISTORY_FILE
+    if not path.exists():
+        return
+    rows = list(csv.reader(io.StringIO(read_text(path))))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+    kept = [rows[0], *(row for row in rows[1:] if row and row[column].isdigit() and int(row[column]) < first_epoch)]
+    if len(kept) < len(rows):
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(kept)
+        write_text(path, text.getvalue())
 
 
 def read_history(log_dir: str | Path) -> pd.DataFrame:
@@ -49,7 +76,7 @@ def fit(
     mode: str = "min",
     callbacks: list[keras.callbacks.Callback] = (),
     verbose: int | None = None,
-    backup_seconds: float = 60.0,
+    backup_seconds: float | None = 60.0,
     tensorboard: bool = True,
     data_service: str | None = None,
 ) -> pd.DataFrame:
@@ -65,6 +92,9 @@ def fit(
     optimizer state and the epoch's running metrics restored. Called on a finished training (or
     one a callback stopped), it trains nothing and gives ``model`` the training's last weights.
 
+    ``backup_seconds``: the interval of mid-epoch backups (None: a backup at every epoch end only,
+    as the workers of a multi-worker run must save together).
+
     ``data_service``: the address of a tf.data service dispatcher ("grpc://host:port"); the batches
     are then produced by its workers, each exactly once (dynamic sharding), in the order they finish:
     the same batches as without it, but an interrupted run no longer resumes bit for bit.
@@ -77,6 +107,16 @@ def fit(
         backup.restore(model)
         return read_history(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
+    if first_epoch or first_step:
+        log.info(
+            "resuming training %s from its backup: epoch %d of %d, step %d of %d",
+            log_dir,
+            first_epoch + 1,
+            epochs,
+            first_step,
+            steps,
+        )
+    trim_history(log_dir, first_epoch)
     standard = []
     if tensorboard:
         standard.append(keras.callbacks.TensorBoard(str(log_dir / "tensorboard")))
@@ -87,6 +127,20 @@ def fit(
     verbose = progress_verbosity() if verbose is None else verbose
     if data_service:
         batches = ServedBatches(batches, data_service, job_name=str(log_dir.resolve()))
+    try:
+        _fit_from(model, batches, validation, backup, first_epoch, first_step, epochs, all_callbacks, verbose)
+    except KeyboardInterrupt:
+        epoch, step = backup.position()
+        raise TrainingInterrupted(
+            f"training {log_dir} stopped in epoch {backup.epoch + 1} of {epochs}; its backup holds {epoch} finished "
+            f"epochs and {step} steps of the next (the steps since are trained again on resume)"
+        ) from None
+    return read_history(log_dir)
+
+
+def _fit_from(model, batches, validation, backup, first_epoch, first_step, epochs, callbacks, verbose) -> None:
+    """model.fit from ``first_step`` of ``first_epoch`` to the end of the last epoch."""
+    steps = batches.steps_per_epoch
     if first_step > 0:  # finish the interrupted epoch from its next step
         # Keras builds compiled metrics on the first step; build them now so the backup can restore
         # the epoch's running values before that step
@@ -99,13 +153,13 @@ def fit(
             initial_epoch=first_epoch,
             epochs=first_epoch + 1,
             steps_per_epoch=steps - first_step,
-            callbacks=all_callbacks,
+            callbacks=callbacks,
             verbose=verbose,
             shuffle=False,
         )
         first_epoch += 1
         if model.stop_training:
-            return read_history(log_dir)
+            return
     if first_epoch < epochs:
         backup.start(first_epoch, 0)
         model.fit(
@@ -114,11 +168,41 @@ def fit(
             initial_epoch=first_epoch,
             epochs=epochs,
             steps_per_epoch=steps,
-            callbacks=all_callbacks,
+            callbacks=callbacks,
             verbose=verbose,
             shuffle=False,
         )
-    return read_history(log_dir)
+
+
+DISPATCHER_VERSION_METHOD = "/tensorflow.data.DispatcherService/GetVersion"
+
+
+def check_data_service(address: str, timeout_seconds: float = 5.0) -> None:
+    """A ValueError unless a tf.data service dispatcher answers at ``address`` ("grpc://host:port"
+    or "host:port") within ``timeout_seconds`` (its GetVersion call, the one every client makes
+    first), so a wrong or unreachable address fails now rather than by hanging in the first step."""
+    import grpc
+
+    target = address.removeprefix("grpc://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--data-service {address!r} is not an address: give grpc://HOST:PORT")
+    with grpc.insecure_channel(target) as channel:
+        get_version = channel.unary_unary(
+            DISPATCHER_VERSION_METHOD, request_serializer=lambda data: data, response_deserializer=lambda data: data
+        )
+        try:
+            get_version(b"", timeout=timeout_seconds)  # an empty GetVersionRequest
+        except grpc.RpcError as error:
+            reason = {
+                grpc.StatusCode.DEADLINE_EXCEEDED: f"no answer within {timeout_seconds:g} s",
+                grpc.StatusCode.UNAVAILABLE: "nothing listens there",
+                grpc.StatusCode.UNIMPLEMENTED: "the server there is not a tf.data service dispatcher",
+            }.get(error.code(), f"{error.code().name}: {error.details()}")
+            raise ValueError(
+                f"--data-service {address}: no tf.data service dispatcher there ({reason}); start one (see the "
+                "README) or leave the option out"
+            ) from None
 
 
 class ServedBatches:

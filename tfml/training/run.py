@@ -26,12 +26,13 @@ True
 >>> json.loads((run.dir / "metrics.json").read_text())
 {'a/x': 0.5}
 >>> sorted(path.name for path in run.dir.iterdir())
-['config.json', 'figures', 'metrics.json', 'report.html']
+['config.json', 'figures', 'metrics.json', 'report.html', 'run.lock']
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import platform
@@ -51,8 +52,9 @@ from tfml.config import Checked, option
 from tfml.io import save_model, write_text
 from tfml.training.callbacks import EpochTimer
 from tfml.training.curves import training_curves
+from tfml.training.fit import check_data_service, read_history
 from tfml.training.fit import fit as fit_model
-from tfml.training.fit import read_history
+from tfml.training.lock import LOCK_FILE, lock_run_dir, unlock_run_dir
 from tfml.training.report import write_report
 
 CONFIG_FILE = "config.json"
@@ -68,7 +70,8 @@ class StudyConfig(Checked):
     NAME: ClassVar[str] = "study"
     TITLE: ClassVar[str] = "study"
     QUICK: ClassVar[dict] = {}
-    seed: int = option(0, "seed of every random choice (data order, initial weights, splits)")
+    REPORT_ONLY: ClassVar[tuple[str, ...]] = ()  # options that change only the report: free on resume
+    seed: int = option(0, "seed of every random choice (data order, initial weights, splits)", low=0, high=2**32 - 1)
     quick: bool = option(False, "quick mode: small data and few epochs (under 2 minutes on 2 cores)")
     run_dir: str | None = option(
         None, "run directory (default logs/<study>[-quick]); an existing run is resumed", metavar="DIR"
@@ -81,7 +84,9 @@ class StudyConfig(Checked):
         choices=STRATEGIES,
     )
     backup_seconds: float = option(
-        60.0, "seconds between mid-epoch backups (an interrupted run resumes from the last)", low=0
+        60.0,
+        "seconds between mid-epoch backups (an interrupted run resumes from the last; each costs a model save)",
+        low=1,
     )
     data_service: str | None = option(
         None,
@@ -96,6 +101,12 @@ class StudyConfig(Checked):
     def resolved_run_dir(self) -> Path:
         return Path(self.run_dir or f"logs/{self.NAME}{'-quick' if self.quick else ''}")
 
+
+QUICK_ANSWERS_NOTHING = (
+    "**Too small to answer the study's questions**: a quick run's data and epochs show that every step works, "
+    "not which model is better; its numbers differ from a full run's by more than the differences the study is "
+    "about. Run the study without `--quick` for the answers."
+)
 
 # Recorded in config.json but allowed to change when a run directory is resumed.
 NOT_COMPARED_ON_RESUME = ("run_dir", "fresh", "backup_seconds", "data_service", "strategy")
@@ -143,8 +154,10 @@ def prepare_run_dir(
     "command", **extra}.
 
     A user's folder is never touched: an existing ``run_dir`` must be empty or a run tfml made
-    (its config.json says so); anything else, and a file, is a ValueError. ``fresh`` deletes a tfml
-    run directory first. Resuming needs the same arguments (except ``not_compared``) as the run that
+    (its config.json says so); anything else, and a file, is a ValueError. The directory is then
+    locked for this process (``tfml.training.lock``: a second process is refused). ``fresh``
+    empties a tfml run directory first. A directory this call made is removed again if it fails.
+    Resuming needs the same arguments (except ``not_compared``) as the run that
     made the directory: a difference is a ValueError naming them, so a run never silently continues
     with other settings.
     """
@@ -153,13 +166,30 @@ def prepare_run_dir(
         raise ValueError(
             f"--run-dir {run_dir} is a file, not a directory; name a new or empty directory, or a tfml run"
         )
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not is_tfml_run(run_dir):
+    if run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir()) and not is_tfml_run(run_dir):
         raise ValueError(
             f"--run-dir {run_dir} is a folder that tfml did not make (it has no tfml config.json) and is not "
             "empty; nothing was changed. Name a new or empty directory, or an earlier tfml run"
         )
-    if fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_run_dir(run_dir)
+        if fresh:
+            for path in run_dir.iterdir():
+                if path.name != LOCK_FILE:
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        _write_run_config(run_dir, args, extra, not_compared)
+    except BaseException:
+        unlock_run_dir(run_dir)
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return run_dir
+
+
+def _write_run_config(run_dir: Path, args: dict, extra: dict | None, not_compared: tuple[str, ...]) -> None:
+    """config.json, after checking that a run already there had the same settings."""
     config_path = run_dir / CONFIG_FILE
     args = json.loads(json.dumps(args, default=str))  # as stored: tuples become lists
     if config_path.exists():
@@ -188,6 +218,50 @@ def update_run_record(run_dir: str | Path, **facts) -> None:
     write_text(path, json.dumps(config, indent=2, default=str))
 
 
+def tf_config() -> dict:
+    """The TF_CONFIG environment variable ({} when unset), checked: a JSON object whose "cluster"
+    maps task types to lists of "host:port" addresses and whose "task" names one of them."""
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        return {}
+    problem = "is not JSON"
+    try:
+        value = json.loads(text)
+        cluster, task = value.get("cluster"), value.get("task", {})
+        problem = 'has no "cluster" of task types with lists of "host:port" addresses'
+        if not isinstance(cluster, dict) or not cluster:
+            raise ValueError
+        for addresses in cluster.values():
+            if not isinstance(addresses, list) or not all(isinstance(a, str) and ":" in a for a in addresses):
+                raise ValueError
+        kind, index = task.get("type"), task.get("index", 0)
+        problem = f'has a "task" that is not in its cluster ({task})'
+        if kind not in cluster or not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+            raise ValueError
+    except (ValueError, AttributeError, TypeError):
+        raise ValueError(
+            f"the environment variable TF_CONFIG {problem}: {text[:80]!r}; see the README, 'From one machine to many'"
+        ) from None
+    return value
+
+
+def check_free_space(folder: Path, model: keras.Model) -> None:
+    """Enough free disk in ``folder`` for a model's first checkpoint and backup (weights and
+    optimizer state, with room to spare), else an OSError (ENOSPC) saying how much is needed."""
+    try:
+        needed = 6 * 4 * model.count_params() + 16 * 2**20
+    except ValueError:  # a model not built yet: nothing to estimate
+        return
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(
+            errno.ENOSPC,
+            f"only {free / 2**20:.0f} MB free; the model's checkpoint and backup need about {needed / 2**20:.0f} MB "
+            "(free some space, or name a --run-dir on another disk)",
+            str(folder),
+        )
+
+
 def get_strategy(name: str = "default") -> tf.distribute.Strategy:
     """ "default" (one device), "mirrored" (MirroredStrategy over all GPUs, else all logical CPUs) or
     "multi-worker" (MultiWorkerMirroredStrategy over the cluster of the TF_CONFIG environment
@@ -199,7 +273,7 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi-worker":
-        if "TF_CONFIG" not in os.environ:
+        if not tf_config():
             raise ValueError(
                 "--strategy multi-worker needs the TF_CONFIG environment variable: the cluster's workers and this "
                 "process's task (see the README, 'From one machine to many')"
@@ -271,17 +345,26 @@ class Run:
 
     def __init__(self, config: StudyConfig):
         self.config = config
-        strategy = "multi-worker" if config.strategy == "default" and "TF_CONFIG" in os.environ else config.strategy
+        cluster = tf_config().get("cluster")
+        if config.data_service:
+            check_data_service(config.data_service)
+        strategy = "multi-worker" if config.strategy == "default" and cluster else config.strategy
         self.strategy = get_strategy(
             strategy
         )  # first: a multi-worker strategy must exist before TensorFlow runs anything
         task = worker_task(self.strategy)
-        self.is_chief = is_chief(task, json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"))
+        self.is_chief = is_chief(task, cluster)
+        self.multi_worker = task is not None
         run_dir = config.resolved_run_dir()
         if not self.is_chief:  # a worker keeps its backups and copies of the outputs beside the chief's run directory
             run_dir = run_dir.with_name(f"{run_dir.name}-{task[0]}-{task[1]}")
+        self.created = not run_dir.exists()
+        self.trained = False
         self.dir = prepare_run_dir(
-            run_dir, dataclasses.asdict(config), fresh=config.fresh, not_compared=NOT_COMPARED_ON_RESUME
+            run_dir,
+            dataclasses.asdict(config),
+            fresh=config.fresh,
+            not_compared=NOT_COMPARED_ON_RESUME + type(config).REPORT_ONLY,
         )
         set_seed(config.seed)
         self._checkpoints: dict[str, Path] = {}
@@ -337,6 +420,8 @@ class Run:
         log_dir = self.training_dir(name)
         if checkpoint is not None:
             self._checkpoints[name] = log_dir / checkpoint
+        check_free_space(self.dir, model)
+        self.trained = True
         history = fit_model(
             model,
             batches,
@@ -348,7 +433,7 @@ class Run:
             mode=mode,
             callbacks=[EpochTimer(), *callbacks],
             verbose=verbose,
-            backup_seconds=self.config.backup_seconds,
+            backup_seconds=None if self.multi_worker else self.config.backup_seconds,  # workers back up together
             data_service=self.config.data_service,
             tensorboard=tensorboard,
         )
@@ -419,6 +504,15 @@ class Run:
         """A Markdown paragraph of the report's opening, after the runner's "what was run" line."""
         self._summary.append(text)
 
+    def finding(self, text: str) -> None:
+        """A Markdown paragraph that answers one of the study's questions (say "A is ahead of B" only
+        when the paired interval of the difference excludes 0, see ``tfml.retrieval.paired_difference``).
+        A quick run answers none: the report says once that it is too small to."""
+        if not self.config.quick:
+            self._summary.append(text)
+        elif QUICK_ANSWERS_NOTHING not in self._summary:
+            self._summary.append(QUICK_ANSWERS_NOTHING)
+
     def opening(self) -> str:
         """What was run: the command, quick mode or a full run, the data and the seed."""
         config = self.config
@@ -430,6 +524,13 @@ class Run:
         )
         data = f" on {self._facts['data_source']}" if "data_source" in self._facts else ""
         return f"**Run**: {what}{data}, seed {config.seed}: `{command}`."
+
+    def close(self, failed: bool = False) -> None:
+        """Lets the run directory go; a run that ``failed`` before any training, in a directory it
+        made, removes the directory (a corrected command then starts afresh)."""
+        unlock_run_dir(self.dir)
+        if failed and self.created and not self.trained:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def finish(self) -> Path:
         """Writes metrics.json (flat keys, numbers) and report.html; returns the run directory."""

@@ -8,11 +8,11 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from tfml.training import StudyConfig
-
 
 def studies() -> dict[str, ModuleType]:
     """{Config.NAME: module} of every study module of this package, by name."""
+    from tfml.training import StudyConfig
+
     found = {}
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
