@@ -1,6 +1,13 @@
 import os
 
+from hypothesis import settings
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# property-based tests: 40 examples each in the suite; `pytest --hypothesis-profile=deep` tries 500
+settings.register_profile("suite", max_examples=40)
+settings.register_profile("deep", max_examples=500)
+settings.load_profile("suite")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,18 +8,24 @@ command starts quietly and that --debug shows the traceback.
 
 import contextlib
 import io
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from absl.testing import parameterized
 from PIL import Image
 
-from tests.helpers import PROJECT_ROOT, TestCase
+from tests.helpers import PROJECT_ROOT, TestCase, shared_file
 from tfml import cli, zoo
 from tfml.retrieval import Codes, save_codes
 
@@ -178,6 +184,65 @@ CASES = [
         ["evaluate", "--model", "tt100k-embedding", "--data", "{out}/no-signs"],
         "no-signs does not exist; pass --data with the TT100K crops",
     ),
+    # issue 21: lost data, tracebacks and hangs, silent results
+    (
+        "distort-over-its-own-input",
+        ["distort", "{image}", "--kind", "noise", "-o", "{image}", "--overwrite"],
+        "query.png is also an input of this command: writing it would destroy the input",
+    ),
+    (
+        "save-dir-is-a-file",
+        ["distort", "{image}", "--kind", "noise", "-o", "{out}/f.png", "--save-dir", "{text}"],
+        "notes.txt is a file; name a folder",
+    ),
+    (
+        "class-with-one-image",
+        ["train", "autoencoder", "--quick", "--data", "{one_image_class}", "--run-dir", "{out}/one-class"],
+        "class b has only 1 item: a stratified split needs at least 2 per class",
+    ),
+    (
+        "data-service-unreachable",
+        ["train", "autoencoder", "--quick", "--data-service", "{closed_address}", "--run-dir", "{out}/served"],
+        "no tf.data service dispatcher there (nothing listens there)",
+    ),
+    (
+        "data-service-for-a-full-batch-study",
+        ["train", "movies", "--quick", "--data-service", "grpc://localhost:5000"],
+        "data_service: this study fits one full batch held in memory",
+    ),
+    (
+        "encoder-input-size-differs-from-the-data",
+        ["encode", "--model", "tt100k-embedding", "--data", "sample", "-o", "{out}/size.npz"],
+        "tt100k-embedding takes 64 x 64 images; sample holds 32 x 32 images",
+    ),
+    (
+        "recommend-on-ml100k",
+        ["recommend", "Toy Story", "--data", "{ml100k}"],
+        "movielens-embedding's rows carry movie ids that",
+    ),
+    (
+        "two-output-model-to-encode",
+        ["encode", "--model", "{two_outputs}", "--data", "sample", "-o", "{out}/two.npz"],
+        "two_outputs.h5 is a model of another kind (2 output(s))",
+    ),
+    ("recommend-without-a-title", ["recommend"], "the following arguments are required: TITLE"),
+    (
+        "strength-without-values",
+        ["distort", "{image}", "--kind", "noise", "--strength", "-o", "{out}/s.png"],
+        "argument --strength: expected at least one argument",
+    ),
+    ("backup-every-step", ["train", "movies", "--backup-seconds", "0"], "--backup-seconds: 0 is below the minimum 1"),
+    ("seed-out-of-range", ["train", "movies", "--seed", "-3"], "argument --seed: -3 is not in [0, 4294967295]"),
+    (
+        "unknown-title-before-training",
+        ["train", "movies", "--quick", "--titles", "No Such Movie", "--run-dir", "{out}/titles"],
+        "no movie titled 'No Such Movie'",
+    ),
+    (
+        "folder-as-a-query",
+        ["retrieve", "{documents}", "--model", "cifar10-encoder", "--base", "{codes}"],
+        "Documents is a folder; give image files",
+    ),
     (
         "images-of-different-sizes",
         ["distort", "{image}", "{big_image}", "--kind", "noise", "-o", "{out}/sizes.png"],
@@ -230,6 +295,38 @@ def write_fixtures(root: Path) -> dict:
     (movies / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Animation\n")
     (movies / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,0\n2,1,five,0\n")
     files["bad_movielens"] = str(movies)
+    files.update(issue_21_fixtures(root, rng))
+    return files
+
+
+def issue_21_fixtures(root: Path, rng) -> dict:
+    files = {}
+    tree = root / "one-image-class"
+    for split, counts in (("train", {"a": 6, "b": 1}), ("test", {"a": 2, "b": 2})):
+        for name, count in counts.items():
+            (tree / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(
+                    tree / split / name / f"{i}.png"
+                )
+    files["one_image_class"] = str(tree)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        files["closed_address"] = f"grpc://127.0.0.1:{closed.getsockname()[1]}"
+    ml100k = root / "ml-100k"
+    ml100k.mkdir()
+    (ml100k / "u.data").write_text("1\t1\t5\t881250949\n2\t2\t4\t881250950\n")
+    flags = "|".join("0" * 19)
+    (ml100k / "u.item").write_bytes(
+        f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags}\n2|GoldenEye (1995)|01-Jan-1995||http://y|{flags}\n".encode(
+            "latin-1"
+        )
+    )
+    files["ml100k"] = str(ml100k)
+    inputs = keras.Input((32, 32, 3))
+    two = keras.Model(inputs, [keras.layers.Flatten()(inputs), keras.layers.GlobalAveragePooling2D()(inputs)])
+    files["two_outputs"] = str(root / "two_outputs.h5")
+    two.save(files["two_outputs"])
     return files
 
 
@@ -268,8 +365,13 @@ class MistakesTest(parameterized.TestCase, TestCase):
         check_one_error_line(self, *run_in_process(argv, self.root), expected)
 
     def test_the_users_files_survive(self):
+        before = {path: path.read_bytes() for path in self.root.rglob("*") if path.is_file()}
         for _, argv, _ in CASES:
             run_in_process([part.format(**self.files) for part in argv], self.root)
+        after = {path: path.read_bytes() for path in self.root.rglob("*") if path.is_file()}
+        self.assertEqual({path: after.get(path) for path in before}, before)  # no input changed or deleted
+        for run_dir in ("one-class", "served", "titles", "none", "trunc", "signs-run", "bad-movies"):
+            self.assertFalse((self.root / run_dir).exists(), f"{run_dir}: a run that failed before training left it")
         documents = Path(self.files["documents"])
         assert sorted(p.name for p in documents.iterdir()) == ["thesis.tex"]
         assert (documents / "thesis.tex").read_text() == "years of work"
@@ -303,3 +405,193 @@ class CommandProcessTest(TestCase):
             and "Traceback" in result.stderr
             and "tfml: error: no model named 'nope'" in result.stderr
         )
+
+
+@pytest.mark.usefixtures("fixture_files")
+class BoundaryTest(TestCase):
+    """The error boundary of the command: Ctrl-C, a full disk, internal errors, environment variables,
+    the zoo's shipped models, a quiet console."""
+
+    def run_cli(self, argv):
+        return run_in_process([part.format(**self.files) for part in argv], self.root)
+
+    def private_zoo(self) -> Path:
+        zoo_dir = self.tmp_path / "zoo"
+        zoo_dir.mkdir()
+        shutil.copy(PROJECT_ROOT / "saved_models" / "zoo.json", zoo_dir)
+        shutil.copy(zoo.verified_path("cifar10-encoder"), zoo_dir)
+        self.monkeypatch.setenv("TFML_ZOO", str(zoo_dir))
+        return zoo_dir
+
+    def test_zoo_add_never_replaces_a_model_without_overwrite_and_says_what_it_replaces(self):
+        zoo_dir = self.private_zoo()
+        shipped = (zoo_dir / "cifar10-encoder.h5").read_bytes()
+        run_dir = self.tmp_path / "run"
+        run_dir.mkdir()
+        (run_dir / "metrics.json").write_text('{"precision@10": 0.3}')
+        (run_dir / "config.json").write_text('{"data_source": "sample", "command": "tfml train autoencoder --quick"}')
+        add = ["zoo", "add", "cifar10-encoder", "--model", self.files["two_outputs"], "--run-dir", str(run_dir)]
+        add += ["--study", "autoencoder", "--description", "mine"]
+        status, out, err = run_in_process(add, self.root)
+        check_one_error_line(self, status, out, err, "the zoo already has cifar10-encoder")
+        self.assertIn("pass --overwrite to replace it", err)
+        self.assertEqual((zoo_dir / "cifar10-encoder.h5").read_bytes(), shipped)
+        status, out, err = run_in_process([*add, "--overwrite"], self.root)
+        self.assertEqual(status, 0, err)
+        self.assertIn("replaced cifar10-encoder: ", out)
+        self.assertNotEqual((zoo_dir / "cifar10-encoder.h5").read_bytes(), shipped)
+        self.assertEqual(zoo.entry("cifar10-encoder")["description"], "mine")
+
+    def test_ctrl_c_in_training_is_one_line_saying_where_it_stopped_and_how_to_resume(self):
+        import importlib
+
+        fit_module = importlib.import_module("tfml.training.fit")
+
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        self.monkeypatch.setattr(fit_module, "_fit_from", interrupted)
+        status, out, err = self.run_cli(["train", "autoencoder", "--quick", "--fresh"])
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith("INFO ")]
+        self.assertEqual(status, 130)
+        self.assertEqual(len(lines), 1, err)
+        self.assertRegex(lines[0], r"^tfml: interrupted: training logs/autoencoder-quick stopped in epoch 1 of \d+; ")
+        self.assertTrue(
+            lines[0].endswith("resume with: tfml train autoencoder --quick --run-dir logs/autoencoder-quick")
+        )
+        self.assertTrue((self.root / "logs" / "autoencoder-quick" / "config.json").exists())  # kept to resume
+
+    def test_ctrl_c_outside_training_says_nothing_was_written_over(self):
+        self.monkeypatch.setattr(zoo, "entries", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+        status, _, err = self.run_cli(["zoo", "list"])
+        self.assertEqual(
+            (status, err.strip()),
+            (130, "tfml: interrupted; nothing was written over (every output is written whole or not at all)"),
+        )
+
+    def test_a_full_disk_is_one_line_before_training_and_leaves_no_run_directory(self):
+        usage = shutil.disk_usage(self.root)
+        self.monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1024))
+        status, out, err = self.run_cli(["train", "autoencoder", "--quick", "--run-dir", "{out}/full"])
+        check_one_error_line(
+            self, status, out, err, "full: only 0 MB free; the model's checkpoint and backup need about"
+        )
+        self.assertIn("free some space and run the command again", err)
+        self.assertFalse((self.root / "full").exists())
+
+    def test_an_internal_error_is_one_line_with_its_type_and_the_debug_hint(self):
+        self.monkeypatch.setattr(zoo, "entries", lambda *a, **k: 1 / 0)
+        status, out, err = self.run_cli(["zoo", "list"])
+        self.assertEqual(status, 1)
+        self.assertEqual(
+            err.strip(),
+            "tfml: error: internal error (ZeroDivisionError: division by zero); run the command again with --debug "
+            "for the traceback and report it",
+        )
+
+    def test_environment_variables_are_checked_before_any_work(self):
+        for variable, value, argv, expected in (
+            ("TFML_DEBUG", "yes", ["zoo", "list"], "TFML_DEBUG='yes' must be 0 or 1"),
+            ("TFML_ZOO", "{out}/no-zoo", ["zoo", "list"], "TFML_ZOO="),
+            ("TFML_ROOT", "{out}/no-root", ["zoo", "list"], "TFML_ROOT="),
+            (
+                "TF_CONFIG",
+                "{{not json",
+                ["train", "movies", "--quick", "--run-dir", "{out}/tf-config"],
+                "TF_CONFIG is not JSON",
+            ),
+        ):
+            with self.subTest(variable):
+                self.monkeypatch.setenv(variable, value.format(**self.files))
+                check_one_error_line(self, *self.run_cli(argv), expected)
+                self.monkeypatch.delenv(variable)
+        self.assertFalse((self.root / "tf-config").exists())
+
+    def test_the_resnet_study_splits_with_its_own_defaults(self):
+        from tfml.data import load_cifar10, stratified_split
+        from tfml.workflows import resnet_transfer
+
+        labels = load_cifar10("sample").y_train
+        kept, held = stratified_split(labels, resnet_transfer.Config().validation_fraction, 0)
+        self.assertEqual((len(kept), len(held)), (1800, 200))
+        quick = resnet_transfer.Config.quick_mode()
+        self.assertEqual(len(stratified_split(labels, quick.validation_fraction, 0)[1]), 500)
+
+    def test_search_text_with_only_unknown_words_is_an_error_not_a_confident_list(self):
+        posters = shared_file("ml100k-posters")
+        status, out, err = self.run_cli(["search-text", "qwzx blorf", "--data", str(posters)])
+        check_one_error_line(
+            self, status, out, err, "none of the words of 'qwzx blorf' (qwzx, blorf) is in the vocabulary"
+        )
+
+
+class ConsoleProcessTest(TestCase):
+    """The command as a new process: Ctrl-C, a closed pipe, help without TensorFlow."""
+
+    def setUp(self):
+        super().setUp()
+        if not Path(TFML).exists():
+            pytest.skip("the tfml command is not installed (pip install -e .)")
+        self.env = {**os.environ, "XDG_CACHE_HOME": str(self.tmp_path / "cache")}
+
+    def test_help_and_zoo_list_do_not_import_tensorflow(self):
+        probe = textwrap.dedent(
+            """
+            import sys
+            sys.argv = ["tfml", *sys.argv[1:]]
+            from tfml.cli import main
+            status = main(sys.argv[1:])
+            print("TENSORFLOW", "tensorflow" in sys.modules, status, file=sys.stderr)
+            """
+        )
+        for argv in (
+            ["--help"],
+            ["train", "--help"],
+            ["train", "movies", "--help"],
+            ["zoo", "list"],
+            ["encode", "--help"],
+        ):
+            for attempt in ("first", "cached"):
+                result = subprocess.run(
+                    [sys.executable, "-c", probe, *argv], env=self.env, capture_output=True, text=True, timeout=300
+                )
+                line = result.stderr.strip().splitlines()[-1]
+                if attempt == "cached":  # the first call of a new version may read the studies' options
+                    self.assertEqual(line, "TENSORFLOW False 0", (argv, result.stderr[-2000:]))
+
+    def test_ctrl_c_during_a_real_training_is_one_line_and_the_run_resumes_saying_so(self):
+        run_dir = self.tmp_path / "run"
+        command = [TFML, "train", "autoencoder", "--quick", "--run-dir", str(run_dir), "--backup-seconds", "1"]
+        process = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 240
+        while time.time() < deadline and not (run_dir / "backup" / "state.json").exists():
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("INFO ", "WARNING "))]
+        self.assertEqual(process.returncode, 130, err[-3000:])
+        self.assertNotIn("Traceback", err)
+        self.assertEqual(len(lines), 1, err[-3000:])
+        self.assertIn(f"tfml: interrupted: training {run_dir} stopped in epoch", lines[0])
+        self.assertTrue(lines[0].endswith(f"resume with: {' '.join(['tfml', *command[1:]])}"), lines[0])
+        state = json.loads((run_dir / "backup" / "state.json").read_text())
+        resumed = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = ""
+        while "resuming training" not in said:
+            said = resumed.stderr.readline()
+            self.assertTrue(said, "the resumed run ended without saying that it resumed")
+        resumed.send_signal(signal.SIGINT)
+        resumed.communicate(timeout=120)
+        self.assertIn(f"resuming training {run_dir} from its backup: epoch {state['epoch'] + 1} of 10", said)
+        self.assertIn(f"step {state['step']} of", said)
+
+    def test_output_into_a_closed_pipe_ends_quietly(self):
+        process = subprocess.Popen(
+            [TFML, "recommend", "Toy Story", "-k", "3000"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        process.stdout.read(10)
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        process.wait(timeout=300)
+        self.assertEqual(process.returncode, 141, err)
+        self.assertEqual([line for line in err.splitlines() if not line.startswith("INFO ")], [])

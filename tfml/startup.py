@@ -2,8 +2,9 @@
 
 TensorFlow's C++ runtime prints its start-up lines (oneDNN, CUDA, CPU features) on file descriptor
 2 when it is imported, before its logging can be configured and whatever TF_CPP_MIN_LOG_LEVEL says.
-The ``tfml`` command hides them unless ``--verbose`` is given; a program that imports tfml as a
-library sees them as usual.
+The ``tfml`` command hides them unless ``--verbose`` is given (it imports TensorFlow only when a
+command needs it, through ``quiet_tensorflow``); a program that imports tfml as a library sees them
+as usual.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def started_as_command(argv: list[str] | None = None) -> bool:
 
 
 def quiet_start() -> None:
-    """Called first by the package: the ``tfml`` command imports TensorFlow quietly (not with
-    ``--verbose``) before any module of tfml imports it."""
-    if started_as_command():
-        quiet_tensorflow(verbose="--verbose" in sys.argv)
+    """Called first by the package: in the ``tfml`` command, TensorFlow's C++ logging is turned down
+    before anything imports TensorFlow (unless ``--verbose``)."""
+    if started_as_command() and "--verbose" not in sys.argv:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"

@@ -10,8 +10,10 @@ from tfml.retrieval import (
     GradedRelevance,
     LabelRelevance,
     bootstrap_interval,
+    chance_precision,
     evaluate_retrieval,
     match_relevance,
+    paired_difference,
     r_precision,
 )
 
@@ -59,3 +61,34 @@ class EvaluateRetrievalTest(TestCase):
         low, high = bootstrap_interval(values)
         assert low < values.mean() < high and high - low < 0.1
         assert bootstrap_interval(np.r_[values, np.nan]) == (low, high)  # NaN (skipped queries) left out
+
+    def test_paired_difference_resamples_the_same_queries_for_both(self):
+        rng = np.random.default_rng(0)
+        shared = rng.random(400)  # what the queries share (easy and hard queries) cancels out in the pairs
+        first, second = shared + 0.02, shared + rng.normal(0, 0.01, 400)
+        difference = paired_difference(first, second, seed=1)
+        # independent reference: the same resampled query indices, numpy only
+        indices = np.random.default_rng(1).integers(0, 400, (2000, 400))
+        means = (first - second)[indices].mean(axis=1)
+        self.assertAllClose([difference.low, difference.high], np.percentile(means, [2.5, 97.5]))
+        self.assertAllClose(difference.mean, np.mean(first - second))
+        self.assertGreater(difference.low, 0)  # unpaired intervals of these two means would overlap widely
+        low_first, high_first = bootstrap_interval(first)
+        low_second, high_second = bootstrap_interval(second)
+        self.assertLess(low_first, high_second)
+        self.assertIn("A is ahead of B by MAP@R (+0.020", difference.sentence("A", "B", "MAP@R"))
+        tie = paired_difference(shared, shared + rng.normal(0, 0.01, 400))
+        self.assertIn("A and B cannot be told apart by MAP@R", tie.sentence("A", "B", "MAP@R"))
+        self.assertIn("is behind", paired_difference(second - 0.1, first).sentence("A", "B", "x"))
+        with pytest.raises(ValueError, match="same queries"):
+            paired_difference(first, second[:3])
+        self.assertEqual(paired_difference([1.0, np.nan, 0.0], [0.0, 1.0, 0.0]).queries, 2)  # NaN pairs left out
+
+    def test_chance_precision_follows_the_class_sizes(self):
+        labels = np.array([0] * 8 + [1] * 2)
+        # leave-one-out: class 0 queries see 7 of 9 relevant, class 1 queries 1 of 9
+        expected = (8 * 7 / 9 + 2 * 1 / 9) / 10
+        self.assertAlmostEqual(chance_precision(LabelRelevance(labels, labels), exclude=np.arange(10)), expected)
+        self.assertNotAlmostEqual(expected, 1 / 2)  # not 1 / number of classes
+        base = np.repeat(np.arange(4), 5)
+        self.assertAlmostEqual(chance_precision(LabelRelevance(np.array([0, 3]), base)), 0.25)

@@ -4,6 +4,7 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.helpers import TestCase
@@ -85,4 +86,30 @@ class AutoencoderStudyTest(TestCase):
     def test_the_report_says_what_was_run_and_what_the_numbers_say(self):
         html = (self.run_dir / "report.html").read_text()
         assert "<b>Run</b>: Quick mode" in html and "cifar10-sample.tar.gz" in html
-        assert "10-number codes" in html and "(chance: 0.100)" in html
+        assert "10-number codes" in html and "(a random ranking: 0.100)" in html  # the sample's 10 equal classes
+        assert "Too small to answer the study" in html and "ahead of" not in html  # a quick run answers nothing
+
+
+class VerdictTest(TestCase):
+    """What the report says comes from the numbers, the configuration and the data."""
+
+    def evaluation(self, ours, pixels, pca, chance=0.1):
+        per_query = {("autoencoder", "euclidean"): ours, ("pixels", "euclidean"): pixels, ("pca4", "euclidean"): pca}
+        table = pd.Series({(name, "euclidean"): float(np.mean(v)) for (name, _), v in per_query.items()})
+        reconstruction = {"autoencoder": 0.02, "pca4": 0.03}
+        evaluation = study.Evaluation(None, None, None, reconstruction, None, {}, per_query, chance)
+        return table, evaluation
+
+    def test_a_tie_is_a_tie_and_a_lead_is_one_only_when_its_interval_excludes_zero(self):
+        config = study.Config(latent_dim=4)
+        rng = np.random.default_rng(0)
+        shared = rng.integers(0, 11, 500) / 10
+        table, tied = self.evaluation(shared, shared + rng.normal(0, 0.01, 500), shared - 0.05)
+        said = study.interpretation(tied, config)
+        self.assertIn("The autoencoder and the raw pixels cannot be told apart by precision@10", said)
+        self.assertIn("The autoencoder is ahead of PCA-4 by precision@10 (+0.050", said)
+        measured = study.measured(table, tied, config)
+        self.assertIn("the autoencoder's 4-number codes", measured)
+        self.assertIn("(a random ranking: 0.100)", measured)
+        _, unbalanced = self.evaluation(shared, shared, shared, chance=0.34)
+        self.assertIn("(a random ranking: 0.340)", study.measured(table, unbalanced, config))

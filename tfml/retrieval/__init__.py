@@ -1,7 +1,16 @@
 """Exact k-NN search, relevance definitions, retrieval metrics and the helper that joins them."""
 
 from tfml.retrieval.codes import Codes, load_codes, save_codes
-from tfml.retrieval.evaluate import LABEL_METRICS, Retrieval, bootstrap_interval, evaluate_retrieval, parse_metric
+from tfml.retrieval.evaluate import (
+    LABEL_METRICS,
+    Difference,
+    Retrieval,
+    bootstrap_interval,
+    chance_precision,
+    evaluate_retrieval,
+    paired_difference,
+    parse_metric,
+)
 from tfml.retrieval.index import ExactIndex, check_embeddings
 from tfml.retrieval.metrics import (
     dcg,
@@ -18,6 +27,7 @@ from tfml.retrieval.metrics import (
     top_ratio_accuracy,
 )
 from tfml.retrieval.recommend import (
+    check_movie_ids,
     closest_movies,
     movie_row,
     recommend_for_users,

@@ -129,3 +129,57 @@ def bootstrap_interval(per_query, level: float = 0.95, resamples: int = 2000, se
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """The mean per-query difference of two models on the same queries, with its paired bootstrap
+    interval; ``sentence`` says it in words, calling a difference whose interval holds 0 a tie."""
+
+    mean: float
+    low: float
+    high: float
+    level: float
+    queries: int
+
+    def sentence(self, first: str, second: str, figure: str) -> str:
+        interval = (
+            f"{self.mean:+.3f}, {self.level:.0%} interval [{self.low:+.3f}, {self.high:+.3f}] over {self.queries:,} "
+            "queries"
+        )
+        if self.low > 0:
+            return f"{first} is ahead of {second} by {figure} ({interval})"
+        if self.high < 0:
+            return f"{first} is behind {second} by {figure} ({interval})"
+        return f"{first} and {second} cannot be told apart by {figure} ({interval}: the interval holds 0)"
+
+
+def paired_difference(first, second, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> Difference:
+    """mean(first - second) over the queries both score, with a percentile bootstrap interval that
+    resamples queries (the same ones for both models, so what the queries share cancels out).
+
+    >>> paired_difference([1.0, 1.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]).mean
+    0.5
+    """
+    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
+    if first.shape != second.shape:
+        raise ValueError(f"paired values must score the same queries: {first.shape} and {second.shape}")
+    both = ~(np.isnan(first) | np.isnan(second))
+    differences = first[both] - second[both]
+    if len(differences) == 0:
+        raise ValueError("no query is scored by both")
+    low, high = bootstrap_interval(differences, level, resamples, seed)
+    return Difference(float(differences.mean()), low, high, level, len(differences))
+
+
+def chance_precision(relevance: LabelRelevance, rows=None, exclude=None) -> float:
+    """The expected precision@K of a random ranking (any K): the mean over queries of the share of
+    the base that is relevant to the query (its own item left out when ``exclude`` names it).
+
+    >>> labels = np.array([0, 0, 0, 1])
+    >>> chance_precision(LabelRelevance(labels, labels), exclude=np.arange(4))
+    0.5
+    """
+    rows = np.arange(len(relevance.query_labels)) if rows is None else np.asarray(rows)
+    available = len(relevance.base_labels) - (0 if exclude is None else 1)
+    return float(np.mean(relevance.n_relevant(rows, exclude) / available))

@@ -176,9 +176,10 @@ def _square(distances) -> np.ndarray:
     return d
 
 
-def held_out_recall_at_k(recommended, hidden, k: int) -> float:
+def held_out_recall_at_k(recommended, hidden, k: int, per_user: bool = False):
     """mean over users with hidden items of |hidden among the first k recommended| / |hidden|;
-    ``recommended`` (users, >= k) item indices, ``hidden`` a users x items 0/1 (sparse) matrix."""
+    ``recommended`` (users, >= k) item indices, ``hidden`` a users x items 0/1 (sparse) matrix.
+    ``per_user``: each user's value instead (NaN for a user with nothing hidden)."""
     recommended = np.asarray(recommended)
     hidden = sp.csr_matrix(hidden)
     if recommended.ndim != 2 or recommended.shape[0] != hidden.shape[0] or recommended.shape[1] < k:
@@ -188,4 +189,6 @@ def held_out_recall_at_k(recommended, hidden, k: int) -> float:
         raise ValueError("no user has a hidden item")
     hits = np.asarray(hidden[np.arange(len(recommended))[:, None], recommended[:, :k]].sum(axis=1)).ravel()
     has = n_hidden > 0
+    if per_user:
+        return np.where(has, hits / np.maximum(n_hidden, 1), np.nan)
     return float((hits[has] / n_hidden[has]).mean())

@@ -26,7 +26,7 @@ def project_2d(embeddings: np.ndarray, method: str = "umap", seed: int = 0) -> n
     if method == "umap":
         import umap
 
-        return umap.UMAP(n_components=2, n_neighbors=min(15, len(embeddings) - 1), random_state=seed).fit_transform(
-            embeddings
-        )
+        return umap.UMAP(  # one job: a seeded UMAP runs on one thread (it warns unless told so)
+            n_components=2, n_neighbors=min(15, len(embeddings) - 1), random_state=seed, n_jobs=1
+        ).fit_transform(embeddings)
     raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")

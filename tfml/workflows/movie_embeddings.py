@@ -27,6 +27,7 @@ from tfml.pipelines.cooccurrence import Likes, colike_counts, hold_out_likes, li
 from tfml.retrieval import (
     held_out_recall_at_k,
     movie_row,
+    paired_difference,
     recommend_for_users,
     recommend_popular,
     similar_items,
@@ -53,6 +54,7 @@ SWEEP = {
 @dataclasses.dataclass(kw_only=True)
 class Config(StudyConfig):
     NAME = "movies"
+    REPORT_ONLY = ("titles",)
     TITLE = "MovieLens: movie embeddings from co-like counts"
     QUICK = {"min_likes": 20, "iterations": 150, "sweep_iterations": 40}
     data: str = option(
@@ -81,6 +83,10 @@ class Config(StudyConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.data_service:
+            raise ConfigError(
+                "data_service", "this study fits one full batch held in memory: there is nothing to serve"
+            )
         for name, rates in self.sweep.items():
             if name not in OPTIMIZERS:
                 raise ConfigError("sweep", f"unknown optimizer {name!r}; choose among {', '.join(OPTIMIZERS)}")
@@ -243,7 +249,13 @@ def recommendations(run: Run, prepared: Prepared, trained: Trained) -> dict:
     return {"rows": rec_rows, "popularity_overlap": popularity_overlap, "stability": pd.DataFrame(stability)}
 
 
-def held_out(run: Run, prepared: Prepared, trained: Trained, recommended: dict) -> pd.DataFrame:
+@dataclasses.dataclass
+class HeldOut:
+    table: pd.DataFrame  # recall@k and distinct movies recommended, per method
+    per_user: dict  # method -> recall@k of each user (NaN for a user with nothing hidden)
+
+
+def held_out(run: Run, prepared: Prepared, trained: Trained, recommended: dict) -> HeldOut:
     """Hide a share of each user's likes, fit V on the rest (counts, log counts, PPMI), and measure
     recall@k of the hidden likes against item-item cosine and popularity."""
     config, likes = run.config, prepared.likes
@@ -263,21 +275,23 @@ def held_out(run: Run, prepared: Prepared, trained: Trained, recommended: dict) 
             )
     lists["item-item cosine on X"] = recommend_for_users(kept, similarity_matrix(kept_counts), config.k)
     lists["popularity"] = recommend_popular(kept, config.k)
-    return pd.DataFrame(
+    per_user = {name: held_out_recall_at_k(found, hidden, config.k, per_user=True) for name, found in lists.items()}
+    table = pd.DataFrame(
         [
             {
                 "method": name,
-                f"recall@{config.k}": held_out_recall_at_k(found, hidden, config.k),
+                f"recall@{config.k}": float(np.nanmean(per_user[name])),
                 "distinct_movies_recommended": len(np.unique(found)),
             }
             for name, found in lists.items()
         ]
     ).set_index("method")
+    return HeldOut(table, per_user)
 
 
-def report(run: Run, prepared: Prepared, trained: Trained, recommended: dict, recall: pd.DataFrame) -> None:
+def report(run: Run, prepared: Prepared, trained: Trained, recommended: dict, heldout: HeldOut) -> None:
     """Tables, metrics and what the numbers say."""
-    config, likes, history = run.config, prepared.likes, trained.history
+    config, likes, history, recall = run.config, prepared.likes, trained.history, heldout.table
     metric = f"recall@{config.k}"
     run.add_metrics({f"heldout/{method}/{metric}": value for method, value in recall[metric].items()})
     run.add_metrics({"final_loss": history["loss"].iloc[-1]})
@@ -295,10 +309,11 @@ def report(run: Run, prepared: Prepared, trained: Trained, recommended: dict, re
         f"{history['loss'].iloc[0]:.3g} -> {history['loss'].iloc[-1]:.3g}."
     )
     run.summarise(
-        f"Held-out likes: the best recommender is {best} with {metric} = {recall.loc[best, metric]:.3f} (a popularity "
-        f"list gets {recall.loc['popularity', metric]:.3f}): of the likes hidden from each user, that share comes back "
-        f"among their {config.k} recommendations."
+        f"Held-out likes: {best} has the highest {metric}, {recall.loc[best, metric]:.3f} (a popularity list gets "
+        f"{recall.loc['popularity', metric]:.3f}): of the likes hidden from each user, that share comes back among "
+        f"their {config.k} recommendations."
     )
+    run.finding(against_simple_recommenders(heldout, best, metric, config.seed))
     run.table(
         f"Top {config.k} by cosine similarity of the embeddings (the movie itself excluded)",
         pd.DataFrame(recommended["rows"]).pivot(index="rank", columns="query", values="recommendation"),
@@ -316,6 +331,19 @@ def report(run: Run, prepared: Prepared, trained: Trained, recommended: dict, re
         recall,
     )
     notes(run, prepared, len(history))
+
+
+def against_simple_recommenders(heldout: HeldOut, best: str, metric: str, seed: int) -> str:
+    """The best recommender against item-item cosine and popularity: paired intervals over users."""
+    others = [method for method in ("item-item cosine on X", "popularity") if method != best]
+    return (
+        "Do the embeddings recommend better than the simple recommenders? "
+        + "; ".join(
+            paired_difference(heldout.per_user[best], heldout.per_user[other], seed=seed).sentence(best, other, metric)
+            for other in others
+        )
+        + " (paired over users)."
+    )
 
 
 def sweep_table(sweep: dict, stability: pd.DataFrame) -> pd.DataFrame:

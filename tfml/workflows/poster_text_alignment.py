@@ -273,14 +273,14 @@ def report(run: Run, prepared: Prepared, trained: Trained) -> None:
         f"({len(prepared.validation)} more pick the checkpoint), {len(prepared.never)} never trained on; "
         f"{len(trained.models)} tower pairs, {config.epochs} epochs each."
     )
-    run.summarise(
+    run.finding(
         f"Best ({best}) on all N: accuracy at ratio 0.5 {every['acc0.5/dim0']:.3f} (dim 0) + "
         f"{every['acc0.5/dim1']:.3f} (dim 1) = {every['acc0.5/dim0'] + every['acc0.5/dim1']:.3f} (random: 0.5 + 0.5); "
         f"at ratio 0.05 {every['acc0.05/dim0']:.3f} / {every['acc0.05/dim1']:.3f} (random 0.05). On the never-trained "
         f"movies: {never['acc0.05/dim0']:.3f} / {never['acc0.05/dim1']:.3f} at 0.05, median rank "
         f"{never['median_rank/poster->synopsis']:.0f} of {len(prepared.never)}."
     )
-    run.summarise(
+    run.finding(
         f"Neighbours share genres: a never-trained poster's {config.shown} nearest synopses belong to movies whose "
         f"genre sets overlap its own by a Jaccard index of {shared:.3f} on average, against {baseline:.3f} for random "
         "pairs."

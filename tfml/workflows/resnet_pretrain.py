@@ -63,7 +63,7 @@ def prepare(run: Run) -> Prepared:
         train_images=len(data.x_train),
         test_images=len(data.x_test),
     )
-    fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed, data.class_names)
     if config.max_images:
         fit_index = np.sort(np.random.default_rng(config.seed).permutation(fit_index)[: config.max_images])
     return Prepared(data, fit_index, val_index)

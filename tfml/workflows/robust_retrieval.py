@@ -20,7 +20,7 @@ from tfml.data import load_cifar10, stratified_split
 from tfml.data.cifar10 import Cifar10
 from tfml.pipelines import reconstruction_batches, reconstruction_pairs, unit_float_array
 from tfml.pipelines.distortions import DistortionSchedule, distort_batch, keyed_map, mix_distortions
-from tfml.retrieval import ExactIndex, LabelRelevance, evaluate_retrieval
+from tfml.retrieval import ExactIndex, LabelRelevance, chance_precision, evaluate_retrieval, paired_difference
 from tfml.training import PSNR, Run, StudyConfig, flatten
 from tfml.viz import image_rows, neighbour_grid
 
@@ -80,6 +80,8 @@ class Evaluation:
     table: pd.DataFrame  # one row per (distortion, strength, model)
     queries: dict  # (kind, strength) -> distorted test images
     neighbours: dict  # (model, kind, strength) -> indices (Q, k), the query's source kept in the base
+    per_query: dict  # (model, kind, strength) -> precision@k of each query
+    chance: float  # precision@k of a random ranking
 
 
 def prepare(run: Run) -> Prepared:
@@ -88,7 +90,7 @@ def prepare(run: Run) -> Prepared:
     data = load_cifar10(config.data, seed=config.seed, progress=True)
     path = zoo.resolve(config.base_model)
     run.record(data_source=data.source, base_model=config.base_model, base_model_file=str(path))
-    fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+    fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed, data.class_names)
     return Prepared(data, data.x_train[fit_index], data.x_train[val_index], load_autoencoder(config.base_model))
 
 
@@ -131,10 +133,12 @@ def evaluate(run: Run, prepared: Prepared, robust: keras.Model) -> Evaluation:
     x_all = np.concatenate([data.x_train, data.x_test])
     labels = np.concatenate([data.y_train, data.y_test]).reshape(-1)
     queries = distorted_queries(data.x_test, config)
-    table, neighbours = evaluate_models(
+    table, neighbours, per_query = evaluate_models(
         {"original": prepared.original, "robust": robust}, x_all, labels, len(data.x_train), queries, config.k
     )
-    return Evaluation(table, queries, neighbours)
+    sources = np.arange(len(data.x_train), len(x_all))
+    chance = chance_precision(LabelRelevance(labels[sources], labels), exclude=sources)
+    return Evaluation(table, queries, neighbours, per_query, chance)
 
 
 def report(run: Run, prepared: Prepared, robust: keras.Model, evaluation: Evaluation) -> None:
@@ -150,7 +154,8 @@ def report(run: Run, prepared: Prepared, robust: keras.Model, evaluation: Evalua
         f"distorted inputs. Each of the {len(data.x_test):,} test images, clean and distorted "
         f"({len(evaluation.queries) - 1} settings), queries all {n_all:,} clean images."
     )
-    run.summarise(robustness_verdict(table, config.k, len(data.class_names)))
+    run.summarise(robustness_figures(table, config.k, evaluation.chance))
+    run.finding(robustness_verdict(evaluation, config.k, config.seed))
     wide = table.pivot_table(index=["distortion", "strength"], columns="model", values=list(table.columns[3:]))
     run.table(f"Original vs robust model on distorted test queries (euclidean, base: {n_all:,} clean images)", wide)
     run.note(
@@ -212,13 +217,13 @@ def evaluate_models(
     models: dict[str, keras.Model], x_all: np.ndarray, labels: np.ndarray, n_train: int, queries: dict, k: int
 ):
     """One row per (kind, strength, model); neighbours[(model, kind, strength)] = indices (Q, k) found
-    with the source kept in the base."""
+    with the source kept in the base; per_query[(model, kind, strength)] = precision@k of each query."""
     x_test, y_test = x_all[n_train:], labels[n_train:]
     clean_targets = unit_float_array(x_test)
     sources = np.arange(n_train, len(x_all))
     same_class = LabelRelevance(y_test, labels)
     own_source = LabelRelevance(sources, np.arange(len(x_all)))  # query i's one relevant item: its clean source
-    rows, neighbours = [], {}
+    rows, neighbours, per_query = [], {}, {}
     for name, autoencoder in models.items():
         encoder = autoencoder.get_layer("encoder")
         index = ExactIndex(encoder.predict(x_all, batch_size=1024, verbose=0))
@@ -228,6 +233,7 @@ def evaluate_models(
             without_source = evaluate_retrieval(index, codes, same_class, [f"precision@{k}"], exclude=sources)
             with_source = evaluate_retrieval(index, codes, own_source, ["hit_rate@1", f"hit_rate@{k}"])
             neighbours[(name, kind, strength)] = with_source.indices
+            per_query[(name, kind, strength)] = without_source.per_query[f"precision@{k}"]
             rows.append(
                 {
                     "distortion": kind,
@@ -239,18 +245,15 @@ def evaluate_models(
                     f"own_source_in_top{k}": with_source.metrics[f"hit_rate@{k}"],
                 }
             )
-    return pd.DataFrame(rows), neighbours
+    return pd.DataFrame(rows), neighbours, per_query
 
 
-def robustness_verdict(table: pd.DataFrame, k: int, n_classes: int) -> str:
-    """In words: on which distorted queries the retrained model finds more same-class images and
-    its own source than the original, and what happens on clean queries."""
+def robustness_figures(table: pd.DataFrame, k: int, chance: float) -> str:
+    """The numbers at the strongest distortion of each kind and on clean queries, original -> robust."""
     pivot = table.pivot_table(
         index=["distortion", "strength"], columns="model", values=[f"precision@{k}", "own_source_at_1"]
     )
-    distorted = pivot.drop(index="clean", level=0)
-    ahead = int((distorted[(f"precision@{k}", "robust")] > distorted[(f"precision@{k}", "original")]).sum())
-    strongest = distorted.groupby(level=0).tail(1)
+    strongest = pivot.drop(index="clean", level=0).groupby(level=0).tail(1)
     parts = [
         f"{kind} {strength:g}: precision@{k} {row[(f'precision@{k}', 'original')]:.3f} -> "
         f"{row[(f'precision@{k}', 'robust')]:.3f}, own source first {row[('own_source_at_1', 'original')]:.2f} -> "
@@ -259,10 +262,31 @@ def robustness_verdict(table: pd.DataFrame, k: int, n_classes: int) -> str:
     ]
     clean = pivot.loc[("clean", 0.0)]
     return (
-        f"The retrained model is ahead on {ahead} of {len(distorted)} distorted settings by precision@{k} (original -> "
-        f"robust at the strongest: {'; '.join(parts)}); on clean queries precision@{k} goes "
-        f"{clean[(f'precision@{k}', 'original')]:.3f} -> {clean[(f'precision@{k}', 'robust')]:.3f}. Chance is "
-        f"{1 / n_classes:.3f}; 'own source first' is how often a distorted query finds its own clean image at rank 1."
+        f"Original -> robust model at the strongest distortions: {'; '.join(parts)}; on clean queries precision@{k} "
+        f"{clean[(f'precision@{k}', 'original')]:.3f} -> {clean[(f'precision@{k}', 'robust')]:.3f}. A random ranking "
+        f"gives precision@{k} {chance:.3f}; 'own source first' is how often a distorted query finds its own clean "
+        "image at rank 1."
+    )
+
+
+def robustness_verdict(evaluation: Evaluation, k: int, seed: int) -> str:
+    """On how many distorted settings the retrained model finds more same-class images than the
+    original, and on clean queries: paired bootstrap intervals of the per-query difference."""
+    differences = {
+        (kind, strength): paired_difference(
+            evaluation.per_query[("robust", kind, strength)],
+            evaluation.per_query[("original", kind, strength)],
+            seed=seed,
+        )
+        for kind, strength in evaluation.queries
+    }
+    distorted = [d for (kind, _), d in differences.items() if kind != "clean"]
+    ahead, behind = sum(d.low > 0 for d in distorted), sum(d.high < 0 for d in distorted)
+    clean = differences[("clean", 0.0)].sentence("the retrained model", "the original", f"precision@{k}")
+    return (
+        f"By precision@{k} (paired 95% intervals of the per-query difference) the retrained model is ahead of the "
+        f"original on {ahead}, behind on {behind} and not distinguishable on {len(distorted) - ahead - behind} of "
+        f"the {len(distorted)} distorted settings; on clean queries {clean}."
     )
 
 

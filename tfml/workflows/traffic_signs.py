@@ -48,7 +48,7 @@ from tfml.losses import (
 )
 from tfml.models import build_embedding_net, channel_statistics
 from tfml.pipelines import labelled_batches, pk_indices, random_in_batch_triplets, unit_float_array
-from tfml.retrieval import LABEL_METRICS, ExactIndex, LabelRelevance, evaluate_retrieval
+from tfml.retrieval import LABEL_METRICS, ExactIndex, LabelRelevance, Retrieval, evaluate_retrieval, paired_difference
 from tfml.training import EpochMetrics, Run, StudyConfig, set_seed
 from tfml.viz import project_2d, scatter_2d, write_projector
 from tfml.viz.figures import distance_heatmap
@@ -111,7 +111,9 @@ class Config(StudyConfig):
         choices=("reference", "small"),
     )
     dim: int = option(32, "embedding size of the runs", low=1)
-    other_dims: tuple[int, ...] = option((8, 16), "sizes the best run is trained again at", low=1)
+    other_dims: tuple[int, ...] = option(
+        (8, 16), "sizes the best run is trained again at (none: give the option alone)", low=1, empty=True
+    )
     runs: tuple[str, ...] = option(tuple(RUNS), "runs to train", choices=tuple(RUNS))
     epochs: int = option(
         16,
@@ -161,6 +163,7 @@ class Trained:
     seconds: dict  # (run, dim) -> training seconds
     results: dict  # (run, dim) -> test figures
     best: str  # the run with the best test MAP@R at the main dimension
+    per_query: dict = dataclasses.field(default_factory=dict)  # (run, dim) -> MAP@R of each test query
 
 
 def prepare(run: Run) -> Prepared:
@@ -186,7 +189,7 @@ def prepare(run: Run) -> Prepared:
         skipped_files=data.skipped_files,
     )
     if config.validation_fraction > 0:
-        fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed)
+        fit_index, val_index = stratified_split(data.y_train, config.validation_fraction, config.seed, data.class_names)
     else:
         fit_index, val_index = np.arange(len(data.x_train)), np.array([], np.int64)
     return Prepared(data, fit_index, val_index, channel_statistics(data.x_train[fit_index]))
@@ -196,7 +199,7 @@ def baselines(run: Run, prepared: Prepared) -> list[dict]:
     """Test figures of raw pixels and of the untrained network."""
     config, data = run.config, prepared.data
     pixels = [unit_float_array(x.reshape(len(x), -1)) for x in (data.x_train, data.x_test)]
-    rows = [{"run": "raw pixels", "dim": pixels[0].shape[1], **evaluate(*pixels, data.y_train, data.y_test)}]
+    rows = [{"run": "raw pixels", "dim": pixels[0].shape[1], **evaluate(*pixels, data.y_train, data.y_test).metrics}]
     set_seed(config.seed)
     untrained = build_embedding_net(
         (config.image_size, config.image_size, 3), config.dim, network=config.network, standardize=prepared.standardize
@@ -205,7 +208,9 @@ def baselines(run: Run, prepared: Prepared) -> list[dict]:
         {
             "run": "untrained network",
             "dim": config.dim,
-            **evaluate(embed(untrained, data.x_train), embed(untrained, data.x_test), data.y_train, data.y_test),
+            **evaluate(
+                embed(untrained, data.x_train), embed(untrained, data.x_test), data.y_train, data.y_test
+            ).metrics,
         }
     )
     return rows
@@ -256,9 +261,8 @@ def train_one(run: Run, prepared: Prepared, trained: Trained, name: str, dim: in
     best = run.best_model(training)
     run.save_model(best, f"runs/{training}/embedding_net.h5")
     trained.nets[(name, dim)], trained.seconds[(name, dim)] = best, float(history["epoch_seconds"].sum())
-    trained.results[(name, dim)] = evaluate(
-        embed(best, data.x_train), embed(best, data.x_test), data.y_train, data.y_test
-    )
+    result = evaluate(embed(best, data.x_train), embed(best, data.x_test), data.y_train, data.y_test)
+    trained.results[(name, dim)], trained.per_query[(name, dim)] = result.metrics, result.per_query["map@r"]
 
 
 def figures(run: Run, prepared: Prepared, trained: Trained) -> None:
@@ -332,8 +336,11 @@ def report(run: Run, prepared: Prepared, baseline_rows: list[dict], trained: Tra
         f"{config.images_per_class}). Test images are classified by their nearest training images; MAP@R (1.0 = "
         "every same-class image ranked first) is the figure runs are compared by."
     )
-    for sentence in findings({name: trained.results[(name, config.dim)] for name in config.runs}):
-        run.summarise(sentence)
+    at_dim = {name: trained.results[(name, config.dim)] for name in config.runs}
+    for sentence in findings(
+        at_dim, {name: trained.per_query[(name, config.dim)] for name in config.runs}, config.seed
+    ):
+        run.finding(sentence)
     reference_table(run, trained)
     run.note(
         f"Data: {config.data}; {len(data.class_names)} classes ({len(data.dropped_classes)} dropped with fewer than "
@@ -385,7 +392,7 @@ def quick_subset(data: TrafficSigns, config: Config) -> TrafficSigns:
     """The data of quick mode: a subset of the classes and images, split again (seeded, stratified)."""
     x_all, y_all = np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test])
     x_all, y_all, names = subset(x_all, y_all, config, data.class_names)
-    train, test = stratified_split(y_all, 1 - config.train_fraction, config.seed)
+    train, test = stratified_split(y_all, 1 - config.train_fraction, config.seed, names)
     return dataclasses.replace(
         data,
         x_train=x_all[train],
@@ -438,12 +445,10 @@ def embed(net: keras.Model, images: np.ndarray) -> np.ndarray:
     return net.predict(images, batch_size=512, verbose=0)
 
 
-def evaluate(train_vectors, test_vectors, y_train, y_test) -> dict[str, float]:
+def evaluate(train_vectors, test_vectors, y_train, y_test) -> Retrieval:
     """k-NN classification (Euclidean, k = 1 and 5, ties to the nearest) and retrieval metrics of the
     test images against the training images."""
-    return evaluate_retrieval(
-        ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), LABEL_METRICS
-    ).metrics
+    return evaluate_retrieval(ExactIndex(train_vectors), test_vectors, LabelRelevance(y_test, y_train), LABEL_METRICS)
 
 
 def selection_metrics(images: np.ndarray, labels: np.ndarray, queries: np.ndarray, prefix: str):
@@ -491,8 +496,9 @@ def read_reference(path: Path) -> dict:
     return json.loads(path.read_text())["rows"] if path.is_file() else {}
 
 
-def findings(rows: dict[str, dict]) -> list[str]:
-    """Answers to "does mining help?" and "contrastive or triplet?" from the MAP@R of the runs."""
+def findings(rows: dict[str, dict], per_query: dict[str, np.ndarray], seed: int = 0) -> list[str]:
+    """Answers to "does mining help?" and "contrastive or triplet?": paired bootstrap intervals of the
+    per-query MAP@R differences on the same test queries (a difference whose interval holds 0 is a tie)."""
     said = []
     pairs = (
         ("triplet-semihard", "triplet-random", "triplets"),
@@ -500,21 +506,22 @@ def findings(rows: dict[str, dict]) -> list[str]:
     )
     for mined, plain, what in pairs:
         if mined in rows and plain in rows:
-            gain = rows[mined]["map@r"] - rows[plain]["map@r"]
+            difference = paired_difference(per_query[mined], per_query[plain], seed=seed)
             said.append(
-                f"Mining {'helps' if gain > 0 else 'does not help'} {what}: MAP@R {rows[plain]['map@r']:.3f} without "
-                f"mining, {rows[mined]['map@r']:.3f} with ({gain:+.3f}; kNN@1 {rows[plain]['knn@1']:.3f} -> "
-                f"{rows[mined]['knn@1']:.3f})."
+                f"Does mining help {what}? "
+                + difference.sentence(f"{mined} (mined)", f"{plain} (not mined)", "MAP@R")
+                + f"; kNN@1 {rows[plain]['knn@1']:.3f} -> {rows[mined]['knn@1']:.3f}."
             )
     triplet = {n: r for n, r in rows.items() if n.startswith("triplet")}
     contrastive = {n: r for n, r in rows.items() if n.startswith("contrastive")}
     if triplet and contrastive:
         best_t = max(triplet, key=lambda n: triplet[n]["map@r"])
         best_c = max(contrastive, key=lambda n: contrastive[n]["map@r"])
-        winner = best_c if contrastive[best_c]["map@r"] > triplet[best_t]["map@r"] else best_t
+        difference = paired_difference(per_query[best_t], per_query[best_c], seed=seed)
         said.append(
-            f"Contrastive or triplet: the best contrastive run ({best_c}, MAP@R {contrastive[best_c]['map@r']:.3f}) "
-            f"against the best triplet run ({best_t}, {triplet[best_t]['map@r']:.3f}): {winner} is ahead here."
+            "Contrastive or triplet? "
+            + difference.sentence(f"the best triplet run ({best_t})", f"the best contrastive run ({best_c})", "MAP@R")
+            + "."
         )
     return said
 
