@@ -141,7 +141,9 @@ def require_kind(model, kind: str, reference: str, zoo_dir: str | os.PathLike | 
 
 def load_model(reference: str, zoo_dir: str | os.PathLike | None = None) -> tuple:
     """(the model, its record {"model", "file", "sha256", "input_shape", "input_dtype", "preprocessing"})
-    for a zoo name (sha256 checked) or a model file; a damaged file is a clear error."""
+    for a zoo name (sha256 checked) or a model file; a damaged file is a clear error. A model trained
+    with a proxy loss (its ClassProxies on top) gives its embedding network."""
+    from tfml.models import embedding_part
     from tfml.models.inputs import describe_input
 
     path = resolve(reference, zoo_dir)
@@ -151,6 +153,7 @@ def load_model(reference: str, zoo_dir: str | os.PathLike | None = None) -> tupl
         model = _keras().models.load_model(path, compile=False)
     except Exception as error:  # h5py and Keras raise many types for a truncated or foreign file
         raise ValueError(f"{path} is not a readable Keras model file ({type(error).__name__}: {error})") from None
+    model = embedding_part(model)
     return model, {"model": reference, "file": str(path), "sha256": sha256(path), **describe_input(model)}
 
 

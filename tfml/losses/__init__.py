@@ -2,7 +2,7 @@
 serialisable Keras object with its formula in its docstring (``Loss(distance=..., miner=...,
 reducer=...)``)."""
 
-from tfml.losses.base import REDUCERS, BatchMetricLoss, MetricLoss, reduce_terms
+from tfml.losses.base import REDUCERS, BatchMetricLoss, MetricLoss, masked_logsumexp, reduce_terms
 from tfml.losses.batch import Batch, label_masks, split_embeddings
 from tfml.losses.clip import ClipLoss
 from tfml.losses.contrastive import ContrastiveLoss, ContrastivePairLoss
@@ -22,17 +22,32 @@ from tfml.losses.distances import (
     pairwise_distances,
 )
 from tfml.losses.log_ratio import LogRatioLoss
+from tfml.losses.memory import CrossBatchMemory
 from tfml.losses.miners import (
+    BatchEasyHardMiner,
     BatchHardMiner,
+    DistanceWeightedMiner,
     HardPairMiner,
     IndexedTripletMiner,
     Miner,
+    MultiSimilarityMiner,
     PairMarginMiner,
     Pairs,
     SemiHardNegativeMiner,
     TripletMarginMiner,
     Triplets,
     get_miner,
+    pairs_of,
+    triplets_of,
+)
+from tfml.losses.pair_weighting import CircleLoss, GeneralizedLiftedStructureLoss, MultiSimilarityLoss, TupletMarginLoss
+from tfml.losses.proxies import (
+    ArcFaceLoss,
+    CosFaceLoss,
+    NormalizedSoftmaxLoss,
+    ProxyAnchorLoss,
+    ProxyNCALoss,
+    SubCenterArcFaceLoss,
 )
 from tfml.losses.reducers import (
     AvgNonZeroReducer,
@@ -45,4 +60,5 @@ from tfml.losses.reducers import (
     ThresholdReducer,
     get_reducer,
 )
+from tfml.losses.softmax_pairs import NPairsLoss, NTXentLoss, SupConLoss
 from tfml.losses.triplet import TripletHardLoss, TripletLoss, TripletMarginLoss, TripletSemiHardLoss

@@ -42,6 +42,30 @@ def reduce_terms(parts: dict[str, Terms], reducer: Reducer, labels=None) -> tupl
     return total * tf.reduce_sum(tf.cast(valid, total.dtype)), valid
 
 
+def masked_logsumexp(x, mask, axis: int = 1, add_one: bool = False) -> tf.Tensor:
+    """log(sum over the kept entries of exp(x), plus 1 when ``add_one``) along ``axis``, and 0 where
+    nothing is kept (pytorch-metric-learning's ``logsumexp``); finite gradients everywhere.
+
+    >>> import numpy as np
+    >>> x, keep = np.log([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]), np.array([[True, True, False], [False, False, False]])
+    >>> masked_logsumexp(x, keep, add_one=True).numpy().round(4).tolist()   # log(1 + 1 + 2), nothing kept
+    [1.3863, 0.0]
+    """
+    x = tf.convert_to_tensor(x)
+    mask = tf.cast(mask, tf.bool)
+    kept = tf.where(mask, x, tf.fill(tf.shape(x), tf.constant(x.dtype.min, x.dtype)))
+    if add_one:
+        shape = tf.tensor_scatter_nd_update(tf.shape(kept), [[axis % len(x.shape)]], [1])
+        kept = tf.concat([kept, tf.zeros(shape, x.dtype)], axis=axis)
+    return tf.where(tf.reduce_any(mask, axis=axis), tf.reduce_logsumexp(kept, axis=axis), tf.zeros([], x.dtype))
+
+
+def per_sample(value, batch_size) -> tf.Tensor:
+    """A loss value that is not a sum of per-sample terms (a proxy loss's) as Keras's per-sample
+    values: each sample carries the value, so Keras's mean gives it back."""
+    return tf.fill([batch_size], value)
+
+
 def _serialize(value):
     if isinstance(value, (Distance, Miner)):
         return keras.saving.serialize_keras_object(value)
@@ -79,6 +103,8 @@ class MetricLoss(keras.losses.Loss):
 
     def get_config(self):
         config = {**super().get_config(), "reducer": serialize_reducer(self.reducer)}
+        if self.dtype != keras.config.floatx():  # a float64 loss stays float64 when it reloads
+            config["dtype"] = self.dtype
         if self.distance is not None:
             config["distance"] = _serialize(self._distance_spec)
         return config

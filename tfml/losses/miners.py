@@ -204,9 +204,104 @@ def _one_hot_rows(index, valid, size):
     return tf.one_hot(index, size, on_value=True, off_value=False, dtype=tf.bool) & valid[:, None]
 
 
+STRATEGIES = ("hard", "semihard", "easy", "all")
+
+
+def _extreme(d, candidates, largest: bool):
+    """(index, value, found) per row: the candidate with the largest (or smallest) d."""
+    far = tf.constant(d.dtype.min if largest else d.dtype.max, d.dtype)
+    masked = tf.where(candidates, d, far)
+    index = (tf.argmax if largest else tf.argmin)(masked, axis=1, output_type=tf.int32)
+    return index, tf.gather(masked, index, batch_dims=1), tf.reduce_any(candidates, axis=1)
+
+
 @keras.saving.register_keras_serializable(package="tfml")
-class BatchHardMiner(Miner):
-    """Per anchor with a positive and a negative: the triplet (a, argmax_p d(a, p), argmin_n d(a, n)).
+class BatchEasyHardMiner(Miner):
+    """Per anchor, one positive and one negative by strategy (pytorch-metric-learning's
+    BatchEasyHardMiner), d the distance (a similarity counts the other way round):
+
+    - positive: "hard" the farthest, "easy" the closest, "semihard" the farthest closer than the
+      chosen negative, "all" every positive;
+    - negative: "hard" the closest, "easy" the farthest, "semihard" the closest farther than the
+      chosen positive, "all" every negative;
+
+    ``allowed_pos_range`` / ``allowed_neg_range`` = (low, high): only pairs whose distance (or
+    similarity) lies in [low, high] are candidates. Anchors without a candidate of each kind are
+    left out. Defaults: easy positives, semi-hard negatives.
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch, LpDistance
+    >>> batch = Batch(np.array([0, 0, 0, 1]), np.array([[0.0], [1.0], [3.0], [4.5]], np.float32))
+    >>> mined = BatchEasyHardMiner().mine(batch, LpDistance(normalize_embeddings=False))
+    >>> np.argwhere(mined.mask.numpy()).tolist()   # 2: no negative beyond its closest positive; 3: no positive
+    [[0, 1, 3], [1, 0, 3]]
+    """
+
+    def __init__(
+        self,
+        pos_strategy: str = "easy",
+        neg_strategy: str = "semihard",
+        allowed_pos_range: tuple[float, float] | None = None,
+        allowed_neg_range: tuple[float, float] | None = None,
+        distance=None,
+    ):
+        for strategy in (pos_strategy, neg_strategy):
+            if strategy not in STRATEGIES:
+                raise ValueError(f"a strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        if pos_strategy == neg_strategy == "semihard":
+            raise ValueError('pos_strategy and neg_strategy cannot both be "semihard"')
+        if {pos_strategy, neg_strategy} == {"semihard", "all"}:
+            raise ValueError('"semihard" cannot be used with "all"')
+        super().__init__(distance)
+        self.pos_strategy, self.neg_strategy = pos_strategy, neg_strategy
+        self.allowed_pos_range = None if allowed_pos_range is None else tuple(map(float, allowed_pos_range))
+        self.allowed_neg_range = None if allowed_neg_range is None else tuple(map(float, allowed_neg_range))
+
+    @staticmethod
+    def _in_range(mask, d, sign, allowed):
+        if allowed is None:
+            return mask
+        value = sign * d  # back on the distance's own scale
+        return mask & (value >= allowed[0]) & (value <= allowed[1])
+
+    def select(self, batch, d, sign):
+        positive = self._in_range(batch.positive, d, sign, self.allowed_pos_range)
+        negative = self._in_range(batch.negative, d, sign, self.allowed_neg_range)
+        pick_positive = lambda candidates: _extreme(d, candidates, self.pos_strategy != "easy")  # noqa: E731
+        pick_negative = lambda candidates: _extreme(d, candidates, self.neg_strategy == "easy")  # noqa: E731
+        if self.pos_strategy == "semihard":
+            n_index, n_value, n_found = pick_negative(negative)
+            p_index, _, p_found = pick_positive(positive & (d < n_value[:, None]))
+        elif self.neg_strategy == "semihard":
+            p_index, p_value, p_found = pick_positive(positive)
+            n_index, _, n_found = pick_negative(negative & (d > p_value[:, None]))
+        else:
+            p_index, _, p_found = pick_positive(positive)
+            n_index, _, n_found = pick_negative(negative)
+        size = tf.shape(d)[1]
+        if "all" not in (self.pos_strategy, self.neg_strategy):
+            valid = p_found & n_found
+            return Triplets(
+                _one_hot_rows(p_index, valid, size)[:, :, None] & _one_hot_rows(n_index, valid, size)[:, None, :]
+            )
+        chosen_positive = positive if self.pos_strategy == "all" else _one_hot_rows(p_index, p_found, size)
+        chosen_negative = negative if self.neg_strategy == "all" else _one_hot_rows(n_index, n_found, size)
+        return Pairs(chosen_positive, chosen_negative)
+
+    def get_config(self):
+        return {
+            "pos_strategy": self.pos_strategy,
+            "neg_strategy": self.neg_strategy,
+            "allowed_pos_range": self.allowed_pos_range,
+            "allowed_neg_range": self.allowed_neg_range,
+            **super().get_config(),
+        }
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+class BatchHardMiner(BatchEasyHardMiner):
+    """Per anchor with a positive and a negative: the triplet (a, argmax_p d(a, p), argmin_n d(a, n))
+    (``BatchEasyHardMiner("hard", "hard")``).
 
     >>> import numpy as np
     >>> from tfml.losses import Batch, LpDistance
@@ -215,17 +310,122 @@ class BatchHardMiner(Miner):
     [[0, 1, 2], [1, 0, 2], [2, 3, 1], [3, 2, 1]]
     """
 
+    def __init__(self, distance=None):
+        super().__init__("hard", "hard", distance=distance)
+
+    def get_config(self):
+        return {"distance": super().get_config()["distance"]}
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+class MultiSimilarityMiner(Miner):
+    """Multi-similarity mining (Wang et al. 2019): positive pairs with d(a, p) + epsilon > a's closest
+    negative, negative pairs with d(a, n) - epsilon < a's farthest positive (a similarity s:
+    s(a, p) - epsilon < a's most similar negative, s(a, n) + epsilon > a's least similar positive).
+    Nothing when the batch has no positive pair or no negative pair. Default: cosine similarity.
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch
+    >>> batch = Batch(np.array([0, 0, 1]), np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32))
+    >>> pairs = MultiSimilarityMiner(0.1).mine(batch, None)
+    >>> np.argwhere(pairs.positive.numpy()).tolist(), np.argwhere(pairs.negative.numpy()).tolist()
+    ([[1, 0]], [[1, 2]])
+    """
+
+    def __init__(self, epsilon: float = 0.1, distance=None):
+        from tfml.losses.distances import CosineSimilarity
+
+        super().__init__(CosineSimilarity() if distance is None else distance)
+        self.epsilon = float(epsilon)
+
     def select(self, batch, d, sign):
         positive, negative = batch.positive, batch.negative
-        size = tf.shape(d)[1]
-        lowest = tf.fill(tf.shape(d), tf.constant(float("-inf"), d.dtype))
-        farthest_positive = tf.argmax(tf.where(positive, d, lowest), axis=1, output_type=tf.int32)
-        closest_negative = tf.argmin(tf.where(negative, d, -lowest), axis=1, output_type=tf.int32)
-        valid = tf.reduce_any(positive, axis=1) & tf.reduce_any(negative, axis=1)
-        return Triplets(
-            _one_hot_rows(farthest_positive, valid, size)[:, :, None]
-            & _one_hot_rows(closest_negative, valid, size)[:, None, :]
+        closest_negative = tf.reduce_min(
+            tf.where(negative, d, tf.constant(d.dtype.max, d.dtype)), axis=1, keepdims=True
         )
+        farthest_positive = tf.reduce_max(
+            tf.where(positive, d, tf.constant(d.dtype.min, d.dtype)), axis=1, keepdims=True
+        )
+        both = tf.reduce_any(positive) & tf.reduce_any(negative)
+        return Pairs(
+            positive & (d + self.epsilon > closest_negative) & both,
+            negative & (d - self.epsilon < farthest_positive) & both,
+        )
+
+    def get_config(self):
+        return {"epsilon": self.epsilon, **super().get_config()}
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+class DistanceWeightedMiner(Miner):
+    """Distance-weighted sampling (Wu et al. 2017; on L2-normalised Euclidean distances in dimension
+    D): a negative n of anchor a is drawn with weight w_an proportional to 1 / q(d_an), q(d) =
+    d^(D-2) (1 - d^2 / 4)^((D-3)/2) the density of distances between random unit vectors, with d
+    clipped below at ``cutoff`` and weight 0 from ``nonzero_loss_cutoff`` on. Each anchor with a
+    negative of non-zero weight gets as many triplets as its class has items, each with a positive
+    drawn uniformly and a negative drawn by w (with replacement: a triplet drawn twice counts twice).
+    The draws are seeded: the same ``seed`` and the same batch give the same triplets (a resumed
+    training draws again what it drew).
+
+    >>> import numpy as np
+    >>> from tfml.losses import Batch
+    >>> batch = Batch(np.array([0, 0, 1, 1]), np.eye(4, 3, dtype=np.float32) + 0.1)
+    >>> int(tf.reduce_sum(DistanceWeightedMiner(seed=1).mine(batch, None).count))   # 2 x 2 per class
+    8
+    """
+
+    def __init__(self, cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4, seed: int = 0, distance=None):
+        from tfml.losses.distances import LpDistance
+
+        distance = LpDistance() if distance is None else get_distance(distance)
+        if not (
+            isinstance(distance, LpDistance)
+            and distance.p == 2
+            and distance.power == 1
+            and distance.normalize_embeddings
+        ):
+            raise ValueError("DistanceWeightedMiner weighs L2-normalised Euclidean distances: use LpDistance()")
+        super().__init__(distance)
+        self.cutoff, self.nonzero_loss_cutoff, self.seed = float(cutoff), float(nonzero_loss_cutoff), int(seed)
+
+    def weights(self, batch: Batch) -> tf.Tensor:
+        """(B, M) sampling weights of the negatives, each row summing to 1 (0 for a row without any)."""
+        d = tf.maximum(batch.matrix(self.distance), self.cutoff)
+        dim = tf.cast(tf.shape(batch.queries)[1], d.dtype)
+        log_weights = (2.0 - dim) * tf.math.log(d) - (dim - 3.0) / 2.0 * tf.math.log(1.0 - 0.25 * d**2)
+        broken = tf.math.is_inf(log_weights) | tf.math.is_nan(log_weights)
+        log_weights = tf.where(batch.negative, log_weights, 0.0)
+        top = tf.reduce_max(tf.where(broken, tf.constant(d.dtype.min, d.dtype), log_weights))
+        weights = tf.exp(tf.where(broken, 0.0, log_weights) - top)
+        weights = tf.where(batch.negative & (d < self.nonzero_loss_cutoff) & ~broken, weights, 0.0)
+        return tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=1, keepdims=True))
+
+    def mine(self, batch: Batch, distance: Distance) -> Triplets:
+        weights = self.weights(batch)
+        size = tf.shape(weights)[1]
+        draws = tf.reduce_max(tf.reduce_sum(tf.cast(batch.positive, tf.int32), axis=1)) + 1
+        content = tf.strings.join([tf.io.serialize_tensor(batch.labels), tf.io.serialize_tensor(weights)])
+        salt = tf.bitcast(tf.fingerprint(content[None])[0, :4], tf.int32)  # the batch's own: resume draws the same
+        seeds = [tf.stack([self.seed, salt]), tf.stack([self.seed + 1, salt])]
+        positive = tf.cast(batch.positive, weights.dtype)
+        positive_logits = tf.math.log(tf.where(batch.positive, positive, 0.0))
+        drawn_positive = tf.random.stateless_categorical(positive_logits, draws, seeds[0], dtype=tf.int32)
+        drawn_negative = tf.random.stateless_categorical(tf.math.log(weights), draws, seeds[1], dtype=tf.int32)
+        n_draws = tf.reduce_sum(tf.cast(tf.equal(batch.labels[:, None], batch.labels[None, :]), tf.int32), axis=1)
+        keep = (tf.range(draws)[None, :] < n_draws[:, None]) & tf.reduce_any(batch.positive, axis=1, keepdims=True)
+        keep &= tf.reduce_any(weights > 0, axis=1, keepdims=True)
+        p_hot = tf.one_hot(drawn_positive, size, dtype=weights.dtype) * tf.cast(keep, weights.dtype)[:, :, None]
+        n_hot = tf.one_hot(drawn_negative, size, dtype=weights.dtype)
+        count = tf.einsum("atp,atn->apn", p_hot, n_hot)
+        return Triplets(count > 0, count)
+
+    def get_config(self):
+        return {
+            "cutoff": self.cutoff,
+            "nonzero_loss_cutoff": self.nonzero_loss_cutoff,
+            "seed": self.seed,
+            **super().get_config(),
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfml")
