@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import TestCase
+from tfml.losses import ContrastiveLoss, CrossBatchMemory
 from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
 from tfml.training import TrainingInterrupted, check_data_service, fit, read_history, set_seed
 from tfml.training.fit import HISTORY_FILE, trim_history
@@ -146,6 +147,59 @@ class FitTest(TestCase):
         self.assertIn("epoch 2 of 3, step 1 of 4", self.caplog.text)
         logged = pd.read_csv(tmp_path / "cut" / "training_log.csv")["epoch"].tolist()
         self.assertEqual(logged, [0, 1, 2])  # each epoch once in the file itself
+
+    def test_a_cross_batch_memory_resumes_with_the_memory_it_had(self):
+        labels = np.arange(len(X)) % 4
+
+        def memory_model(seed=0):
+            set_seed(seed)
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+            loss = CrossBatchMemory(ContrastiveLoss(margin=1.0, squared=False), embedding_size=3, memory_size=40)
+            model.compile(keras.optimizers.Adam(0.01), loss)
+            return model, loss
+
+        def stream():
+            data, targets = tf.constant(X), tf.constant(labels)
+            return BatchStream(
+                seeded_permutation(len(X), 0), lambda i, epoch: (tf.gather(data, i), tf.gather(targets, i)), 16, 3
+            )
+
+        (whole, whole_memory), (cut, _) = memory_model(), memory_model()
+        fit(whole, stream(), validation=None, log_dir=self.tmp_path / "whole", epochs=3, monitor="loss", verbose=0)
+
+        class Interrupt(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if self.model.optimizer.iterations.numpy() == 7:
+                    raise KeyboardInterrupt
+
+        with pytest.raises(TrainingInterrupted):
+            fit(
+                cut,
+                stream(),
+                validation=None,
+                log_dir=self.tmp_path / "cut",
+                epochs=3,
+                monitor="loss",
+                verbose=0,
+                backup_seconds=0,
+                callbacks=[Interrupt()],
+            )
+        resumed, resumed_memory = memory_model(seed=5)  # a new process: a new network and an empty memory
+        fit(
+            resumed,
+            stream(),
+            validation=None,
+            log_dir=self.tmp_path / "cut",
+            epochs=3,
+            monitor="loss",
+            verbose=0,
+            backup_seconds=0,
+        )
+        for a, b in zip(whole.get_weights(), resumed.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(whole_memory.variables, resumed_memory.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        self.assertTrue(resumed_memory.filled.numpy().all())  # 40 slots, full after the first three batches
 
     def test_same_seed_same_result(self):
         weights = []

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfml.io import save_model, save_weights, write_text
+from tfml.io import atomic_write, save_model, save_weights, write_text
 from tfml.pipelines.pixels import unit_float_array
 
 
@@ -74,12 +74,18 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             )
 
 
+def loss_variables(model: keras.Model) -> list:
+    """The state a compiled loss keeps between steps (``loss.variables``, e.g. CrossBatchMemory's)."""
+    return list(getattr(getattr(model, "loss", None), "variables", None) or [])
+
+
 class ResumableBackup(keras.callbacks.Callback):
     """A backup that resumes mid-epoch, exactly (keras.callbacks.BackupAndRestore restarts the
     interrupted epoch from its first step, on weights that already saw part of it).
 
     The backup holds the weights with the optimizer state, the position (completed epochs, steps done
-    in the next one) and the running values of the model's metrics; it is written after a step or
+    in the next one), the running values of the model's metrics and the state of a loss that keeps
+    one (``loss.variables``: a CrossBatchMemory's memory); it is written after a step or
     at an epoch end when ``interval_seconds`` have passed since the last backup (0: every step; None:
     at every epoch end and never mid-epoch, for workers that must save together and whose clocks do
     not agree), and when training ends (``stopped`` when a callback stopped it, e.g. on divergence). A run resumed
@@ -119,12 +125,17 @@ class ResumableBackup(keras.callbacks.Callback):
         self.epoch, self.step_offset, self.step = epoch, step, step
 
     def restore(self, model: keras.Model) -> dict:
-        """Loads the backup's weights (and optimizer state) into ``model``; returns the state."""
+        """Loads the backup's weights (and optimizer state, and the state of a loss that keeps one,
+        e.g. a CrossBatchMemory's memory) into ``model``; returns the state."""
         state = self.read_state(self.directory)
         if state.get("weights") and (self.directory / state["weights"]).exists():
             if model.optimizer is not None and not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
             model.load_weights(self.directory / state["weights"])
+        if state.get("loss_state") and (self.directory / state["loss_state"]).exists():
+            with np.load(self.directory / state["loss_state"]) as saved:
+                for index, variable in enumerate(loss_variables(model)):
+                    variable.assign(saved[str(index)])
         return state
 
     def on_train_begin(self, logs=None):
@@ -170,6 +181,11 @@ class ResumableBackup(keras.callbacks.Callback):
         weights = f"weights-{generation}.weights.h5"
         self.directory.mkdir(parents=True, exist_ok=True)
         save_weights(self.model, self.directory / weights)
+        loss_state = None
+        if loss_variables(self.model):
+            loss_state = f"loss-{generation}.npz"
+            arrays = {str(i): np.asarray(v) for i, v in enumerate(loss_variables(self.model))}
+            atomic_write(self.directory / loss_state, lambda path: np.savez(path, **arrays))
         metrics = [np.asarray(v).tolist() for v in self.model.metrics_variables] if step else None
         write_text(
             self.directory / self.STATE,
@@ -180,12 +196,14 @@ class ResumableBackup(keras.callbacks.Callback):
                     "generation": generation,
                     "weights": weights,
                     "metrics": metrics,
+                    "loss_state": loss_state,
                     "stopped": stopped,
                 }
             ),
         )
-        if previous.get("weights") and previous["weights"] != weights:
-            (self.directory / previous["weights"]).unlink(missing_ok=True)
+        for name in ("weights", "loss_state"):
+            if previous.get(name) and previous[name] != {"weights": weights, "loss_state": loss_state}[name]:
+                (self.directory / previous[name]).unlink(missing_ok=True)
         self._last_save = time.monotonic()
 
 
