@@ -1,5 +1,6 @@
 """Exact k-NN search, relevance definitions, retrieval metrics and the helper that joins them."""
 
+from tfml.retrieval.accuracy import accuracy
 from tfml.retrieval.codes import Codes, load_codes, save_codes
 from tfml.retrieval.evaluate import (
     LABEL_METRICS,
@@ -13,6 +14,7 @@ from tfml.retrieval.evaluate import (
 )
 from tfml.retrieval.index import ExactIndex, check_embeddings
 from tfml.retrieval.metrics import (
+    average_precision,
     dcg,
     held_out_recall_at_k,
     hit_rate_at_k,
@@ -24,6 +26,7 @@ from tfml.retrieval.metrics import (
     precision_at_k,
     r_precision,
     recall_at_k,
+    reciprocal_rank,
     top_ratio_accuracy,
 )
 from tfml.retrieval.recommend import (

@@ -1,9 +1,11 @@
 """Search an index and evaluate what came back: the one helper every study uses.
 
 Metric names: ``precision@K``, ``recall@K``, ``hit_rate@K`` (for a match relevance: R@K),
-``ndcg@K``, ``r_precision``, ``map@r``, ``knn@K`` (k-NN classification accuracy, majority vote of
-the first K), ``balanced_knn@K`` (the same, balanced over classes), ``mean_gain@K`` (mean gain of
-the first K: precision@K for binary relevance, e.g. mean genre Jaccard for graded).
+``ndcg@K``, ``r_precision``, ``map@r``, ``map`` (mean average precision over the whole ranking),
+``mrr`` (mean reciprocal rank of the first relevant item), ``knn@K`` (k-NN classification accuracy,
+majority vote of the first K), ``balanced_knn@K`` (the same, balanced over classes),
+``mean_gain@K`` (mean gain of the first K: precision@K for binary relevance, e.g. mean genre
+Jaccard for graded). ``map`` and ``mrr`` rank the whole base.
 ``knn@K`` and ``balanced_knn@K`` need a ``LabelRelevance``.
 
 >>> import numpy as np
@@ -32,7 +34,10 @@ LABEL_METRICS = ("knn@1", "knn@5", "balanced_knn@1", "precision@1", "r_precision
 """The figures of retrieval with class labels: k-NN classification (k = 1, 5; balanced over
 classes) and the retrieval figures pytorch-metric-learning reports."""
 
-_PATTERN = re.compile(r"^(precision|recall|hit_rate|ndcg|knn|balanced_knn|mean_gain)@(\d+)$|^(r_precision|map@r)$")
+_PATTERN = re.compile(
+    r"^(precision|recall|hit_rate|ndcg|knn|balanced_knn|mean_gain)@(\d+)$|^(r_precision|map@r|map|mrr)$"
+)
+WHOLE_RANKING = ("map", "mrr")
 
 
 @dataclasses.dataclass
@@ -50,7 +55,7 @@ def parse_metric(name: str) -> tuple[str, int | None]:
     if not match:
         raise ValueError(
             f"unknown retrieval metric {name!r}; use precision@K, recall@K, hit_rate@K, ndcg@K, knn@K, "
-            "balanced_knn@K, mean_gain@K, r_precision or map@r"
+            "balanced_knn@K, mean_gain@K, r_precision, map@r, map or mrr"
         )
     if match.group(3):
         return match.group(3), None
@@ -73,7 +78,10 @@ def evaluate_retrieval(
     rows = np.arange(n_queries) if rows is None else np.asarray(rows)
     depth = max([k for _, _, k in parsed if k is not None], default=1)
     n_relevant = None
-    if any(kind in ("recall", "r_precision", "map@r") for _, kind, _ in parsed):
+    available = len(index) - (0 if exclude is None else 1)
+    if any(kind in WHOLE_RANKING for _, kind, _ in parsed):
+        depth = max(depth, available)
+    if any(kind in ("recall", "r_precision", "map@r", "map") for _, kind, _ in parsed):
         n_relevant = relevance.n_relevant(rows, exclude)
         if any(kind in ("r_precision", "map@r") for _, kind, _ in parsed):
             if (n_relevant < 1).any():
@@ -81,7 +89,6 @@ def evaluate_retrieval(
                     f"{int((n_relevant < 1).sum())} queries have no relevant item in the base; R-based metrics need one"
                 )
             depth = max(depth, int(n_relevant.max()))
-    available = len(index) - (0 if exclude is None else 1)
     if depth > available:
         raise ValueError(f"the metrics need the {depth} nearest items, but the base offers {available} per query")
     distances, indices = index.search(queries, depth, exclude=exclude, progress=progress)
@@ -108,6 +115,10 @@ def evaluate_retrieval(
             scores = m.ndcg_at_k(gains, relevance.ideal(rows, k, exclude), k, per_query=True)
         elif kind == "r_precision":
             scores = m.r_precision(gains, n_relevant, per_query=True)
+        elif kind == "map":
+            scores = m.average_precision(gains, n_relevant, per_query=True)
+        elif kind == "mrr":
+            scores = m.reciprocal_rank(gains, per_query=True)
         else:
             scores = m.map_at_r(gains, n_relevant, per_query=True)
         per_query[name] = scores

@@ -101,6 +101,31 @@ def map_at_r(relevance, n_relevant, per_query: bool = False):
     return _mean((precision * rel).sum(axis=1) / r, per_query, "MAP@R")
 
 
+def average_precision(relevance, n_relevant, per_query: bool = False):
+    """Mean average precision over the whole retrieved list: mean_i (1/R_i) sum_j rel_ij precision@j,
+    R_i = n_relevant_i (a relevant item not retrieved counts as 0); NaN for a query with R_i = 0.
+
+    >>> round(average_precision(np.array([[0, 1, 1]], bool), [3]), 6)   # (1/2 + 2/3) / 3
+    0.388889
+    """
+    rel = _binary(_relevance(relevance))
+    r = _counts(n_relevant, len(rel)).astype(np.float64)
+    precision = np.cumsum(rel, axis=1) / np.arange(1, rel.shape[1] + 1)
+    values = np.where(r > 0, (precision * rel).sum(axis=1) / np.maximum(r, 1), np.nan)
+    return _mean(values, per_query, "mean average precision")
+
+
+def reciprocal_rank(relevance, per_query: bool = False):
+    """Mean reciprocal rank: mean_i 1 / (rank of the first relevant item), 0 when none is retrieved.
+
+    >>> reciprocal_rank(np.array([[0, 1, 1], [0, 0, 0]], bool))   # (1/2 + 0) / 2
+    0.25
+    """
+    rel = _binary(_relevance(relevance))
+    first = np.argmax(rel, axis=1)
+    return _mean(np.where(rel.any(axis=1), 1.0 / (first + 1), 0.0), per_query, "reciprocal rank")
+
+
 def dcg(gains, k: int) -> np.ndarray:
     """Per query, sum_{j<=k} gain_ij / log2(j + 1) (ranks j from 1)."""
     gains = np.asarray(gains, np.float64)[:, :k]
