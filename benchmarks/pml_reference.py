@@ -13,7 +13,12 @@ images against the training images, Euclidean (tfml's ExactIndex and metrics, as
 Rows: (a) TripletMarginLoss(0.2) + TripletMarginMiner(0.2, "semihard"), MPerClassSampler 32 x 4;
 (b) TripletMarginLoss(0.2, triplets_per_anchor=1) (one random positive and negative per anchor),
 32 x 4; (c) ContrastiveLoss(pos_margin=0, neg_margin=1) + PairMarginMiner(0.2, 0.8), 32 x 4;
-(d) ContrastiveLoss on all pairs of shuffled batches.
+(d) ContrastiveLoss on all pairs of shuffled batches. On 32 x 4 batches, each with its library
+defaults: (e) MultiSimilarityLoss + MultiSimilarityMiner; (f) ProxyAnchorLoss; (g) SupConLoss;
+(h) ArcFaceLoss; (i) CosFaceLoss; (j) CircleLoss; (k) CrossBatchMemory(ContrastiveLoss(0, 1),
+memory 1024, PairMarginMiner(0.2, 0.8)). The proxies and class weights of (f), (h), (i) have their
+own Adam at 100 times the network's learning rate (0.1), as in the Proxy Anchor paper; tfml's
+ClassProxies(learning_rate_multiplier=100) does the same under one Adam.
 
     pip install torch==2.13.0 pytorch-metric-learning    # or pip install -e '.[bench]'
     python benchmarks/pml_reference.py --data ../shared/data/tt100k-crops.tar.gz
@@ -31,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROWS = ("a", "b", "c", "d")
+ROWS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k")
+CLASS_WEIGHT_ROWS = ("f", "h", "i")
 OUTPUT = Path(__file__).resolve().parent / "results" / "pml_reference.json"
 
 
@@ -66,21 +72,8 @@ def train_row(row: str, x_train, y_train, epochs: int, seed: int):
     labels = torch.from_numpy(y_train)
     net = network()
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
-    miner = None
-    if row == "a":
-        loss_fn, miner = (
-            losses.TripletMarginLoss(margin=0.2),
-            miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard"),
-        )
-    elif row == "b":
-        loss_fn = losses.TripletMarginLoss(margin=0.2, triplets_per_anchor=1)
-    elif row == "c":
-        loss_fn, miner = (
-            losses.ContrastiveLoss(pos_margin=0, neg_margin=1),
-            miners.PairMarginMiner(pos_margin=0.2, neg_margin=0.8),
-        )
-    else:
-        loss_fn = losses.ContrastiveLoss(pos_margin=0, neg_margin=1)
+    loss_fn, miner = row_loss(row, losses, miners, int(labels.max()) + 1)
+    loss_optimizer = torch.optim.Adam(loss_fn.parameters(), 1e-1) if row in CLASS_WEIGHT_ROWS else None
     steps = len(x_train) // 128
     start = time.perf_counter()
     for epoch in range(epochs):
@@ -102,8 +95,12 @@ def train_row(row: str, x_train, y_train, epochs: int, seed: int):
                 else loss_fn(embeddings, batch_labels)
             )
             optimizer.zero_grad()
+            if loss_optimizer is not None:
+                loss_optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if loss_optimizer is not None:
+                loss_optimizer.step()
         print(
             f"  row {row}: epoch {epoch + 1}/{epochs}, last loss {float(loss):.4f}, "
             f"{time.perf_counter() - start:.0f} s",
@@ -120,11 +117,46 @@ def train_row(row: str, x_train, y_train, epochs: int, seed: int):
     return embed, seconds
 
 
+def row_loss(row: str, losses, miners, classes: int):
+    """(loss, miner or None) of a row (see the module docstring)."""
+    if row == "a":
+        loss_fn, miner = (
+            losses.TripletMarginLoss(margin=0.2),
+            miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard"),
+        )
+    elif row == "b":
+        loss_fn = losses.TripletMarginLoss(margin=0.2, triplets_per_anchor=1)
+    elif row == "c":
+        loss_fn, miner = (
+            losses.ContrastiveLoss(pos_margin=0, neg_margin=1),
+            miners.PairMarginMiner(pos_margin=0.2, neg_margin=0.8),
+        )
+    elif row == "d":
+        loss_fn = losses.ContrastiveLoss(pos_margin=0, neg_margin=1)
+    else:
+        return {
+            "e": lambda: (losses.MultiSimilarityLoss(), miners.MultiSimilarityMiner()),
+            "f": lambda: (losses.ProxyAnchorLoss(classes, 32), None),
+            "g": lambda: (losses.SupConLoss(), None),
+            "h": lambda: (losses.ArcFaceLoss(classes, 32), None),
+            "i": lambda: (losses.CosFaceLoss(classes, 32), None),
+            "j": lambda: (losses.CircleLoss(), None),
+            "k": lambda: (
+                losses.CrossBatchMemory(
+                    losses.ContrastiveLoss(pos_margin=0, neg_margin=1), 32, 1024, miners.PairMarginMiner(0.2, 0.8)
+                ),
+                None,
+            ),
+        }[row]()
+    return loss_fn, miner
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="../shared/data/tt100k-crops.tar.gz")
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: every core)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", default=str(OUTPUT))
     args = parser.parse_args()
@@ -134,7 +166,7 @@ def main() -> None:
     from tfml.data.traffic_signs import load_traffic_signs
     from tfml.retrieval import ExactIndex, LabelRelevance, evaluate_retrieval
 
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(args.threads)
     data = load_traffic_signs(args.data, 64, 20, seed=0)
     print(
         f"{len(data.class_names)} classes, {len(data.x_train):,} train / {len(data.x_test):,} test; torch "
@@ -152,13 +184,17 @@ def main() -> None:
             LabelRelevance(data.y_test, data.y_train),
             ["knn@1", "knn@5", "r_precision", "map@r"],
         ).metrics
-        results["rows"][row] = {**metrics, "train_seconds": seconds}
+        results["rows"][row] = {**metrics, "train_seconds": seconds, "epochs": args.epochs, "threads": args.threads}
         print(f"row {row}: " + ", ".join(f"{k} {v:.4f}" for k, v in results["rows"][row].items()), flush=True)
+        results["rows"][row].update(
+            {
+                "command": f"python benchmarks/pml_reference.py --data {args.data} --rows {row} "
+                f"--epochs {args.epochs} --threads {args.threads} --seed {args.seed}",
+                "date": datetime.date.today().isoformat(),
+            }
+        )
         results.update(
             {
-                "command": "python benchmarks/pml_reference.py "
-                + " ".join(f"--{k} {v}" for k, v in (("data", args.data),)),
-                "date": datetime.date.today().isoformat(),
                 "machine": f"{platform.platform()}, {os.cpu_count()} cores",
                 "versions": {
                     "torch": torch.__version__,

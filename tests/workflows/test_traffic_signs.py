@@ -51,10 +51,42 @@ class FindingsTest(TestCase):
             "contrastive-margin": shared + 0.05,
         }
         rows = {name: {"map@r": float(values.mean()), "knn@1": 0.5} for name, values in per_query.items()}
-        mining_triplets, mining_pairs, which = study.findings(rows, per_query)
+        mining_triplets, mining_pairs, which, families = study.findings(rows, per_query)
         self.assertIn("triplet-semihard (mined) and triplet-random (not mined) cannot be told apart", mining_triplets)
         self.assertIn(
             "contrastive-margin (mined) is ahead of contrastive-all (not mined) by MAP@R (+0.150", mining_pairs
         )
         self.assertIn("Contrastive or triplet?", which)
+        self.assertIn("Which family wins? The best of each: pair losses: contrastive-margin", families)
         self.assertNotIn("helps", mining_triplets.split("?", 1)[1])
+
+    def test_the_family_finding_compares_each_familys_best_and_needs_two_families(self):
+        import numpy as np
+
+        rng = np.random.default_rng(1)
+        shared = rng.random(200)
+        per_query = {
+            "supcon": shared + 0.02,
+            "multi-similarity": shared + 0.10,  # the pair family's best
+            "proxy-anchor": shared + 0.04,  # the proxy family's best
+            "arcface": shared,
+            "triplet-semihard": shared - 0.05,
+        }
+        rows = {name: {"map@r": float(values.mean())} for name, values in per_query.items()}
+        (finding,) = study.family_findings(rows, per_query)
+        self.assertIn("pair losses: multi-similarity", finding.split(";")[0])
+        self.assertIn("proxy and classifier losses: proxy-anchor", finding.split(";")[1])
+        self.assertIn(
+            "multi-similarity) is ahead of the best of the proxy and classifier losses (proxy-anchor)", finding
+        )
+        self.assertIn("by MAP@R (+0.060", finding)
+        pairs_only = {name: rows[name] for name in ("supcon", "multi-similarity")}
+        self.assertEqual(study.family_findings(pairs_only, per_query), [])
+
+    def test_every_run_names_a_known_family_and_its_pml_twin_once(self):
+        twins = [spec.reference for spec in study.RUNS.values() if spec.reference]
+        self.assertEqual(len(twins), len(set(twins)))
+        self.assertEqual(sorted(twins), list("abcdefghijk"))
+        self.assertLessEqual({spec.family for spec in study.RUNS.values()}, set(study.FAMILIES))
+        for name, spec in study.RUNS.items():
+            self.assertEqual(spec.proxies, spec.family == "proxy", name)

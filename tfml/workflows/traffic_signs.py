@@ -14,7 +14,12 @@ is 16 epochs: the same training time. Runs:
 - contrastive-all (d): contrastive loss on all pairs of shuffled batches (no mining);
 - triplet-semihard-tfa: tensorflow-addons' semi-hard rule (one negative per positive pair);
 - triplet-batchhard: batch-hard with the soft margin log(1 + exp(d_ap - d_an)), which trains from
-  scratch where the hinge at margin 0.2 collapses (all embeddings at the margin).
+  scratch where the hinge at margin 0.2 collapses (all embeddings at the margin);
+- with pytorch-metric-learning's defaults, each on P x K batches: multi-similarity (e, with its
+  miner), proxy-anchor (f), supcon (g), arcface (h), cosface (i), circle (j) and xbm-contrastive
+  (k: contrastive loss and pair-margin miner against a cross-batch memory of 1024 embeddings). The
+  proxy and classifier runs train a ClassProxies layer on top of the network, its proxies at 100
+  times the learning rate (as the reference's own optimiser for them), and keep the network.
 
 Each run's checkpoint is picked every epoch by MAP@R, never by the mined loss: by default all
 training images train (as in the reference) and a seeded sample of them retrieves among all training
@@ -27,7 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -38,15 +45,23 @@ from tfml.config import option
 from tfml.data import stratified_split
 from tfml.data.traffic_signs import TrafficSigns, family_order, load_traffic_signs, sign_family
 from tfml.losses import (
+    ArcFaceLoss,
+    CircleLoss,
     ContrastiveLoss,
+    CosFaceLoss,
+    CrossBatchMemory,
     IndexedTripletMiner,
+    MultiSimilarityLoss,
+    MultiSimilarityMiner,
     PairMarginMiner,
+    ProxyAnchorLoss,
+    SupConLoss,
     TripletHardLoss,
     TripletLoss,
     TripletMarginMiner,
     TripletSemiHardLoss,
 )
-from tfml.models import build_embedding_net, channel_statistics
+from tfml.models import build_embedding_net, channel_statistics, embedding_part, with_class_proxies
 from tfml.pipelines import labelled_batches, pk_indices, random_in_batch_triplets, unit_float_array
 from tfml.retrieval import LABEL_METRICS, ExactIndex, LabelRelevance, Retrieval, evaluate_retrieval, paired_difference
 from tfml.training import EpochMetrics, Run, StudyConfig, set_seed
@@ -55,32 +70,69 @@ from tfml.viz.figures import distance_heatmap
 
 REFERENCE_FILE = "pml_reference.json"
 
-# name -> (batches, loss factory, reference row); batches: "pk" (P x K), "pk-random" (P x K with one
-# random in-batch triplet per anchor in the targets) or "shuffled" (a permutation cut into batches)
+PROXY_LEARNING_RATE_MULTIPLIER = 100.0  # the proxies' and class weights' rate: x100, as the Proxy Anchor paper
+
+
+class RunSpec(NamedTuple):
+    """batches: "pk" (P x K), "pk-random" (P x K with one random in-batch triplet per anchor in the
+    targets) or "shuffled" (a permutation cut into batches); loss(config, dim); the reference row of
+    benchmarks/pml_reference.py; proxies: trained through a ClassProxies layer; family: what the
+    report compares."""
+
+    batches: str
+    loss: Callable
+    reference: str | None
+    family: str
+    proxies: bool = False
+
+
 RUNS = {
-    "triplet-semihard": (
+    "triplet-semihard": RunSpec(
         "pk",
-        lambda c: TripletLoss(
+        lambda c, d: TripletLoss(
             c.triplet_margin, miner=TripletMarginMiner(c.triplet_margin, "semihard"), reducer="mean_nonzero"
         ),
         "a",
+        "triplet",
     ),
-    "triplet-random": (
+    "triplet-random": RunSpec(
         "pk-random",
-        lambda c: TripletLoss(c.triplet_margin, miner=IndexedTripletMiner(), reducer="mean_nonzero"),
+        lambda c, d: TripletLoss(c.triplet_margin, miner=IndexedTripletMiner(), reducer="mean_nonzero"),
         "b",
+        "triplet",
     ),
-    "contrastive-margin": (
+    "contrastive-margin": RunSpec(
         "pk",
-        lambda c: ContrastiveLoss(
+        lambda c, d: ContrastiveLoss(
             margin=1.0, squared=False, miner=PairMarginMiner(*c.miner_margins), reducer="mean_nonzero"
         ),
         "c",
+        "pair",
     ),
-    "contrastive-all": ("shuffled", lambda c: ContrastiveLoss(margin=1.0, squared=False, reducer="mean_nonzero"), "d"),
-    "triplet-semihard-tfa": ("pk", lambda c: TripletSemiHardLoss(margin=c.triplet_margin), None),
-    "triplet-batchhard": ("pk", lambda c: TripletHardLoss(soft=True), None),
+    "contrastive-all": RunSpec(
+        "shuffled", lambda c, d: ContrastiveLoss(margin=1.0, squared=False, reducer="mean_nonzero"), "d", "pair"
+    ),
+    "triplet-semihard-tfa": RunSpec("pk", lambda c, d: TripletSemiHardLoss(margin=c.triplet_margin), None, "triplet"),
+    "triplet-batchhard": RunSpec("pk", lambda c, d: TripletHardLoss(soft=True), None, "triplet"),
+    "multi-similarity": RunSpec("pk", lambda c, d: MultiSimilarityLoss(miner=MultiSimilarityMiner()), "e", "pair"),
+    "proxy-anchor": RunSpec("pk", lambda c, d: ProxyAnchorLoss(), "f", "proxy", proxies=True),
+    "supcon": RunSpec("pk", lambda c, d: SupConLoss(), "g", "pair"),
+    "arcface": RunSpec("pk", lambda c, d: ArcFaceLoss(), "h", "proxy", proxies=True),
+    "cosface": RunSpec("pk", lambda c, d: CosFaceLoss(), "i", "proxy", proxies=True),
+    "circle": RunSpec("pk", lambda c, d: CircleLoss(), "j", "pair"),
+    "xbm-contrastive": RunSpec(
+        "pk",
+        lambda c, d: CrossBatchMemory(
+            ContrastiveLoss(margin=1.0, squared=False, reducer="mean_nonzero"),
+            embedding_size=d,
+            memory_size=c.memory_size,
+            miner=PairMarginMiner(*c.miner_margins),
+        ),
+        "k",
+        "pair",
+    ),
 }
+FAMILIES = {"pair": "pair losses", "triplet": "triplet losses", "proxy": "proxy and classifier losses"}
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -136,6 +188,7 @@ class Config(StudyConfig):
         low=0,
         high=0.5,
     )
+    memory_size: int = option(1024, "xbm-contrastive: embeddings kept by its cross-batch memory", low=1)
     selection_queries: int = option(
         2000, "with --validation-fraction 0: training images that query the others every epoch", low=10
     )
@@ -232,17 +285,21 @@ def train(run: Run, prepared: Prepared, baseline_rows: list[dict]) -> Trained:
 def train_one(run: Run, prepared: Prepared, trained: Trained, name: str, dim: int) -> None:
     """Trains (or resumes) one run as training <name>-d<dim>, each epoch's checkpoint figure logged,
     and records its best network, training seconds and test figures in ``trained``."""
-    config, data, (batches, make_loss, _) = run.config, prepared.data, RUNS[name]
+    config, data, spec = run.config, prepared.data, RUNS[name]
     training = f"{name}-d{dim}"
     set_seed(config.seed)
     with run.scope():
         net = build_embedding_net(
             (config.image_size, config.image_size, 3), dim, network=config.network, standardize=prepared.standardize
         )
-        net.compile(keras.optimizers.Adam(config.learning_rate), make_loss(config))
+        if spec.proxies:
+            net = with_class_proxies(
+                net, len(data.class_names), learning_rate_multiplier=PROXY_LEARNING_RATE_MULTIPLIER
+            )
+        net.compile(keras.optimizers.Adam(config.learning_rate), spec.loss(config, dim))
     batch_size = config.classes_per_batch * config.images_per_class
     steps = len(data.x_train) // batch_size  # the reference's epoch: all training images, drop last
-    order = epoch_order(batches, data.y_train[prepared.fit_index], config, steps)
+    order = epoch_order(spec.batches, data.y_train[prepared.fit_index], config, steps)
     stream = labelled_batches(
         data.x_train[prepared.fit_index], order, batch_size, config.epochs, config.seed, padding=config.padding
     )
@@ -255,10 +312,10 @@ def train_one(run: Run, prepared: Prepared, trained: Trained, name: str, dim: in
         monitor=monitor,
         mode="max",
         verbose=2,
-        callbacks=[EpochMetrics(measure)],
+        callbacks=[EpochMetrics(lambda model: measure(embedding_part(model)))],
         curves=f"{name}, d = {dim} (loss, and the figures that pick the checkpoint)",
     )
-    best = run.best_model(training)
+    best = embedding_part(run.best_model(training))
     run.save_model(best, f"runs/{training}/embedding_net.h5")
     trained.nets[(name, dim)], trained.seconds[(name, dim)] = best, float(history["epoch_seconds"].sum())
     result = evaluate(embed(best, data.x_train), embed(best, data.x_test), data.y_train, data.y_test)
@@ -360,7 +417,7 @@ def reference_table(run: Run, trained: Trained) -> None:
     reference = read_reference(path)
     comparison = []
     for name in config.runs:
-        letter, ours = RUNS[name][2], trained.results[(name, config.dim)]
+        letter, ours = RUNS[name].reference, trained.results[(name, config.dim)]
         line = {
             "run": name,
             "reference row": letter or "-",
@@ -523,7 +580,32 @@ def findings(rows: dict[str, dict], per_query: dict[str, np.ndarray], seed: int 
             + difference.sentence(f"the best triplet run ({best_t})", f"the best contrastive run ({best_c})", "MAP@R")
             + "."
         )
-    return said
+    return said + family_findings(rows, per_query, seed)
+
+
+def family_findings(rows: dict[str, dict], per_query: dict[str, np.ndarray], seed: int = 0) -> list[str]:
+    """Which family wins: the best run (MAP@R) of each family trained, and the best against the
+    runner-up family's best, by the paired interval of their per-query difference."""
+    best = {}
+    for name in rows:
+        family = RUNS[name].family
+        if family not in best or rows[name]["map@r"] > rows[best[family]]["map@r"]:
+            best[family] = name
+    if len(best) < 2:
+        return []
+    ranked = sorted(best.items(), key=lambda item: rows[item[1]]["map@r"], reverse=True)
+    (first_family, first), (second_family, second) = ranked[:2]
+    difference = paired_difference(per_query[first], per_query[second], seed=seed)
+    listing = "; ".join(f"{FAMILIES[f]}: {n} (MAP@R {rows[n]['map@r']:.3f})" for f, n in ranked)
+    return [
+        f"Which family wins? The best of each: {listing}. "
+        + difference.sentence(
+            f"The best of the {FAMILIES[first_family]} ({first})",
+            f"the best of the {FAMILIES[second_family]} ({second})",
+            "MAP@R",
+        )
+        + "."
+    ]
 
 
 STEPS = (prepare, baselines, train, report)
