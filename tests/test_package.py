@@ -51,3 +51,27 @@ class PackageTest(parameterized.TestCase, TestCase):
         self.assertNotIn("tfml.cli", loaded)
         self.assertFalse([m for m in loaded if m.startswith(("tfml.workflows", "tfml.commands", "tfml.zoo"))], loaded)
         self.assertIn("tfml.models.aligner", loaded)  # every custom object is registered by the import
+
+    def test_the_readme_fit_example_for_newcomers_runs_and_learns(self):
+        section = (PROJECT_ROOT / "README.md").read_text().split("## Coming from elsewhere", 1)[1]
+        code = section.split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertLessEqual(len(code.strip().splitlines()), 16)
+        script = "import keras\nkeras.utils.disable_interactive_logging()\n" + code  # no progress bars
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT
+        )
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        figures = eval(result.stdout.strip().splitlines()[-1])
+        self.assertGreater(figures["precision_at_1"], 0.2)  # chance: 0.1 on ten classes
+        self.assertEqual(
+            set(figures),
+            {
+                "precision_at_1",
+                "r_precision",
+                "mean_average_precision_at_r",
+                "mean_average_precision",
+                "mean_reciprocal_rank",
+                "NMI",
+                "AMI",
+            },
+        )
