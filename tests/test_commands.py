@@ -1,12 +1,11 @@
 """The commands other than train, run in this process: encode, retrieve, project, distort, recommend, evaluate."""
 
 import json
-import tarfile
 
 import numpy as np
 from PIL import Image
 
-from tests.helpers import TestCase, shared_file
+from tests.helpers import TestCase, extract_crops
 from tfml import cli, zoo
 from tfml.data import load_cifar10
 from tfml.io import sha256
@@ -223,19 +222,8 @@ class CommandsTest(TestCase):
         )  # sequels are liked together
 
     def test_evaluate_command_scores_the_zoo_embedding_on_real_crops(self):
-        tmp_path = self.tmp_path
         capsys = self.capsys
-        wanted = {
-            (split, code): 15 for split in ("train", "test") for code in ("pl50", "pn", "w57", "i5", "p11")
-        }  # 30 crops each
-        root = tmp_path / "crops"
-        with tarfile.open(shared_file("tt100k-crops.tar.gz")) as archive:
-            for member in archive:
-                parts = member.name.split("/")
-                if member.isfile() and len(parts) == 3 and wanted.get((parts[0], parts[1]), 0) > 0:
-                    wanted[parts[0], parts[1]] -= 1
-                    archive.extract(member, root, filter="data")
-        assert not any(wanted.values())
+        root = extract_crops(self.tmp_path / "crops", ("pl50", "pn", "w57", "i5", "p11"), 15)
         assert cli.main(["evaluate", "--model", "tt100k-embedding", "--data", str(root)]) == 0
         out = capsys.readouterr().out
         assert "5 classes, 30 test images queried against 120 training images (64 x 64, Euclidean)" in out

@@ -3,12 +3,11 @@ multiplier, sub-centres, the embedding part; and ``tfml evaluate`` on a proxy-tr
 
 import subprocess
 import sys
-import tarfile
 
 import keras
 import numpy as np
 
-from tests.helpers import TestCase, shared_file
+from tests.helpers import TestCase, extract_crops
 from tfml import cli, zoo
 from tfml.losses import ArcFaceLoss, ProxyAnchorLoss
 from tfml.models import ClassProxies, embedding_part, with_class_proxies
@@ -94,14 +93,7 @@ class ClassProxiesTest(TestCase):
             ClassProxies(3, sub_centres=2)
 
     def test_tfml_evaluate_scores_the_embedding_network_of_a_proxy_trained_model(self):
-        wanted = {(split, code): 12 for split in ("train", "test") for code in ("pl50", "pn", "w57", "i5")}
-        root = self.tmp_path / "crops"
-        with tarfile.open(shared_file("tt100k-crops.tar.gz")) as archive:
-            for member in archive:
-                parts = member.name.split("/")
-                if member.isfile() and len(parts) == 3 and wanted.get((parts[0], parts[1]), 0) > 0:
-                    wanted[parts[0], parts[1]] -= 1
-                    archive.extract(member, root, filter="data")
+        root = extract_crops(self.tmp_path / "crops", ("pl50", "pn", "w57", "i5"), 12)
         net, _ = zoo.load_model("tt100k-embedding")
         model = with_class_proxies(net, 4, learning_rate_multiplier=100.0)
         model.compile(keras.optimizers.Adam(1e-4), ProxyAnchorLoss())

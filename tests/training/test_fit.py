@@ -158,14 +158,25 @@ class FitTest(TestCase):
             model.compile(keras.optimizers.Adam(0.01), loss)
             return model, loss
 
-        def stream():
+        def train(model, log_dir, callbacks=()):
             data, targets = tf.constant(X), tf.constant(labels)
-            return BatchStream(
+            batches = BatchStream(
                 seeded_permutation(len(X), 0), lambda i, epoch: (tf.gather(data, i), tf.gather(targets, i)), 16, 3
+            )
+            fit(
+                model,
+                batches,
+                validation=None,
+                log_dir=self.tmp_path / log_dir,
+                epochs=3,
+                monitor="loss",
+                verbose=0,
+                backup_seconds=0,
+                callbacks=list(callbacks),
             )
 
         (whole, whole_memory), (cut, _) = memory_model(), memory_model()
-        fit(whole, stream(), validation=None, log_dir=self.tmp_path / "whole", epochs=3, monitor="loss", verbose=0)
+        train(whole, "whole")
 
         class Interrupt(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
@@ -173,28 +184,9 @@ class FitTest(TestCase):
                     raise KeyboardInterrupt
 
         with pytest.raises(TrainingInterrupted):
-            fit(
-                cut,
-                stream(),
-                validation=None,
-                log_dir=self.tmp_path / "cut",
-                epochs=3,
-                monitor="loss",
-                verbose=0,
-                backup_seconds=0,
-                callbacks=[Interrupt()],
-            )
+            train(cut, "cut", [Interrupt()])
         resumed, resumed_memory = memory_model(seed=5)  # a new process: a new network and an empty memory
-        fit(
-            resumed,
-            stream(),
-            validation=None,
-            log_dir=self.tmp_path / "cut",
-            epochs=3,
-            monitor="loss",
-            verbose=0,
-            backup_seconds=0,
-        )
+        train(resumed, "cut")
         for a, b in zip(whole.get_weights(), resumed.get_weights()):
             np.testing.assert_array_equal(a, b)
         for a, b in zip(whole_memory.variables, resumed_memory.variables):
