@@ -1,11 +1,11 @@
-"""The dual-tower aligner: the learned logit scale, saving with the text preprocessing inside."""
+"""The dual-tower aligner: the learned logit scale and SigLIP bias, saving with the text preprocessing inside."""
 
 import keras
 import numpy as np
 
 from tests.helpers import TestCase
 from tfml import zoo
-from tfml.losses import ClipLoss
+from tfml.losses import ClipLoss, SigLipLoss
 from tfml.models import build_embedding_net
 from tfml.models.aligner import MAX_LOG_SCALE, LogitScale, build_aligner
 from tfml.models.text import build_text_tower, build_vocabulary
@@ -64,3 +64,30 @@ class AlignerTest(TestCase):
         self.assertAllClose(from_zoo.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
         with self.assertRaisesRegex(ValueError, "needs an image encoder.*fit: none"):
             zoo.require_kind(from_zoo, "image-encoder", "aligner", zoo_dir)
+
+    def test_a_siglip_aligner_gives_rows_whose_dot_product_is_its_logit_and_learns_its_bias(self):
+        vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
+        posters, texts = (
+            build_embedding_net((24, 16, 3), 8, name="poster_tower"),
+            build_text_tower("tfidf", vocabulary, idf, 8),
+        )
+        model = build_aligner(posters, texts, objective="siglip")
+        x = {
+            "poster": np.random.default_rng(0).integers(0, 256, (4, 24, 16, 3)).astype(np.uint8),
+            "text": np.array(TRAIN, dtype=object),
+        }
+        pair = model.predict(x, verbose=0)
+        u, v = posters.predict(x["poster"], verbose=0), texts.predict(x["text"], verbose=0)
+        self.assertEqual(pair.shape, (4, 2, 9))
+        self.assertAllClose(pair[:, 0] @ pair[:, 1].T, 10 * u @ v.T - 10, rtol=1e-5, atol=1e-5)  # t = 10, b = -10
+        model.compile(keras.optimizers.Adam(0.05), SigLipLoss())
+        before = model.evaluate(x, np.zeros(4), verbose=0)
+        model.fit(x, np.zeros(4), epochs=20, verbose=0)
+        self.assertLess(model.evaluate(x, np.zeros(4), verbose=0), before)
+        self.assertNotAllClose(float(model.get_layer("pair").bias.numpy()), -10.0)
+        path = self.get_temp_dir() + "/siglip.h5"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        self.assertAllClose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+        with self.assertRaisesRegex(ValueError, "objective 'sigmoid': expected one of clip, siglip"):
+            build_aligner(posters, texts, objective="sigmoid")

@@ -1,4 +1,5 @@
-"""Symmetric InfoNCE (CLIP, Radford et al. 2021) between two towers' embeddings.
+"""Two-tower losses on matched pairs: symmetric InfoNCE (CLIP, Radford et al. 2021) and the
+sigmoid loss (SigLIP, Zhai et al. 2023).
 
 y_pred (B, 2, D): row i holds the scaled query s u_i (e.g. a poster's embedding times the learned
 logit scale s) and its key v_i (its synopsis'); logits L[i, j] = sim(s u_i, v_j), the similarity
@@ -8,6 +9,15 @@ i's match is column i:
     loss = 1/2 [ mean_i CE(softmax(L[i, :]), i)  +  mean_j CE(softmax(L[:, j]), j) ]
 
 (cross-entropy over the keys for each query, and over the queries for each key). y_true is unused.
+
+SigLIP, as open_clip computes it: every (query, key) pair is its own binary problem, z_ij = +1 for
+a match (i = j) and -1 otherwise, with logits L[i, j] = t u_i . v_j + b (scale t and bias b
+learned, from 10 and -10):
+
+    loss = 1/B sum_i sum_j -log sigmoid(z_ij L[i, j])
+
+With ``tfml.models.LogitBias`` the aligner appends b to the scaled query and 1 to the key, so that
+the dot product of the rows in y_pred is already t u . v + b.
 
 >>> import numpy as np
 >>> pair = np.array([[[3.0, 0.0], [1.0, 0.0]], [[0.0, 3.0], [0.0, 1.0]]])   # scale 3, each item nearest its match
@@ -48,3 +58,27 @@ class ClipLoss(MetricLoss):
         columns = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.transpose(logits))[:, None]
         every = tf.ones_like(rows, tf.bool)
         return {"query_to_key": Terms(rows, every, weight=0.5), "key_to_query": Terms(columns, every, weight=0.5)}
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+class SigLipLoss(MetricLoss):
+    """Sigmoid loss over a batch of matched pairs y_pred (B, 2, D): with logits L[i, j] =
+    sim(query i, key j) (the bias included in the rows, see the module docstring) and z = 2 I - 1,
+    1/B sum_i sum_j softplus(-z_ij L[i, j]) (= -log sigmoid(z_ij L[i, j])).
+
+    >>> import numpy as np
+    >>> pairs = np.array([[[2.0, 0.0], [1.0, 0.0]], [[0.0, 2.0], [0.0, 1.0]]])   # L = 2 I
+    >>> round(float(SigLipLoss()(np.zeros(2), pairs)), 4)   # log(1 + e^-2) + log 2
+    0.8201
+    """
+
+    def __init__(self, distance=None, name="siglip_loss", **kwargs):
+        super().__init__(name, distance=DotProductSimilarity() if distance is None else distance, **kwargs)
+
+    def terms(self, y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        matrix = self.distance(y_pred[:, 0], y_pred[:, 1])
+        logits = matrix if self.distance.is_inverted else -matrix
+        signs = 2.0 * tf.eye(tf.shape(logits)[0], dtype=logits.dtype) - 1.0
+        rows = tf.reduce_sum(tf.math.softplus(-signs * logits), axis=1, keepdims=True)
+        return {"pairs": Terms(rows, tf.ones_like(rows, tf.bool))}

@@ -1,6 +1,6 @@
 """Keras functional model builders; every image model takes uint8 images (``image_input``)."""
 
-from tfml.models.aligner import LogitScale, build_aligner
+from tfml.models.aligner import LogitBias, LogitScale, build_aligner
 from tfml.models.autoencoder import build_autoencoder, build_decoder, build_encoder
 from tfml.models.batch_norm import FusedBatchNormalization
 from tfml.models.embedding import NETWORKS, build_embedding_net, build_siamese, channel_statistics
