@@ -109,6 +109,34 @@ STUDY = """
 """
 
 
+REPLICA_LOSSES = """
+    import json, os, sys
+    import numpy as np
+    import tensorflow as tf
+    from tfml.training import get_strategy, fit, set_seed
+    strategy = get_strategy("multi-worker" if os.environ.get("TF_CONFIG") else "default")
+    import keras
+    from tfml.losses import *
+    from tfml.pipelines import BatchStream, seeded_permutation
+    rng = np.random.default_rng(0)
+    labels = tf.constant(np.repeat(np.arange(8), 8).astype("int32"))
+    singles = tf.constant(rng.normal(size=(64, 6)).astype("float32"))
+    pairs = tf.constant(rng.normal(size=(64, 2, 6)).astype("float32"))
+    results = {}
+    for name, loss in json.loads(sys.argv[2]).items():
+        x, y = (pairs, tf.zeros(64)) if name in ("infonce", "siglip") else (singles, labels)
+        set_seed(0)
+        with strategy.scope():
+            model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Dense(4)])
+            model.compile(keras.optimizers.SGD(0.1), eval(loss))
+        stream = BatchStream(seeded_permutation(64, 0), lambda i, e: (tf.gather(x, i), tf.gather(y, i)), 16, 2)
+        history = fit(model, stream, validation=None, log_dir=f"{sys.argv[1]}/{name}", epochs=2, checkpoint=None,
+                      monitor="loss", verbose=0, backup_seconds=0, tensorboard=False)
+        results[name] = {"loss": history["loss"].tolist(), "weights": [w.tolist() for w in model.get_weights()]}
+    print("RESULT " + json.dumps(results), flush=True)
+"""
+
+
 class MultiWorkerTest(TestCase):
     """Two workers on loopback."""
 
@@ -125,6 +153,22 @@ class MultiWorkerTest(TestCase):
             np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)
             for a, b in zip(result["weights"], single["weights"]):
                 np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+    @pytest.mark.slow
+    def test_replica_batch_losses_of_two_workers_match_one_process(self):
+        from tests.losses.test_replicas import LOSSES
+
+        losses = json.dumps(LOSSES)
+        single = result_of(run_python(REPLICA_LOSSES, self.tmp_path / "single", losses), timeout=400)
+        workers = [
+            run_python(REPLICA_LOSSES, self.tmp_path / f"worker{i}", losses, env={"TF_CONFIG": config})
+            for i, config in enumerate(loopback_tf_configs(2))
+        ]
+        for result in [result_of(w, timeout=400) for w in workers]:
+            for name in LOSSES:
+                np.testing.assert_allclose(result[name]["loss"], single[name]["loss"], rtol=1e-5, err_msg=name)
+                for a, b in zip(result[name]["weights"], single[name]["weights"]):
+                    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
 
     @pytest.mark.slow
     def test_canary_keras_still_needs_the_multiworker_fixes(self):

@@ -60,10 +60,47 @@ def masked_logsumexp(x, mask, axis: int = 1, add_one: bool = False) -> tf.Tensor
     return tf.where(tf.reduce_any(mask, axis=axis), tf.reduce_logsumexp(kept, axis=axis), tf.zeros([], x.dtype))
 
 
-def per_sample(value, batch_size) -> tf.Tensor:
-    """A loss value that is not a sum of per-sample terms (a proxy loss's) as Keras's per-sample
-    values: each sample carries the value, so Keras's mean gives it back."""
-    return tf.fill([batch_size], value)
+def per_sample(value, batch_size) -> tuple[tf.Tensor, tf.Tensor]:
+    """A loss value that is not a sum of per-sample terms (a proxy loss's) as per-anchor values:
+    each sample carries the value, so Keras's mean gives it back."""
+    return tf.fill([batch_size], value), tf.ones([batch_size], tf.bool)
+
+
+def gather_replicas(context: tf.distribute.ReplicaContext, x, start, total) -> tf.Tensor:
+    """Every replica's ``x`` (rows start..start + len(x) of ``total``) concatenated, on every replica;
+    gradients flow back to each replica's own rows, summed over the replicas. Built on ``all_reduce``
+    (a SUM of zero-padded copies), whose gradient is defined under every strategy, where
+    ``all_gather`` fails under MultiWorkerMirroredStrategy with one device per worker."""
+    x = tf.convert_to_tensor(x)
+    carrier = x if x.dtype.is_floating else tf.cast(x, tf.float64)
+    padding = [[start, total - start - tf.shape(x)[0]]] + [[0, 0]] * (len(x.shape) - 1)
+    gathered = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.pad(carrier, padding))
+    return gathered if x.dtype.is_floating else tf.cast(gathered, x.dtype)
+
+
+def across_replicas(anchor_values, context: tf.distribute.ReplicaContext, y_true, y_pred):
+    """One replica's (values, valid) of ``anchor_values`` computed on the global batch, so that under
+    a ``tf.distribute`` strategy with N replicas the loss and its gradients are those of one device
+    on the whole batch.
+
+    Every replica gathers the labels and embeddings of all (``gather_replicas``), computes the
+    global l_a and valid set V, and keeps its rows R, scaled to l_a N |V n R| / |V|: Keras averages
+    each replica's valid values and divides by N, so the replicas' losses add up to
+    mean_{a in V} l_a, the one-device value; the summed gradients are the one-device gradients.
+    """
+    size = tf.shape(y_pred)[0]
+    replicas = context.num_replicas_in_sync
+    sizes = context.all_reduce(
+        tf.distribute.ReduceOp.SUM, tf.one_hot(context.replica_id_in_sync_group, replicas) * tf.cast(size, tf.float32)
+    )
+    sizes = tf.cast(sizes, tf.int32)
+    start, total = tf.reduce_sum(sizes[: context.replica_id_in_sync_group]), tf.reduce_sum(sizes)
+    gathered = (gather_replicas(context, value, start, total) for value in (y_true, y_pred))
+    values, valid = anchor_values(*gathered)
+    mine, kept = values[start : start + size], valid[start : start + size]
+    count = lambda mask: tf.reduce_sum(tf.cast(mask, values.dtype))  # noqa: E731
+    scale = replicas * count(kept) / tf.maximum(count(valid), 1.0)
+    return mine * scale, kept
 
 
 def _serialize(value):
@@ -97,9 +134,15 @@ class MetricLoss(keras.losses.Loss):
     def terms(self, y_true, y_pred) -> dict[str, Terms]:
         raise NotImplementedError
 
+    def anchor_values(self, y_true, y_pred) -> tuple[tf.Tensor, tf.Tensor]:
+        """(per-anchor values l_a (B,), anchors with a term (B,) bool) of one batch."""
+        return reduce_terms(self.terms(y_true, y_pred), self.reducer)
+
     def call(self, y_true, y_pred):
-        values, valid = reduce_terms(self.terms(y_true, y_pred), self.reducer)
-        return with_valid_mask(values, valid)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return with_valid_mask(*self.anchor_values(y_true, y_pred))
+        return with_valid_mask(*across_replicas(self.anchor_values, context, y_true, y_pred))
 
     def get_config(self):
         config = {**super().get_config(), "reducer": serialize_reducer(self.reducer)}
@@ -133,10 +176,9 @@ class BatchMetricLoss(MetricLoss):
     def batch_terms(self, batch: Batch, selection: Pairs | Triplets) -> dict[str, Terms]:
         raise NotImplementedError
 
-    def call(self, y_true, y_pred):
+    def anchor_values(self, y_true, y_pred):
         batch = self.batch(y_true, y_pred)
-        values, valid = reduce_terms(self.batch_terms(batch, self.selection(batch)), self.reducer, batch.labels)
-        return with_valid_mask(values, valid)
+        return reduce_terms(self.batch_terms(batch, self.selection(batch)), self.reducer, batch.labels)
 
     def get_config(self):
         return {**super().get_config(), "miner": _serialize(self.miner)}

@@ -29,7 +29,6 @@ import tensorflow as tf
 
 from tfml.losses.base import BatchMetricLoss, MetricLoss, reduce_terms
 from tfml.losses.batch import Batch
-from tfml.losses.masking import with_valid_mask
 from tfml.losses.miners import Pairs, Triplets, get_miner
 
 
@@ -61,10 +60,12 @@ class CrossBatchMemory(MetricLoss):
         self.miner = get_miner(miner)
         self.embedding_size, self.memory_size = int(embedding_size), int(memory_size)
         variable_dtype = self.dtype or "float32"
-        self.memory = tf.Variable(tf.zeros([self.memory_size, self.embedding_size], variable_dtype), trainable=False)
-        self.memory_labels = tf.Variable(tf.zeros([self.memory_size], variable_dtype), trainable=False)
-        self.filled = tf.Variable(tf.zeros([self.memory_size], tf.bool), trainable=False)
-        self.position = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # every replica writes the same global batch (MetricLoss.call gathers it): one memory for all
+        state = {"trainable": False, "aggregation": tf.VariableAggregation.ONLY_FIRST_REPLICA}
+        self.memory = tf.Variable(tf.zeros([self.memory_size, self.embedding_size], variable_dtype), **state)
+        self.memory_labels = tf.Variable(tf.zeros([self.memory_size], variable_dtype), **state)
+        self.filled = tf.Variable(tf.zeros([self.memory_size], tf.bool), **state)
+        self.position = tf.Variable(tf.constant(0, tf.int64), **state)
 
     @property
     def variables(self) -> list[tf.Variable]:
@@ -80,13 +81,16 @@ class CrossBatchMemory(MetricLoss):
         size = tf.shape(embeddings, out_type=tf.int64)[0]
         tf.debugging.assert_less_equal(size, tf.cast(self.memory_size, tf.int64), "the batch is larger than the memory")
         slots = (self.position + tf.range(size)) % self.memory_size
-        self.memory.scatter_nd_update(slots[:, None], tf.cast(tf.stop_gradient(embeddings), self.memory.dtype))
-        self.memory_labels.scatter_nd_update(slots[:, None], tf.cast(labels, self.memory_labels.dtype))
-        self.filled.scatter_nd_update(slots[:, None], tf.ones([size], tf.bool))
+        for variable, values in (
+            (self.memory, tf.stop_gradient(embeddings)),
+            (self.memory_labels, labels),
+            (self.filled, tf.ones([size], tf.bool)),
+        ):  # scatter_update, which mirrored variables implement (scatter_nd_update they do not)
+            variable.scatter_update(tf.IndexedSlices(tf.cast(values, variable.dtype), slots))
         self.position.assign((self.position + size) % self.memory_size)
         return slots
 
-    def call(self, y_true, y_pred):
+    def anchor_values(self, y_true, y_pred):
         labels, embeddings = tf.reshape(y_true, [-1]), tf.convert_to_tensor(y_pred)
         slots = self._enqueue(labels, embeddings)
         keys = tf.cast(self.memory.read_value(), embeddings.dtype)
@@ -102,8 +106,7 @@ class CrossBatchMemory(MetricLoss):
         else:
             selection = Triplets(selection.mask & ~own[:, :, None], selection.count)
         batch.positive = batch.positive & ~own
-        values, valid = reduce_terms(self.loss.batch_terms(batch, selection), self.loss.reducer, batch.labels)
-        return with_valid_mask(values, valid)
+        return reduce_terms(self.loss.batch_terms(batch, selection), self.loss.reducer, batch.labels)
 
     def get_config(self):
         config = super().get_config()

@@ -83,7 +83,7 @@ class ProxyAnchorLoss(ClassSimilarityLoss):
         super().__init__(name, **kwargs)
         self.margin, self.alpha = float(margin), float(alpha)
 
-    def call(self, y_true, y_pred):
+    def anchor_values(self, y_true, y_pred):
         labels, cosine, onehot = self.inputs(y_true, y_pred)
         members = tf.cast(onehot, tf.bool)
         positive = masked_logsumexp(-self.alpha * (cosine - self.margin), members, axis=0, add_one=True)
