@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfml.losses.batch import Batch, split_embeddings
+from tfml.losses.batch import Batch, SameLabel, get_label_comparison, split_embeddings
 from tfml.losses.distances import Distance, get_distance
 from tfml.losses.masking import with_valid_mask
 from tfml.losses.miners import Miner, Pairs, Triplets, get_miner
@@ -156,16 +156,27 @@ class MetricLoss(keras.losses.Loss):
 class BatchMetricLoss(MetricLoss):
     """A loss over the pairs or triplets of a labelled batch: y_true the labels (B,), y_pred the
     embeddings (B, D) or query/key pairs (B, 2, D) (see ``tfml.losses.batch``). ``miner`` (a
-    ``Miner``) picks the pairs or triplets; without one, every pair (or triplet) counts."""
+    ``Miner``) picks the pairs or triplets; without one, every pair (or triplet) counts.
+    ``label_comparison`` says which pairs are positives and negatives: "same" (one label per
+    item), "jaccard" or a ``JaccardLabels`` for multi-hot labels (B, L)."""
 
-    def __init__(self, name: str, *, miner: Miner | dict | None = None, distance="euclidean", **kwargs):
+    def __init__(
+        self,
+        name: str,
+        *,
+        miner: Miner | dict | None = None,
+        distance="euclidean",
+        label_comparison: str | SameLabel | dict | None = None,
+        **kwargs,
+    ):
         super().__init__(name, distance=distance, **kwargs)
         self.miner = get_miner(miner)
+        self.label_comparison = get_label_comparison(label_comparison)
 
     def batch(self, y_true, y_pred) -> Batch:
         labels, targets = self.miner.split_targets(y_true) if self.miner is not None else (y_true, None)
         queries, keys = split_embeddings(y_pred)
-        return Batch(labels, queries, keys, targets=targets)
+        return Batch(labels, queries, keys, targets=targets, comparison=self.label_comparison)
 
     def selection(self, batch: Batch) -> Pairs | Triplets:
         """What the miner kept, or every positive and negative pair without a miner."""
@@ -181,4 +192,7 @@ class BatchMetricLoss(MetricLoss):
         return reduce_terms(self.batch_terms(batch, self.selection(batch)), self.reducer, batch.labels)
 
     def get_config(self):
-        return {**super().get_config(), "miner": _serialize(self.miner)}
+        config = {**super().get_config(), "miner": _serialize(self.miner)}
+        if type(self.label_comparison) is not SameLabel:
+            config["label_comparison"] = keras.saving.serialize_keras_object(self.label_comparison)
+        return config

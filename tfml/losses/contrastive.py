@@ -48,7 +48,8 @@ def _terms(distance, d, margin, positive_margin, squared):
 class ContrastiveLoss(BatchMetricLoss):
     """Contrastive loss over every pair of a batch, or the ones ``miner`` keeps: positive pairs
     max(d - positive_margin, 0)^p, negative pairs max(margin - d, 0)^p (p = 2 when ``squared``),
-    each part reduced on its own.
+    each part reduced on its own; with graded labels (``JaccardLabels(graded=True)``) a positive
+    pair counts J times.
 
     >>> import numpy as np
     >>> labels, x = np.array([0, 0, 1, 1]), np.array([[0.0], [1.0], [2.5], [4.0]], np.float32)
@@ -67,7 +68,10 @@ class ContrastiveLoss(BatchMetricLoss):
         positive_terms, negative_terms = _terms(
             self.distance, batch.matrix(self.distance), self.margin, self.positive_margin, self.squared
         )
-        return {"positive": Terms(positive_terms, pairs.positive), "negative": Terms(negative_terms, pairs.negative)}
+        return {
+            "positive": Terms(positive_terms, pairs.positive, count=batch.positive_weight),  # graded labels: J
+            "negative": Terms(negative_terms, pairs.negative),
+        }
 
     def get_config(self):
         return {

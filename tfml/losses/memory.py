@@ -28,7 +28,7 @@ import keras
 import tensorflow as tf
 
 from tfml.losses.base import BatchMetricLoss, MetricLoss, reduce_terms
-from tfml.losses.batch import Batch
+from tfml.losses.batch import Batch, SameLabel
 from tfml.losses.miners import Pairs, Triplets, get_miner
 
 
@@ -57,6 +57,8 @@ class CrossBatchMemory(MetricLoss):
             raise ValueError(
                 "give the miner to CrossBatchMemory (it mines the batch against the memory), not to its loss"
             )
+        if type(self.loss.label_comparison) is not SameLabel:
+            raise ValueError("CrossBatchMemory stores one label per item: its loss must compare labels by equality")
         self.miner = get_miner(miner)
         self.embedding_size, self.memory_size = int(embedding_size), int(memory_size)
         variable_dtype = self.dtype or "float32"

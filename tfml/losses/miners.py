@@ -411,7 +411,10 @@ class DistanceWeightedMiner(Miner):
         positive_logits = tf.math.log(tf.where(batch.positive, positive, 0.0))
         drawn_positive = tf.random.stateless_categorical(positive_logits, draws, seeds[0], dtype=tf.int32)
         drawn_negative = tf.random.stateless_categorical(tf.math.log(weights), draws, seeds[1], dtype=tf.int32)
-        n_draws = tf.reduce_sum(tf.cast(tf.equal(batch.labels[:, None], batch.labels[None, :]), tf.int32), axis=1)
+        if batch.labels.shape.rank == 1:  # as pytorch-metric-learning: the items that share the anchor's label
+            n_draws = tf.reduce_sum(tf.cast(tf.equal(batch.labels[:, None], batch.labels[None, :]), tf.int32), axis=1)
+        else:  # multi-hot labels: its positives and itself
+            n_draws = tf.reduce_sum(tf.cast(batch.positive, tf.int32), axis=1) + 1
         keep = (tf.range(draws)[None, :] < n_draws[:, None]) & tf.reduce_any(batch.positive, axis=1, keepdims=True)
         keep &= tf.reduce_any(weights > 0, axis=1, keepdims=True)
         p_hot = tf.one_hot(drawn_positive, size, dtype=weights.dtype) * tf.cast(keep, weights.dtype)[:, :, None]

@@ -38,6 +38,7 @@ def _logits(distance, matrix, temperature):
 class SupConLoss(PairLoss):
     """Supervised contrastive loss: per anchor, minus the mean over its positives p of
     log softmax over its positives and negatives of s / T, at p; mean over the non-zero anchors.
+    With graded labels (``JaccardLabels(graded=True)``) the mean over positives is weighted by J.
 
     >>> import numpy as np
     >>> labels, x = np.array([0, 0, 1]), np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32)
@@ -56,6 +57,8 @@ class SupConLoss(PairLoss):
         logits -= tf.stop_gradient(tf.reduce_max(logits, axis=1, keepdims=True))
         log_probability = logits - masked_logsumexp(logits, pairs.positive | pairs.negative)[:, None]
         positive = tf.cast(pairs.positive, logits.dtype)
+        if batch.positive_weight is not None:  # multi-label SupCon: positives weighted by their J
+            positive *= tf.cast(batch.positive_weight, logits.dtype)
         values = -tf.reduce_sum(positive * log_probability, axis=1) / (tf.reduce_sum(positive, axis=1) + _tiny(logits))
         every = tf.reduce_any(pairs.positive) & tf.reduce_any(pairs.negative)
         return {"anchors": per_anchor(tf.where(every, values, tf.zeros_like(values)), tf.fill(tf.shape(values), True))}
@@ -123,6 +126,8 @@ class NPairsLoss(BatchMetricLoss):
     def batch_terms(self, batch, selection):
         if batch.keys is not None:
             raise ValueError("NPairsLoss compares a batch with itself: it takes (B, D) embeddings, not query/key pairs")
+        if batch.labels.shape.rank != 1:
+            raise ValueError("NPairsLoss pairs the items of each class: it takes one label per item, not multi-hot")
         same = tf.equal(batch.labels[:, None], batch.labels[None, :])
         rank = tf.cumsum(tf.cast(same, tf.int32), axis=1, exclusive=True)  # items of its class before each one
         first = tf.linalg.diag_part(rank) == 0  # (B,): the first item of its class
