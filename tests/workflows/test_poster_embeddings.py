@@ -17,7 +17,8 @@ class PosterStudyTest(TestCase):
         )
         run_dir = run_study(study.STEPS, config)
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        for name in ("log-ratio", "binary triplet", "untrained network", "colour histogram", "random ranking"):
+        trained = ("log-ratio", "binary triplet", "multi-label SupCon", "MultiSimilarity, Jaccard positives")
+        for name in trained + ("untrained network", "colour histogram", "random ranking"):
             assert (
                 0 < metrics[f"{name}/nDCG@10"] < 1
                 and metrics[f"{name}/95% low"] <= metrics[f"{name}/nDCG@10"] <= metrics[f"{name}/95% high"]
@@ -38,5 +39,15 @@ class PosterStudyTest(TestCase):
         test_movies = json.loads((run_dir / "config.json").read_text())["test"]
         assert lines[0] == "title\tgenres" and len(lines) == 1 + test_movies
         assert "sprite.png" in (projector / "projector_config.pbtxt").read_text()
+        for name in trained:  # did training help: paired differences over the same test queries
+            low, mean, high = (
+                metrics[f"{name} - untrained network/nDCG@10 {part}"] for part in ("low", "mean", "high")
+            )
+            assert (
+                low <= mean <= high
+                and abs(mean - (metrics[f"{name}/nDCG@10"] - metrics["untrained network/nDCG@10"])) < 1e-9
+            )
         log = (run_dir / "runs" / "log-ratio" / "training_log.csv").read_text()
         assert "val_ndcg_at_10" in log.splitlines()[0]
+        supcon_log = (run_dir / "runs" / "supcon-jaccard" / "training_log.csv").read_text()
+        assert "val_ndcg_at_10" in supcon_log.splitlines()[0]

@@ -6,8 +6,13 @@ the log-ratio loss of Kim et al. (CVPR 2019) on triplets built from random batch
 movies (the most and least similar of each anchor's batch, ``tfml.pipelines.jaccard_triplets``).
 It is judged by nDCG@10 of poster retrieval among the test movies (gain = Jaccard index) against
 the binary triplet margin loss on the same triplets, the untrained network, a colour histogram and
-random ranking, with 95% bootstrap intervals over queries; the poster network starts from scratch
-and from a zoo backbone at the same budget. Checkpoints are chosen by validation nDCG@10.
+random ranking, with 95% bootstrap intervals over queries and paired intervals of the differences
+(each trained model against the untrained network: did training help?); the poster network starts
+from scratch and from a zoo backbone at the same budget. Two batch losses read the genres as
+multi-hot labels compared by their Jaccard index (``tfml.losses.JaccardLabels``): multi-label
+SupCon (positives J >= 0.5 weighted by J, negatives J = 0) and MultiSimilarity with its miner on
+the same positives and negatives, on random batches of as many posters per step as the triplet
+trainings see. Checkpoints are chosen by validation nDCG@10.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ import pandas as pd
 from tfml import zoo
 from tfml.config import option
 from tfml.data.posters import Movies, load_movies, split_movies
-from tfml.losses import LogRatioLoss, TripletMarginLoss
+from tfml.losses import (
+    JaccardLabels,
+    LogRatioLoss,
+    MultiSimilarityLoss,
+    MultiSimilarityMiner,
+    SupConLoss,
+    TripletMarginLoss,
+)
 from tfml.models import build_embedding_net, build_siamese, channel_statistics, load_backbone
 from tfml.pipelines import labelled_batches
 from tfml.pipelines.jaccard import jaccard, jaccard_triplets
@@ -104,8 +116,16 @@ class Evaluation:
     per_query: dict  # embedding -> nDCG@10 of each test query (NaN where it cannot be scored)
 
 
-# one key per trained network: (training name, loss, backbone or None)
-TRAININGS = {"log-ratio": ("log-ratio", False), "binary triplet": ("binary-triplet", True)}
+# table row -> (training name, loss); the triplet losses train a siamese network on the builder's
+# triplets, the others the poster network on random batches with the genres as multi-hot labels
+TRAININGS = {
+    "log-ratio": ("log-ratio", "log-ratio"),
+    "binary triplet": ("binary-triplet", "binary"),
+    "multi-label SupCon": ("supcon-jaccard", "supcon"),
+    "MultiSimilarity, Jaccard positives": ("multi-similarity-jaccard", "multi-similarity"),
+}
+TRIPLET_LOSSES = ("log-ratio", "binary")
+JACCARD_POSITIVES = 0.5  # a positive shares at least half of the two movies' genres; a negative none
 
 
 def prepare(run: Run) -> Prepared:
@@ -169,38 +189,47 @@ def describe_data(run: Run, prepared: Prepared) -> float:
 
 
 def train(run: Run, prepared: Prepared, share_zero: float) -> dict[str, keras.Model]:
-    """The log-ratio network and the binary triplet baseline from scratch, and the log-ratio network
+    """The networks of TRAININGS from scratch, and the log-ratio network
     on a zoo backbone, each checkpoint picked by validation nDCG@10."""
     config = run.config
-    models = {label: train_model(run, name, prepared, None, binary) for label, (name, binary) in TRAININGS.items()}
+    models = {label: train_model(run, name, prepared, None, loss) for label, (name, loss) in TRAININGS.items()}
     if config.backbone != "none":
         models[f"log-ratio, backbone {Path(config.backbone).stem}"] = train_model(
-            run, "log-ratio-backbone", prepared, config.backbone, binary=False
+            run, "log-ratio-backbone", prepared, config.backbone, "log-ratio"
         )
     run.save_model(models["log-ratio"], "poster_embedding.h5")
     return models
 
 
-def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, binary: bool) -> keras.Model:
-    """Trains one triplet network (training ``name``); returns its embedding network at the best epoch."""
+def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, loss: str) -> keras.Model:
+    """Trains one poster network (training ``name``, loss ``loss`` of TRAININGS); returns it at the
+    best epoch."""
     config, movies = run.config, prepared.movies
+    triplets = loss in TRIPLET_LOSSES
     set_seed(config.seed)
     with run.scope():
-        model = build_siamese(poster_network(config, prepared.standardize, backbone), 3)
-        loss = (
-            TripletMarginLoss(config.margin)
-            if binary
-            else LogRatioLoss(config.label_floor, distance=config.embedding_distance)
+        network = poster_network(config, prepared.standardize, backbone)
+        model = build_siamese(network, 3) if triplets else network
+        model.compile(keras.optimizers.Adam(config.learning_rate), training_loss(config, loss))
+    images_per_step = 3 * config.triplets_per_step
+    if triplets:
+        stream = labelled_batches(
+            movies.posters[prepared.train],
+            epoch_triplets(movies.genres[prepared.train], config, loss == "binary"),
+            config.triplets_per_step,
+            config.epochs,
+            config.seed,
         )
-        model.compile(keras.optimizers.Adam(config.learning_rate), loss)
-    order = epoch_triplets(movies.genres[prepared.train], config, binary)
-    stream = labelled_batches(
-        movies.posters[prepared.train], order, config.triplets_per_step, config.epochs, config.seed
-    )
+    else:
+        stream = labelled_batches(
+            movies.posters[prepared.train],
+            epoch_movies(movies.genres[prepared.train], config),
+            images_per_step,
+            config.epochs,
+            config.seed,
+        )
     measure = ndcg_metrics(movies.posters[prepared.validation], movies.genres[prepared.validation])
-    check = EpochMetrics(
-        lambda siamese: measure(siamese.get_layer("shared").layer)
-    )  # the embedding network is what retrieves
+    embedding_net = (lambda m: m.get_layer("shared").layer) if triplets else (lambda m: m)  # what retrieves
     run.fit(
         model,
         stream,
@@ -208,12 +237,36 @@ def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, b
         name=name,
         monitor=f"val_ndcg_at_{TOP_K}",
         mode="max",
-        callbacks=[check],
+        callbacks=[EpochMetrics(lambda trained: measure(embedding_net(trained)))],
         curves=f"{name}: loss and validation nDCG@10",
     )
-    best = run.best_model(name).get_layer("shared").layer
+    best = embedding_net(run.best_model(name))
     run.save_model(best, f"runs/{name}/embedding_net.h5")
     return best
+
+
+def training_loss(config: Config, loss: str) -> keras.losses.Loss:
+    if loss == "log-ratio":
+        return LogRatioLoss(config.label_floor, distance=config.embedding_distance)
+    if loss == "binary":
+        return TripletMarginLoss(config.margin)
+    genres = JaccardLabels(JACCARD_POSITIVES, negative_at=0.0, graded=loss == "supcon")
+    if loss == "supcon":
+        return SupConLoss(label_comparison=genres)
+    return MultiSimilarityLoss(miner=MultiSimilarityMiner(), label_comparison=genres)
+
+
+def epoch_movies(genres: np.ndarray, config: Config):
+    """order(epoch) -> (training movies, their multi-hot genres) of the epoch: seeded permutations,
+    as many posters as the triplet trainings see (3 per triplet)."""
+    count = 3 * config.triplet_batches * config.anchors_per_batch
+
+    def order(epoch):
+        rng = np.random.default_rng([config.seed, epoch])
+        rows = np.concatenate([rng.permutation(len(genres)) for _ in range(-(-count // len(genres)))])[:count]
+        return rows, genres[rows].astype(np.float32)
+
+    return order
 
 
 def evaluate(run: Run, prepared: Prepared, share_zero: float, models: dict[str, keras.Model]) -> Evaluation:
@@ -369,6 +422,8 @@ def report(run: Run, prepared: Prepared, share_zero: float, models: dict, evalua
         seed=config.seed,
     )
     run.finding(difference.sentence("The log-ratio model", "the binary triplet model", "nDCG@10") + ".")
+    for finding in training_findings(run, list(models), evaluation.per_query):
+        run.finding(finding)
     identical = {a for pair in movies.identical_posters for a in pair}
     run.note(
         f"{share_zero:.0%} of the builder's triplets have an anchor and a positive with identical genre sets (label "
@@ -379,6 +434,42 @@ def report(run: Run, prepared: Prepared, share_zero: float, models: dict, evalua
         f"({len(identical & set(movies.ids[i] for i in test))} of them in the test split, where such a pair finds each "
         "other first). Movies with only ML-100K's 'unknown' genre have no genre and are dropped."
     )
+
+
+def training_findings(run: Run, trained: list[str], per_query: dict[str, np.ndarray]) -> list[str]:
+    """Did training help (each trained network against the untrained one, paired over the test
+    queries), and which loss helps most (the best trained network against the runner-up); the
+    differences go into the metrics as "<name> - untrained network/..."."""
+    config = run.config
+    compare = lambda a, b: paired_difference(per_query[a], per_query[b], resamples=config.bootstrap, seed=config.seed)  # noqa: E731
+    against_untrained = {name: compare(name, "untrained network") for name in trained}
+    run.add_metrics(
+        {
+            f"{name} - untrained network/nDCG@10 {part}": getattr(difference, part)
+            for name, difference in against_untrained.items()
+            for part in ("mean", "low", "high")
+        }
+    )
+    helped = [name for name, difference in against_untrained.items() if difference.low > 0]
+    findings = [
+        "Did training help? "
+        + "; ".join(
+            difference.sentence(f"the {name} network", "the untrained network", "nDCG@10")
+            for name, difference in against_untrained.items()
+        )
+        + f". {len(helped)} of {len(trained)} trained networks are ahead of the untrained one with a paired 95% "
+        "interval above 0."
+    ]
+    ranked = sorted(trained, key=lambda name: np.nanmean(per_query[name]), reverse=True)
+    if len(ranked) > 1:
+        findings.append(
+            "Which loss helps most? "
+            + compare(ranked[0], ranked[1]).sentence(
+                f"The best, {ranked[0]},", f"the runner-up, {ranked[1]}", "nDCG@10"
+            )
+            + "."
+        )
+    return findings
 
 
 def poster_network(config: Config, standardize, backbone: str | None) -> keras.Model:
