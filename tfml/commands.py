@@ -424,6 +424,7 @@ class EvaluateConfig(Checked):
     )
     seed: int = option(0, "seed of the split (the study's default: 0)", low=0)
     pad_to_square: bool = option(False, "pad crops to a square before resizing (only for a model trained that way)")
+    memory_mb: int = option(1024, "memory for the neighbour lists (MiB); queries are scored in blocks that fit", low=1)
 
 
 def evaluate(config: EvaluateConfig) -> None:
@@ -447,7 +448,11 @@ def evaluate(config: EvaluateConfig) -> None:
     )
     gallery, queries = (model.predict(images, batch_size=512, verbose=0) for images in (data.x_train, data.x_test))
     metrics = evaluate_retrieval(
-        ExactIndex(gallery), queries, LabelRelevance(data.y_test, data.y_train), LABEL_METRICS
+        ExactIndex(gallery),
+        queries,
+        LabelRelevance(data.y_test, data.y_train),
+        LABEL_METRICS,
+        memory_bytes=config.memory_mb * 2**20,
     ).metrics
     print(
         f"{config.model} on {config.data}: {len(data.class_names)} classes, {len(data.x_test):,} test images queried "

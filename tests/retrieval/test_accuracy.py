@@ -24,14 +24,17 @@ FIXTURE = np.load(Path(__file__).resolve().parents[1] / "fixtures" / "pml_values
 
 
 class AccuracyTest(parameterized.TestCase, TestCase):
-    @parameterized.product(setting=("query-reference", "reference-itself"), per_class=(False, True))
-    def test_every_figure_equals_pml(self, setting, per_class):
+    @parameterized.product(
+        setting=("query-reference", "reference-itself"), per_class=(False, True), streamed=(False, True)
+    )
+    def test_every_figure_equals_pml(self, setting, per_class, streamed):
         query, query_labels = FIXTURE["accuracy/query"], FIXTURE["accuracy/query_labels"]
         reference, reference_labels = FIXTURE["accuracy/reference"], FIXTURE["accuracy/reference_labels"]
+        budget = {"memory_bytes": 3 * 40 * len(reference)} if streamed else {}  # blocks of 3 queries
         if setting == "reference-itself":
-            got = accuracy(reference, reference_labels, per_class=per_class)
+            got = accuracy(reference, reference_labels, per_class=per_class, **budget)
         else:
-            got = accuracy(query, query_labels, reference, reference_labels, per_class=per_class)
+            got = accuracy(query, query_labels, reference, reference_labels, per_class=per_class, **budget)
         suffix = "per-class" if per_class else "per-sample"
         for figure in FIGURES:
             expected = float(FIXTURE[f"accuracy/{setting}/{suffix}/{figure}"])

@@ -18,6 +18,18 @@ from tfml.retrieval import (
 )
 
 
+class CountingIndex(ExactIndex):
+    """An ExactIndex that records how many queries each search took."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.searches = []
+
+    def search(self, queries, k, exclude=None, progress=False):
+        self.searches.append(len(queries))
+        return super().search(queries, k, exclude=exclude, progress=progress)
+
+
 class EvaluateRetrievalTest(TestCase):
     def test_evaluate_retrieval_joins_search_and_metrics(self):
         rng = np.random.default_rng(0)
@@ -55,6 +67,40 @@ class EvaluateRetrievalTest(TestCase):
             )
         with pytest.raises(ValueError, match="need the 61 nearest items"):
             evaluate_retrieval(index, vectors, LabelRelevance(labels, labels), ["precision@61"])
+
+    def test_streamed_evaluation_gives_the_in_memory_values_in_blocks(self):
+        rng = np.random.default_rng(1)
+        labels = rng.integers(0, 5, 300)
+        base = (rng.normal(size=(300, 6)) + labels[:, None]).astype(np.float32)
+        queries, query_labels = base[:120], labels[:120]
+        every = [
+            "precision@5", "recall@10", "hit_rate@3", "ndcg@10", "mean_gain@4", "knn@1", "knn@5",
+            "balanced_knn@3", "r_precision", "map@r", "map", "mrr",
+        ]  # fmt: skip
+        relevances = {
+            "labels": (LabelRelevance(query_labels, labels), every),
+            "graded": (
+                GradedRelevance(lambda rows: 1.0 / (1.0 + np.abs(labels[rows][:, None] - labels[None, :])), 300),
+                ["ndcg@10", "mean_gain@5", "precision@3"],
+            ),
+        }
+        for kind, (relevance, metrics) in relevances.items():
+            whole = evaluate_retrieval(ExactIndex(base), queries, relevance, metrics, exclude=np.arange(120))
+            index = CountingIndex(base)
+            depth = 299 if kind == "labels" else 10  # map and mrr rank the whole base
+            streamed = evaluate_retrieval(
+                index, queries, relevance, metrics, exclude=np.arange(120), memory_bytes=7 * 40 * depth
+            )
+            self.assertEqual(index.searches, [7] * 17 + [1], kind)  # blocks of 7 queries
+            self.assertEqual(streamed.metrics, pytest.approx(whole.metrics, rel=1e-12), kind)
+            for name in whole.per_query:
+                np.testing.assert_allclose(streamed.per_query[name], whole.per_query[name], rtol=1e-12)
+            self.assertIsNone(streamed.indices)
+        with pytest.raises(ValueError, match="memory_bytes=100 holds less than one query's 10 neighbours"):
+            evaluate_retrieval(ExactIndex(base), queries, LabelRelevance(query_labels, labels), ["precision@10"],
+                               memory_bytes=100)  # fmt: skip
+        with pytest.raises(ValueError, match="no queries to evaluate"):
+            evaluate_retrieval(ExactIndex(base), base[:0], LabelRelevance(query_labels[:0], labels), ["precision@1"])
 
     def test_bootstrap_interval_brackets_the_mean(self):
         values = np.random.default_rng(0).random(500)

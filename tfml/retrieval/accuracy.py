@@ -57,8 +57,10 @@ def accuracy(
     per_class: bool = False,
     distance: str = "euclidean",
     seed: int = 0,
+    memory_bytes: int | None = None,
 ) -> dict[str, float]:
-    """{figure: value} (see the module docstring); a figure no query can score is NaN."""
+    """{figure: value} (see the module docstring); a figure no query can score is NaN.
+    ``memory_bytes`` streams the ranking figures in bounded memory (``evaluate_retrieval``)."""
     unknown = [f for f in figures if f not in FIGURES]
     if unknown:
         raise ValueError(f"unknown accuracy figures {unknown}; choose among {', '.join(FIGURES)}")
@@ -71,7 +73,11 @@ def accuracy(
     values = {}
     ranking = [f for f in figures if f in RANKING_FIGURES]
     if ranking:
-        values.update(_ranking(query, query_labels, reference, reference_labels, itself, ranking, per_class, distance))
+        values.update(
+            _ranking(
+                query, query_labels, reference, reference_labels, itself, ranking, per_class, distance, memory_bytes
+            )
+        )
     clustering = [f for f in figures if f in CLUSTERING_FIGURES]
     if clustering:
         clusters = KMeans(len(np.unique(query_labels)), n_init=10, random_state=seed).fit_predict(query)
@@ -80,7 +86,7 @@ def accuracy(
     return {f: values[f] for f in figures}
 
 
-def _ranking(query, query_labels, reference, reference_labels, itself, figures, per_class, distance):
+def _ranking(query, query_labels, reference, reference_labels, itself, figures, per_class, distance, memory_bytes):
     relevance = LabelRelevance(query_labels, reference_labels)
     exclude = np.arange(len(query)) if itself else None
     scored = np.flatnonzero(relevance.n_relevant(np.arange(len(query)), exclude) > 0)  # not lone
@@ -93,6 +99,7 @@ def _ranking(query, query_labels, reference, reference_labels, itself, figures, 
         [RANKING_FIGURES[f] for f in figures],
         exclude=None if exclude is None else exclude[scored],
         rows=scored,
+        memory_bytes=memory_bytes,
     )
     if not per_class:
         return {f: result.metrics[RANKING_FIGURES[f]] for f in figures}

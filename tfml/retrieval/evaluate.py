@@ -44,8 +44,8 @@ WHOLE_RANKING = ("map", "mrr")
 class Retrieval:
     metrics: dict[str, float]
     per_query: dict[str, np.ndarray]  # per-query values (NaN where a metric skips the query)
-    distances: np.ndarray  # (Q, k) of the search, ascending
-    indices: np.ndarray  # (Q, k) base indices
+    distances: np.ndarray | None  # (Q, k) of the search, ascending; None when streamed (memory_bytes)
+    indices: np.ndarray | None  # (Q, k) base indices; None when streamed
     skipped: dict[str, int]  # per metric, queries it could not score (e.g. ideal DCG 0)
 
 
@@ -65,17 +65,70 @@ def parse_metric(name: str) -> tuple[str, int | None]:
     return match.group(1), k
 
 
+BYTES_PER_NEIGHBOUR = 40
+"""What the evaluation holds per (query, neighbour) at once: distance and index (8 + 8 bytes), gain
+(8) and the metrics' temporary arrays (about 16): the unit of a ``memory_bytes`` budget."""
+
+
 def evaluate_retrieval(
-    index, queries, relevance, metrics: Sequence[str], *, exclude=None, rows=None, progress: bool = False
+    index,
+    queries,
+    relevance,
+    metrics: Sequence[str],
+    *,
+    exclude=None,
+    rows=None,
+    progress: bool = False,
+    memory_bytes: int | None = None,
 ) -> Retrieval:
     """Searches ``index`` (``search(queries, k, exclude)``) for the query vectors and computes
     ``metrics`` under ``relevance`` (see ``tfml.retrieval.relevance``). ``rows`` are the queries'
     indices in the relevance definition (default 0 .. Q - 1); ``exclude`` one base index per query
     to leave out (the query itself), or None. The search depth is the largest K asked, or, for
-    R-based metrics, the largest number of relevant items of any query."""
+    R-based metrics, the largest number of relevant items of any query.
+
+    ``memory_bytes``: stream the queries in blocks whose neighbour lists fit the budget (about
+    ``BYTES_PER_NEIGHBOUR`` per query and neighbour; the index's own search memory comes on top):
+    the same values, in bounded memory, without the (Q, k) neighbour lists in the result."""
     parsed = [(name, *parse_metric(name)) for name in metrics]
     n_queries = len(queries)
+    if n_queries == 0:
+        raise ValueError("no queries to evaluate")
     rows = np.arange(n_queries) if rows is None else np.asarray(rows)
+    exclude = None if exclude is None else np.asarray(exclude)
+    depth, n_relevant = search_depth(parsed, index, relevance, rows, exclude)
+    block = n_queries if memory_bytes is None else memory_bytes // (BYTES_PER_NEIGHBOUR * depth)
+    if block < 1:
+        raise ValueError(
+            f"memory_bytes={memory_bytes:,} holds less than one query's {depth:,} neighbours "
+            f"({BYTES_PER_NEIGHBOUR * depth:,} bytes); raise it"
+        )
+    collected, searched = {name: [] for name, _, _ in parsed}, (None, None)
+    for start in range(0, n_queries, block):
+        part = slice(start, min(start + block, n_queries))
+        excluded = None if exclude is None else exclude[part]
+        distances, indices = index.search(queries[part], depth, exclude=excluded, progress=progress)
+        relevant = None if n_relevant is None else n_relevant[part]
+        for name, scores in score_queries(parsed, relevance, rows[part], indices, relevant, excluded).items():
+            collected[name].append(scores)
+        if memory_bytes is None:
+            searched = (distances, indices)
+    values, per_query, skipped = {}, {}, {}
+    for name, kind, _ in parsed:
+        joined = np.concatenate(collected[name])
+        if kind == "balanced_knn":
+            values[name] = float(balanced_accuracy_score(relevance.query_labels[rows], joined))
+            continue
+        per_query[name], skipped[name] = joined, int(np.isnan(joined).sum())
+        if skipped[name] == n_queries:
+            raise ValueError(f"{name}: no query can be scored")
+        values[name] = float(np.nanmean(joined))
+    return Retrieval(values, per_query, *searched, skipped)
+
+
+def search_depth(parsed, index, relevance, rows, exclude) -> tuple[int, np.ndarray | None]:
+    """(neighbours to search per query, relevant items per query or None) for the parsed metrics;
+    a ValueError when the base cannot offer them."""
     depth = max([k for _, _, k in parsed if k is not None], default=1)
     n_relevant = None
     available = len(index) - (0 if exclude is None else 1)
@@ -91,42 +144,40 @@ def evaluate_retrieval(
             depth = max(depth, int(n_relevant.max()))
     if depth > available:
         raise ValueError(f"the metrics need the {depth} nearest items, but the base offers {available} per query")
-    distances, indices = index.search(queries, depth, exclude=exclude, progress=progress)
+    return depth, n_relevant
+
+
+def score_queries(parsed, relevance, rows, indices, n_relevant, exclude) -> dict[str, np.ndarray]:
+    """Per-query values of each parsed metric for queries ``rows`` with neighbours ``indices``; for
+    balanced k-NN, the predicted labels (its score needs every query)."""
     gains = relevance.gains(rows, indices)
-    values, per_query, skipped = {}, {}, {}
+    out = {}
     for name, kind, k in parsed:
         if kind in ("knn", "balanced_knn"):
             if not isinstance(relevance, LabelRelevance):
                 raise ValueError(f"{name} classifies by labels and needs a LabelRelevance")
             neighbour_labels, query_labels = relevance.labels_of(indices), relevance.query_labels[rows]
             if kind == "knn":
-                scores = m.knn_accuracy(neighbour_labels, query_labels, k, per_query=True)
+                out[name] = m.knn_accuracy(neighbour_labels, query_labels, k, per_query=True)
             else:
-                predicted = m.knn_predict(neighbour_labels, k)
-                values[name] = float(balanced_accuracy_score(query_labels, predicted))
-                continue
+                out[name] = m.knn_predict(neighbour_labels, k)
         elif kind in ("precision", "mean_gain"):
-            scores = m.precision_at_k(gains, k, per_query=True)
+            out[name] = m.precision_at_k(gains, k, per_query=True)
         elif kind == "recall":
-            scores = m.recall_at_k(gains, k, n_relevant, per_query=True)
+            out[name] = m.recall_at_k(gains, k, n_relevant, per_query=True)
         elif kind == "hit_rate":
-            scores = m.hit_rate_at_k(gains, k, per_query=True)
+            out[name] = m.hit_rate_at_k(gains, k, per_query=True)
         elif kind == "ndcg":
-            scores = m.ndcg_at_k(gains, relevance.ideal(rows, k, exclude), k, per_query=True)
+            out[name] = m.ndcg_at_k(gains, relevance.ideal(rows, k, exclude), k, per_query=True)
         elif kind == "r_precision":
-            scores = m.r_precision(gains, n_relevant, per_query=True)
+            out[name] = m.r_precision(gains, n_relevant, per_query=True)
         elif kind == "map":
-            scores = m.average_precision(gains, n_relevant, per_query=True)
+            out[name] = m.average_precision(gains, n_relevant, per_query=True)
         elif kind == "mrr":
-            scores = m.reciprocal_rank(gains, per_query=True)
+            out[name] = m.reciprocal_rank(gains, per_query=True)
         else:
-            scores = m.map_at_r(gains, n_relevant, per_query=True)
-        per_query[name] = scores
-        skipped[name] = int(np.isnan(scores).sum())
-        if skipped[name] == len(scores):
-            raise ValueError(f"{name}: no query can be scored")
-        values[name] = float(np.nanmean(scores))
-    return Retrieval(values, per_query, distances, indices, skipped)
+            out[name] = m.map_at_r(gains, n_relevant, per_query=True)
+    return out
 
 
 def bootstrap_interval(per_query, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
