@@ -56,3 +56,28 @@ class ShardsTest(TestCase):
         )  # exact re-rank
         loaded = IVFPQIndex.load(tmp_path / "saved")
         np.testing.assert_array_equal(loaded.search(queries, 10)[1], found)
+
+    def test_a_recall_target_picks_probes_and_candidates_that_reach_it_on_other_queries(self):
+        pytest.importorskip("faiss", reason="the faiss extra is not installed")
+        from tfml.retrieval import ExactIndex
+        from tfml.retrieval.shards import EmbeddingShards, IVFPQIndex, write_shards
+
+        everything = clustered(20500)  # one distribution: the base, then queries it has never seen
+        vectors, held_out, queries = everything[:20000], everything[20000:20300], everything[20300:]
+        write_shards(self.tmp_path / "shards", vectors, 2)
+        shards = EmbeddingShards(self.tmp_path / "shards")
+        index = IVFPQIndex.build(
+            shards, self.tmp_path / "saved", lists=64, subquantizers=4, target_recall=0.95, tuning_queries=300
+        )
+        _, exact = ExactIndex(vectors).search(held_out, 10)
+        found = index.search(held_out, 10)[1]
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
+        self.assertGreaterEqual(recall, 0.93)  # the target on queries it was not tuned on, within sampling error
+        saved = IVFPQIndex.load(self.tmp_path / "saved")
+        self.assertEqual((saved.probes, saved.candidates), (index.probes, index.candidates))
+        loose, tight = index.tune(queries, 0.5), index.tune(queries, 0.99)
+        self.assertLessEqual((loose["probes"], loose["candidates"]), (tight["probes"], tight["candidates"]))
+        self.assertGreaterEqual(loose["recall"], 0.5)
+        self.assertGreaterEqual(tight["recall"], 0.99)
+        with pytest.raises(ValueError, match="target_recall must be in"):
+            index.tune(queries, 1.5)

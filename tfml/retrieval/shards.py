@@ -11,6 +11,8 @@ shard); ``EmbeddingShards`` reads it: the global row r of shard s is its offset 
 - ``IVFPQIndex`` (faiss, the ``faiss`` extra): an inverted-file index with product-quantised codes
   (tens of bytes per vector in RAM, inverted lists on disk) that proposes ``candidates`` neighbours
   per query, re-ranked exactly from the vectors on disk; ``search(queries, k, exclude)`` as ExactIndex.
+  ``target_recall`` (at build, or ``tune``) picks ``probes`` and ``candidates`` on held-out queries
+  so that a user asks for a recall, not for faiss's knobs.
 """
 
 from __future__ import annotations
@@ -193,6 +195,8 @@ class IVFPQIndex:
     into one file on disk (``lists.ivfdata``), read memory-mapped. lists: inverted lists (coarse
     centroids); subquantizers: bytes of PQ code per vector; probes: lists searched per query;
     candidates: PQ neighbours re-ranked exactly from the shard files. Euclidean distance.
+    ``target_recall``: tune probes and candidates at build time (``tune``) on ``tuning_queries`` base
+    vectors drawn at random (each left out of its own results).
     """
 
     def __init__(self, shards: EmbeddingShards, index, probes: int, candidates: int):
@@ -209,6 +213,8 @@ class IVFPQIndex:
         candidates: int = 256,
         train_size: int = 100_000,
         seed: int = 0,
+        target_recall: float | None = None,
+        tuning_queries: int = 1000,
     ) -> IVFPQIndex:
         faiss = _faiss()
         from faiss.contrib.ondisk import merge_ondisk
@@ -239,7 +245,12 @@ class IVFPQIndex:
             Path(part).unlink()
         (directory / "trained.index").unlink()
         cls(shards, index, probes, candidates).save(directory)
-        return cls.load(directory)  # searched as saved: the lists memory-mapped read-only
+        built = cls.load(directory)  # searched as saved: the lists memory-mapped read-only
+        if target_recall is not None:
+            rows = np.sort(rng.choice(len(shards), min(tuning_queries, len(shards)), replace=False))
+            built.tune(shards.vectors(rows), target_recall, exclude=rows)
+            built.save(directory)
+        return built
 
     def __len__(self) -> int:
         return len(self.shards)
@@ -267,6 +278,33 @@ class IVFPQIndex:
             order = np.lexsort((rows, exact))[:k]
             distances[q, : len(order)], indices[q, : len(order)] = exact[order], rows[order]
         return distances, indices
+
+    def tune(self, queries, target_recall: float, k: int = 10, exclude=None) -> dict:
+        """Sets ``probes`` (the fewest lists, in powers of 2) and then ``candidates`` (the fewest
+        re-ranked, in powers of 2 from 2 k) whose recall@k on ``queries`` (held out from any later
+        measurement; their exact neighbours from ``ShardedExactIndex``) reaches ``target_recall``;
+        returns {"probes", "candidates", "recall"}. A ValueError names the best recall reachable
+        when even every list and the largest candidate count fall short."""
+        if not 0 < target_recall <= 1:
+            raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
+        queries = check_embeddings(queries, "queries", self.shards.dim)
+        _, exact = ShardedExactIndex(self.shards).search(queries, k, exclude=exclude)
+
+        def recall(probes, candidates):
+            self.probes, self.candidates = probes, candidates
+            found = self.search(queries, k, exclude=exclude)[1]
+            return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, exact)]))
+
+        ladder = lambda start, stop: [min(start * 2**i, stop) for i in range(int(math.log2(stop / start)) + 2)]  # noqa: E731
+        widest = min(len(self.shards), max(64 * k, 4096))
+        probes = next((p for p in ladder(1, self.index.nlist) if recall(p, widest) >= target_recall), None)
+        if probes is None:
+            raise ValueError(
+                f"recall@{k} {recall(self.index.nlist, widest):.3f} with every list probed and {widest} candidates "
+                f"re-ranked is below the target {target_recall}: build with more subquantizers"
+            )
+        candidates = next(c for c in ladder(min(2 * k, widest), widest) if recall(probes, c) >= target_recall)
+        return {"probes": probes, "candidates": candidates, "recall": recall(probes, candidates)}
 
     def save(self, directory) -> Path:
         """Writes the index (its inverted lists stay in lists.ivfdata) and its settings."""
