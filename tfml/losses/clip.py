@@ -35,8 +35,24 @@ from tfml.losses.distances import DotProductSimilarity
 from tfml.losses.reducers import Terms
 
 
+class MatchedPairsLoss(MetricLoss):
+    """Base of the two-tower losses: ``pair_terms(logits)`` on the (B, B) logits L[i, j] =
+    sim(query i, key j) of matched pairs y_pred (B, 2, D) (the negated distance for a distance)."""
+
+    def __init__(self, name, distance=None, **kwargs):
+        super().__init__(name, distance=DotProductSimilarity() if distance is None else distance, **kwargs)
+
+    def terms(self, y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        matrix = self.distance(y_pred[:, 0], y_pred[:, 1])
+        return self.pair_terms(matrix if self.distance.is_inverted else -matrix)
+
+    def pair_terms(self, logits) -> dict[str, Terms]:
+        raise NotImplementedError
+
+
 @keras.saving.register_keras_serializable(package="tfml")
-class ClipLoss(MetricLoss):
+class ClipLoss(MatchedPairsLoss):
     """Symmetric InfoNCE over a batch of matched pairs y_pred (B, 2, D): with logits L[i, j] =
     sim(query i, key j), 1/2 [mean_i CE(softmax(L[i, :]), i) + mean_j CE(softmax(L[:, j]), j)].
 
@@ -47,12 +63,9 @@ class ClipLoss(MetricLoss):
     """
 
     def __init__(self, distance=None, name="clip_loss", **kwargs):
-        super().__init__(name, distance=DotProductSimilarity() if distance is None else distance, **kwargs)
+        super().__init__(name, distance, **kwargs)
 
-    def terms(self, y_true, y_pred):
-        y_pred = tf.convert_to_tensor(y_pred)
-        matrix = self.distance(y_pred[:, 0], y_pred[:, 1])
-        logits = matrix if self.distance.is_inverted else -matrix
+    def pair_terms(self, logits):
         labels = tf.range(tf.shape(logits)[0])
         rows = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)[:, None]
         columns = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.transpose(logits))[:, None]
@@ -61,7 +74,7 @@ class ClipLoss(MetricLoss):
 
 
 @keras.saving.register_keras_serializable(package="tfml")
-class SigLipLoss(MetricLoss):
+class SigLipLoss(MatchedPairsLoss):
     """Sigmoid loss over a batch of matched pairs y_pred (B, 2, D): with logits L[i, j] =
     sim(query i, key j) (the bias included in the rows, see the module docstring) and z = 2 I - 1,
     1/B sum_i sum_j softplus(-z_ij L[i, j]) (= -log sigmoid(z_ij L[i, j])).
@@ -73,12 +86,9 @@ class SigLipLoss(MetricLoss):
     """
 
     def __init__(self, distance=None, name="siglip_loss", **kwargs):
-        super().__init__(name, distance=DotProductSimilarity() if distance is None else distance, **kwargs)
+        super().__init__(name, distance, **kwargs)
 
-    def terms(self, y_true, y_pred):
-        y_pred = tf.convert_to_tensor(y_pred)
-        matrix = self.distance(y_pred[:, 0], y_pred[:, 1])
-        logits = matrix if self.distance.is_inverted else -matrix
+    def pair_terms(self, logits):
         signs = 2.0 * tf.eye(tf.shape(logits)[0], dtype=logits.dtype) - 1.0
         rows = tf.reduce_sum(tf.math.softplus(-signs * logits), axis=1, keepdims=True)
         return {"pairs": Terms(rows, tf.ones_like(rows, tf.bool))}
