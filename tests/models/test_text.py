@@ -40,3 +40,16 @@ class TextTest(TestCase):
             out = tower.predict(texts, verbose=0)
             self.assertTrue(np.isfinite(out).all(), kind)
             self.assertAllClose(np.linalg.norm(out[3]), 1.0, rtol=1e-5)
+
+
+class TextTowerDropoutTest(TestCase):
+    def test_dropout_acts_while_training_only_and_bad_rates_are_refused(self):
+        texts = ["a boy and his toys", "toys at war", "a toy maker", "the boy fights back"]
+        vocabulary, idf = build_vocabulary(texts, min_count=1)
+        tower = build_text_tower("tfidf", vocabulary, idf, 4, dropout=0.5)
+        x = np.array(texts, dtype=object)
+        self.assertAllClose(tower(x, training=False), tower(x, training=False))
+        self.assertNotAllClose(tower(x, training=True), tower(x, training=False))
+        for rate in (-0.1, 1.0):
+            with self.assertRaisesRegex(ValueError, "dropout must be in"):
+                build_text_tower("tfidf", vocabulary, idf, 4, dropout=rate)

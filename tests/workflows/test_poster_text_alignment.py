@@ -53,3 +53,18 @@ class AlignStudyTest(TestCase):
         assert aligner.get_layer("text_tower").predict(
             np.array(["a boy and his toys"], dtype=object), verbose=0
         ).shape == (1, 64)
+
+
+class PairStreamTest(TestCase):
+    def test_augmented_posters_are_shifted_or_flipped_the_same_way_on_every_pass(self):
+        from tfml.workflows.poster_text_alignment import pair_stream
+
+        posters = np.random.default_rng(0).integers(0, 256, (6, 8, 6, 3)).astype(np.uint8)
+        texts = ["a b c", "b c d", "c d e", "d e f", "e f a", "f a b"]
+        plain = next(iter(pair_stream(posters, texts, 6, 1, 0)(0, 0)))[0]
+        augmented = [next(iter(pair_stream(posters, texts, 6, 1, 0, padding=2, flip=True)(0, 0)))[0] for _ in range(2)]
+        order = [texts.index(t.decode()) for t in plain["text"].numpy()]
+        np.testing.assert_array_equal(plain["poster"].numpy(), posters[order])  # no augmentation: the posters
+        np.testing.assert_array_equal(augmented[0]["poster"].numpy(), augmented[1]["poster"].numpy())  # resumable
+        self.assertFalse(np.array_equal(augmented[0]["poster"].numpy(), posters[order]))
+        np.testing.assert_array_equal(augmented[0]["text"].numpy(), plain["text"].numpy())  # pairs stay matched

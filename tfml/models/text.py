@@ -135,8 +135,12 @@ class TokenMask(keras.layers.Layer):
         return input_shape
 
 
-def _projection(x, dim: int, hidden: int, name: str) -> keras.KerasTensor:
+def _projection(x, dim: int, hidden: int, name: str, dropout: float = 0.0) -> keras.KerasTensor:
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_input_dropout")(x)
     x = keras.layers.Dense(hidden, activation="relu", name=f"{name}_hidden")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_hidden_dropout")(x)
     x = keras.layers.Dense(dim, name=f"{name}_projection")(x)
     return keras.layers.UnitNormalization(name=f"{name}_l2_normalize")(x)
 
@@ -158,6 +162,7 @@ def build_text_tower(
     hidden: int = 256,
     word_vectors: np.ndarray | None = None,
     token_dim: int = 64,
+    dropout: float = 0.0,
     name: str = "text_tower",
 ) -> keras.Model:
     """Raw string -> L2-normalised embedding (dim,):
@@ -167,7 +172,11 @@ def build_text_tower(
     - "bilstm": the same tokens + Embedding + a bidirectional LSTM (final states) + an MLP;
     - "glove": pretrained word vectors (``word_vectors``, one row per vocabulary word, frozen),
       IDF-weighted average + an MLP.
+
+    ``dropout``: the MLP's input and hidden units are dropped at this rate while training.
     """
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     texts = keras.Input((), dtype="string", name="text")
     if kind == "tfidf":
         x = TextVocabulary(vocabulary, idf, output="tf_idf", name="tfidf")(texts)
@@ -201,4 +210,4 @@ def build_text_tower(
                 x = keras.layers.Bidirectional(keras.layers.LSTM(token_dim), name="bilstm")(vectors, mask=mask)
     else:
         raise ValueError(f"text tower must be tfidf, mean, bilstm or glove, got {kind!r}")
-    return keras.Model(texts, _projection(x, dim, hidden, "text"), name=name)
+    return keras.Model(texts, _projection(x, dim, hidden, "text", dropout), name=name)

@@ -84,6 +84,8 @@ class Config(StudyConfig):
         choices=("euclidean", "sqeuclidean"),
     )
     margin: float = option(0.2, "margin of the binary triplet baseline", above=0)
+    padding: int = option(0, "posters shifted by up to this many pixels while training (pad and crop)", low=0)
+    flip: bool = option(False, "posters flipped left-right at random while training")
     backbone: str = option(
         "resnet18-tt100k-backbone",
         "poster network compared with the scratch one: a ResNet-18 backbone (zoo name or .h5), or 'none'",
@@ -219,6 +221,8 @@ def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, l
             config.triplets_per_step,
             config.epochs,
             config.seed,
+            padding=config.padding,
+            flip=config.flip,
         )
     else:
         stream = labelled_batches(
@@ -227,6 +231,8 @@ def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, l
             images_per_step,
             config.epochs,
             config.seed,
+            padding=config.padding,
+            flip=config.flip,
         )
     measure = ndcg_metrics(movies.posters[prepared.validation], movies.genres[prepared.validation])
     embedding_net = (lambda m: m.get_layer("shared").layer) if triplets else (lambda m: m)  # what retrieves

@@ -34,6 +34,8 @@ from tfml.models import build_embedding_net, channel_statistics, load_backbone
 from tfml.models.aligner import OBJECTIVES, build_aligner
 from tfml.models.text import build_text_tower, build_vocabulary
 from tfml.pipelines import BatchStream, seeded_permutation
+from tfml.pipelines.augmentation import augment
+from tfml.pipelines.distortions import distortion_key
 from tfml.pipelines.jaccard import jaccard
 from tfml.retrieval import match_ranks, paired_difference, top_ratio_accuracy
 from tfml.training import EpochMetrics, Run, StudyConfig, set_seed
@@ -69,6 +71,9 @@ class Config(StudyConfig):
         choices=tuple(OBJECTIVES),
     )
     epochs: int = option(40, "epochs over the training movies", low=1)
+    text_dropout: float = option(0.0, "dropout of the text tower's MLP while training", low=0, high=0.9)
+    poster_padding: int = option(0, "posters shifted by up to this many pixels while training (pad and crop)", low=0)
+    poster_flip: bool = option(False, "posters flipped left-right at random while training")
     batch_size: int = option(64, "pairs per batch (each pair's negatives are the other pairs)", low=2)
     learning_rate: float = option(1e-3, "Adam learning rate", above=0)
     validation_fraction: float = option(
@@ -189,7 +194,13 @@ def train_aligner(
         }
 
     stream = pair_stream(
-        movies.posters[prepared.fit], fit_texts, min(config.batch_size, len(prepared.fit)), config.epochs, config.seed
+        movies.posters[prepared.fit],
+        fit_texts,
+        min(config.batch_size, len(prepared.fit)),
+        config.epochs,
+        config.seed,
+        padding=config.poster_padding,
+        flip=config.poster_flip,
     )
     history = run.fit(
         model,
@@ -343,12 +354,18 @@ def row_comparisons(trained: Trained, movies: int, seed: int) -> list[str]:
     return [f"Rows compared on the same {movies} never-trained movies: " + "; ".join(sentences) + "."]
 
 
-def pair_stream(posters: np.ndarray, texts: list[str], batch_size: int, epochs: int, seed: int) -> BatchStream:
-    """({"poster", "text"}, 0) batches of matched pairs, a seeded permutation each epoch."""
+def pair_stream(
+    posters: np.ndarray, texts: list[str], batch_size: int, epochs: int, seed: int, padding: int = 0, flip: bool = False
+) -> BatchStream:
+    """({"poster", "text"}, 0) batches of matched pairs, a seeded permutation each epoch; with
+    ``padding`` or ``flip`` each poster is augmented with a key from (seed, epoch, movie)."""
     images, strings = tf.constant(posters), tf.constant(texts)
 
     def example(index, epoch):
-        return {"poster": tf.gather(images, index), "text": tf.gather(strings, index)}, tf.zeros([], tf.float32)
+        poster = tf.gather(images, index)
+        if padding or flip:
+            poster = augment(poster, distortion_key(seed, epoch, index), padding, flip)
+        return {"poster": poster, "text": tf.gather(strings, index)}, tf.zeros([], tf.float32)
 
     return BatchStream(seeded_permutation(len(texts), seed), example, batch_size, epochs)
 
@@ -389,7 +406,9 @@ def text_tower(kind: str, texts: list[str], config: Config) -> keras.Model:
             [i for i, f in zip(idf, found) if f],
             vectors[found],
         )
-    return build_text_tower(kind, vocabulary, idf, config.dim, config.length, word_vectors=vectors)
+    return build_text_tower(
+        kind, vocabulary, idf, config.dim, config.length, word_vectors=vectors, dropout=config.text_dropout
+    )
 
 
 def poster_tower(kind: str, config: Config, standardize) -> keras.Model:
