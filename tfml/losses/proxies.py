@@ -39,7 +39,11 @@ from tfml.losses.reducers import Terms
 
 class ClassSimilarityLoss(MetricLoss):
     """Base: ``class_terms(labels, cosine, onehot)`` on the (B, C) class similarities of a
-    ``ClassProxies`` layer."""
+    ``ClassProxies`` layer. ``proxy_initializer``: how pytorch-metric-learning initialises this
+    loss's weights (a Keras initializer config, for ``ClassProxies(initializer=...)``): a standard
+    normal, Proxy Anchor's Kaiming normal apart."""
+
+    proxy_initializer = {"class_name": "RandomNormal", "config": {"stddev": 1.0}}
 
     def __init__(self, name: str, **kwargs):
         if kwargs.pop("miner", None) is not None:
@@ -78,6 +82,12 @@ class ProxyAnchorLoss(ClassSimilarityLoss):
     >>> round(float(ProxyAnchorLoss(margin=0.0, alpha=1.0)(np.array([0, 1]), cosines)), 4)   # log(1 + 1/e) + log 2
     1.0064
     """
+
+    # torch's kaiming_normal_(mode="fan_out") on (C, D): std sqrt(2 / C), Keras's fan_in of a (C, D) kernel
+    proxy_initializer = {
+        "class_name": "VarianceScaling",
+        "config": {"scale": 2.0, "mode": "fan_in", "distribution": "untruncated_normal"},
+    }
 
     def __init__(self, margin: float = 0.1, alpha: float = 32.0, name="proxy_anchor_loss", **kwargs):
         super().__init__(name, **kwargs)

@@ -28,7 +28,9 @@ from keras import ops
 class ClassProxies(keras.layers.Layer):
     """(B, D) embeddings -> (B, C) cosine similarity to each class's proxy (the largest of a class's
     ``sub_centers`` proxies). Weights: ``proxies`` (C K, D), class c's k-th proxy in row c K + k,
-    stored divided by ``learning_rate_multiplier``.
+    stored divided by ``learning_rate_multiplier``. ``initializer``: a Keras initializer (default: a
+    standard normal, as pytorch-metric-learning; its Proxy Anchor uses a Kaiming normal, which
+    ``ProxyAnchorLoss.proxy_initializer`` names).
 
     >>> import numpy as np
     >>> layer = ClassProxies(2)
@@ -43,7 +45,7 @@ class ClassProxies(keras.layers.Layer):
         num_classes: int,
         sub_centers: int = 1,
         learning_rate_multiplier: float = 1.0,
-        initializer="random_normal",
+        initializer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -51,7 +53,7 @@ class ClassProxies(keras.layers.Layer):
             raise ValueError("ClassProxies needs num_classes >= 1, sub_centers >= 1 and a positive multiplier")
         self.num_classes, self.sub_centers = int(num_classes), int(sub_centers)
         self.learning_rate_multiplier = float(learning_rate_multiplier)
-        self.initializer = keras.initializers.get(initializer)
+        self.initializer = keras.initializers.get(initializer or keras.initializers.RandomNormal(stddev=1.0))
 
     def build(self, input_shape):
         scale = self.learning_rate_multiplier

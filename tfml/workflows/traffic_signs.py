@@ -292,11 +292,15 @@ def train_one(run: Run, prepared: Prepared, trained: Trained, name: str, dim: in
         net = build_embedding_net(
             (config.image_size, config.image_size, 3), dim, network=config.network, standardize=prepared.standardize
         )
+        loss = spec.loss(config, dim)
         if spec.proxies:
             net = with_class_proxies(
-                net, len(data.class_names), learning_rate_multiplier=PROXY_LEARNING_RATE_MULTIPLIER
+                net,
+                len(data.class_names),
+                learning_rate_multiplier=PROXY_LEARNING_RATE_MULTIPLIER,
+                initializer=loss.proxy_initializer,
             )
-        net.compile(keras.optimizers.Adam(config.learning_rate), spec.loss(config, dim))
+        net.compile(keras.optimizers.Adam(config.learning_rate), loss)
     batch_size = config.classes_per_batch * config.images_per_class
     steps = len(data.x_train) // batch_size  # the reference's epoch: all training images, drop last
     order = epoch_order(spec.batches, data.y_train[prepared.fit_index], config, steps)
