@@ -559,10 +559,26 @@ class ConsoleProcessTest(TestCase):
                 if attempt == "cached":  # the first call of a new version may read the studies' options
                     self.assertEqual(line, "TENSORFLOW False 0", (argv, result.stderr[-2000:]))
 
+    def as_from_a_terminal(self) -> dict:
+        """Popen options for a command started as a terminal starts it: Ctrl-C neither ignored nor blocked,
+        whatever the test process inherited or a library in it did to its own signal state."""
+
+        def deliverable_sigint():
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+        return {
+            "env": self.env,
+            "stdout": subprocess.PIPE,
+            "stderr": subprocess.PIPE,
+            "text": True,
+            "preexec_fn": deliverable_sigint,
+        }
+
     def test_ctrl_c_during_a_real_training_is_one_line_and_the_run_resumes_saying_so(self):
         run_dir = self.tmp_path / "run"
         command = [TFML, "train", "autoencoder", "--quick", "--run-dir", str(run_dir), "--backup-seconds", "1"]
-        process = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, **self.as_from_a_terminal())
         deadline = time.time() + 240
         while time.time() < deadline and not (run_dir / "backup" / "state.json").exists():
             time.sleep(0.2)
@@ -575,7 +591,7 @@ class ConsoleProcessTest(TestCase):
         self.assertIn(f"tfml: interrupted: training {run_dir} stopped in epoch", lines[0])
         self.assertTrue(lines[0].endswith(f"resume with: {' '.join(['tfml', *command[1:]])}"), lines[0])
         state = json.loads((run_dir / "backup" / "state.json").read_text())
-        resumed = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        resumed = subprocess.Popen(command, **self.as_from_a_terminal())
         said = ""
         while "resuming training" not in said:
             said = resumed.stderr.readline()
