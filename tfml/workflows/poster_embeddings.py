@@ -213,27 +213,21 @@ def train_model(run: Run, name: str, prepared: Prepared, backbone: str | None, l
         network = poster_network(config, prepared.standardize, backbone)
         model = build_siamese(network, 3) if triplets else network
         model.compile(keras.optimizers.Adam(config.learning_rate), training_loss(config, loss))
-    images_per_step = 3 * config.triplets_per_step
-    if triplets:
-        stream = labelled_batches(
-            movies.posters[prepared.train],
-            epoch_triplets(movies.genres[prepared.train], config, loss == "binary"),
-            config.triplets_per_step,
-            config.epochs,
-            config.seed,
-            padding=config.padding,
-            flip=config.flip,
-        )
-    else:
-        stream = labelled_batches(
-            movies.posters[prepared.train],
-            epoch_movies(movies.genres[prepared.train], config),
-            images_per_step,
-            config.epochs,
-            config.seed,
-            padding=config.padding,
-            flip=config.flip,
-        )
+    genres = movies.genres[prepared.train]
+    order, per_step = (  # a triplet is 3 posters: the batch losses see as many posters per step
+        (epoch_triplets(genres, config, loss == "binary"), config.triplets_per_step)
+        if triplets
+        else (epoch_movies(genres, config), 3 * config.triplets_per_step)
+    )
+    stream = labelled_batches(
+        movies.posters[prepared.train],
+        order,
+        per_step,
+        config.epochs,
+        config.seed,
+        padding=config.padding,
+        flip=config.flip,
+    )
     measure = ndcg_metrics(movies.posters[prepared.validation], movies.genres[prepared.validation])
     embedding_net = (lambda m: m.get_layer("shared").layer) if triplets else (lambda m: m)  # what retrieves
     run.fit(
