@@ -266,7 +266,7 @@ def write_fixtures(root: Path) -> dict:
     Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(files["image"])
     files["big_image"] = str(root / "big.png")
     Image.fromarray(rng.integers(0, 256, (40, 48, 3)).astype(np.uint8)).save(files["big_image"])
-    sample = PROJECT_ROOT / "data" / "cifar10-sample.tar.gz"
+    sample = PROJECT_ROOT / "tfml" / "embedded" / "cifar10-sample.tar.gz"
     files["truncated_tar"] = str(root / "truncated.tar.gz")
     Path(files["truncated_tar"]).write_bytes(sample.read_bytes()[:200_000])
     files["truncated_h5"] = str(root / "truncated.h5")

@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 
 from tfml.config import ConfigError, base_type, check_value, field_types
-from tfml.paths import PACKAGE_DIR, project_root, zoo_dir
+from tfml.paths import PACKAGE_DIR, cache_dir, project_root, zoo_dir
 from tfml.startup import quiet_tensorflow
 
 DEBUG_VARIABLE = "TFML_DEBUG"
@@ -253,17 +253,6 @@ def _source_digest() -> str:
     return digest.hexdigest()[:20]
 
 
-def spec_cache_dir() -> Path | None:
-    """$XDG_CACHE_HOME/tfml (an absolute path), else ~/.cache/tfml; None without a home folder."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:
-            return None
-    return Path(base) / "tfml"
-
-
 def _described_studies() -> dict[str, dict]:
     quiet_tensorflow("--verbose" in sys.argv)
     from tfml.workflows import studies
@@ -283,7 +272,7 @@ def study_specs() -> dict[str, dict]:
     """{study name: {module, title, description, options}}, from the cache when it was written by
     this version of the sources; the cache is an optimisation: a folder that cannot be written
     costs only time."""
-    folder = spec_cache_dir()
+    folder = cache_dir()
     path = folder / f"studies-{_source_digest()}.json" if folder else None
     if path is not None:
         try:

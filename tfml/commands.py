@@ -593,7 +593,9 @@ def zoo_list(config: ZooListConfig) -> None:
     from tfml import zoo
 
     items = zoo.entries()
-    if not items:
+    if not (zoo.folder() / "zoo.json").exists():
+        print(zoo.NO_ZOO.format(folder=zoo.folder()))
+    elif not items:
         print(f"the zoo ({zoo.folder()}) is empty")
     for item in items:
         print(f"{item['name']:<28} {item['study']:<22} {item['size_bytes'] / 2**20:6.2f} MB  {item['description']}")

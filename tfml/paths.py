@@ -1,8 +1,9 @@
 """Where tfml finds its files, in one place.
 
-The project root is the folder that holds ``data/`` (the embedded samples and the download cache),
-``saved_models/`` (the model zoo) and ``benchmarks/results/``: by default the folder above the
-``tfml`` package. Two environment variables move them:
+The embedded data sets travel inside the package (``tfml/embedded/``, also in the wheel). The
+project root is the repository checkout that holds ``saved_models/`` (the model zoo) and
+``benchmarks/results/``: by default the folder above the ``tfml`` package. Downloads go to the
+user's cache (``$XDG_CACHE_HOME/tfml`` or ``~/.cache/tfml``). Two environment variables move the rest:
 
 - ``TFML_ROOT``: another project root;
 - ``TFML_ZOO``: another model zoo folder (one with a ``zoo.json``).
@@ -40,14 +41,21 @@ def project_root() -> Path:
     return _folder_from(ROOT_VARIABLE) or PACKAGE_DIR.parent
 
 
-def data_dir() -> Path:
-    """The embedded data sets (``cifar10-sample.tar.gz``, ``ml-latest-small/``)."""
-    return project_root() / "data"
+def embedded_dir() -> Path:
+    """The embedded data sets (``cifar10-sample.tar.gz``, ``ml-latest-small/``), package data."""
+    return PACKAGE_DIR / "embedded"
 
 
-def cache_dir() -> Path:
-    """Downloads (CIFAR-10 through keras.datasets or tensorflow-datasets)."""
-    return data_dir() / "cache"
+def cache_dir() -> Path | None:
+    """$XDG_CACHE_HOME/tfml (an absolute path), else ~/.cache/tfml; None without a home folder.
+    Downloads (CIFAR-10 through tensorflow-datasets) and the command line's study list live here."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
+    return Path(base) / "tfml"
 
 
 def zoo_dir() -> Path:

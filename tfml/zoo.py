@@ -39,10 +39,19 @@ def entries(zoo_dir: str | os.PathLike | None = None) -> list[dict]:
         raise ValueError(f"{path} is not a readable zoo list ({type(error).__name__}: {error})") from None
 
 
+NO_ZOO = (
+    "there is no model zoo at {folder} (no zoo.json): the zoo's models live in the saved_models/ folder of "
+    "tfml's repository, which an installed wheel does not carry; set TFML_ZOO to a copy of that folder, or give "
+    "the path of a model file"
+)
+
+
 def entry(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
     for item in entries(zoo_dir):
         if item["name"] == name:
             return item
+    if not (folder(zoo_dir) / "zoo.json").exists():
+        raise KeyError(f"no model named {name!r}: " + NO_ZOO.format(folder=folder(zoo_dir)))
     names = ", ".join(item["name"] for item in entries(zoo_dir)) or "none"
     raise KeyError(f"no model named {name!r} in the zoo ({folder(zoo_dir) / 'zoo.json'}); available: {names}")
 

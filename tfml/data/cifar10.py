@@ -3,7 +3,7 @@
 Sources (``--data``):
 - ``"cifar10"``: the real data set, from tensorflow-datasets, else ``keras.datasets.cifar10``;
   downloads and caches when online, and fails with a clear error offline.
-- ``"sample"``: the 2,500-image sample embedded in the project (``data/cifar10-sample.tar.gz``:
+- ``"sample"``: the 2,500-image sample embedded in the package (``tfml/embedded/cifar10-sample.tar.gz``:
   the first 200 training and 50 test images of each class of the JPEG copy of CIFAR-10).
 - a path: a folder or ``.tar.gz`` with ``train/<class>/*`` and ``test/<class>/*``, ordered by the
   seeded shuffle of ``tfml.data.images``.
@@ -71,7 +71,7 @@ def _reachable(host: str, timeout: float = 5.0) -> bool:
         return False
 
 
-def _download(cache_dir: Path) -> Cifar10:
+def _download(cache_dir: Path | None) -> Cifar10:
     """The real CIFAR-10: tensorflow-datasets (the ``tfds`` extra; prepared once in the cache), else
     keras.datasets, each route's failure said in one line; both failing is an error naming the others."""
     errors = []
@@ -84,7 +84,7 @@ def _download(cache_dir: Path) -> Cifar10:
             "keras.datasets"
         )
     if tfds is not None:
-        data_dir = str(cache_dir / "tfds")
+        data_dir = str(cache_dir / "tfds") if cache_dir else None  # None: tensorflow-datasets' own folder
         if tfds.builder("cifar10", data_dir=data_dir).is_prepared() or _reachable(DOWNLOAD_HOST):
             try:
                 splits = tfds.load("cifar10", split=["train", "test"], as_supervised=True, data_dir=data_dir)
@@ -119,7 +119,7 @@ def _download(cache_dir: Path) -> Cifar10:
 
 def sample_path() -> Path:
     """The embedded 2,500-image sample."""
-    return paths.data_dir() / SAMPLE_FILE
+    return paths.embedded_dir() / SAMPLE_FILE
 
 
 def load_cifar10(source: str | os.PathLike = "sample", seed: int = 0, progress: bool = False) -> Cifar10:

@@ -1,7 +1,7 @@
 """MovieLens ratings and movie titles, in the ``ml-latest`` and the ML-100K formats.
 
 Sources (``--data``):
-- ``"small"``: ``ml-latest-small`` embedded in the project (``data/ml-latest-small``, with its
+- ``"small"``: ``ml-latest-small`` embedded in the package (``tfml/embedded/ml-latest-small``, with its
   README.txt: research use with citation, no commercial use).
 - a folder with ``ratings.csv`` and ``movies.csv`` (``ml-latest*``: ``userId,movieId,rating,timestamp``
   and ``movieId,title,genres``, titles quoted when they hold commas).
@@ -123,7 +123,7 @@ def _unique_movies(movies: pd.DataFrame, path: Path, header_lines: int) -> pd.Da
 
 def load_movielens(source: str | Path = "small") -> MovieLens:
     """Ratings and titles from a named source (see the module docstring)."""
-    folder = paths.data_dir() / SMALL_FOLDER if str(source) == "small" else Path(source)
+    folder = paths.embedded_dir() / SMALL_FOLDER if str(source) == "small" else Path(source)
     if not folder.is_dir():
         raise FileNotFoundError(
             f"MovieLens source {source!r}: {folder} is not a folder (use 'small' for the embedded ml-latest-small, or "
