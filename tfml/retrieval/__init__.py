@@ -12,6 +12,7 @@ from tfml.retrieval.evaluate import (
     paired_difference,
     parse_metric,
 )
+from tfml.retrieval.graph import HNSWIndex
 from tfml.retrieval.index import ExactIndex, check_embeddings
 from tfml.retrieval.metrics import (
     average_precision,
@@ -23,6 +24,7 @@ from tfml.retrieval.metrics import (
     map_at_r,
     match_ranks,
     ndcg_at_k,
+    neighbour_recall,
     precision_at_k,
     r_precision,
     recall_at_k,

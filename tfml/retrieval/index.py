@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from tfml.distances import canonical_distance
 

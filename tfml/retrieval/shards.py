@@ -25,6 +25,7 @@ import numpy as np
 
 from tfml.io import atomic_write, write_text
 from tfml.retrieval.index import ExactIndex, check_embeddings
+from tfml.retrieval.metrics import neighbour_recall
 
 FORMAT = "tfml-shards-1"
 
@@ -216,7 +217,7 @@ class IVFPQIndex:
         target_recall: float | None = None,
         tuning_queries: int = 1000,
     ) -> IVFPQIndex:
-        faiss = _faiss()
+        faiss = require_faiss()
         from faiss.contrib.ondisk import merge_ondisk
 
         directory = Path(directory)
@@ -292,8 +293,7 @@ class IVFPQIndex:
 
         def recall(probes, candidates):
             self.probes, self.candidates = probes, candidates
-            found = self.search(queries, k, exclude=exclude)[1]
-            return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, exact)]))
+            return neighbour_recall(self.search(queries, k, exclude=exclude)[1], exact)
 
         ladder = lambda start, stop: [min(start * 2**i, stop) for i in range(int(math.log2(stop / start)) + 2)]  # noqa: E731
         widest = min(len(self.shards), max(64 * k, 4096))
@@ -308,7 +308,7 @@ class IVFPQIndex:
 
     def save(self, directory) -> Path:
         """Writes the index (its inverted lists stay in lists.ivfdata) and its settings."""
-        faiss = _faiss()
+        faiss = require_faiss()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(directory / "ivfpq.index"))
@@ -322,7 +322,7 @@ class IVFPQIndex:
 
     @classmethod
     def load(cls, directory) -> IVFPQIndex:
-        faiss = _faiss()
+        faiss = require_faiss()
         directory = Path(directory)
         settings = json.loads((directory / "ivfpq.json").read_text())
         index = faiss.read_index(
@@ -331,11 +331,12 @@ class IVFPQIndex:
         return cls(EmbeddingShards(settings["shards"]), index, settings["probes"], settings["candidates"])
 
 
-def _faiss():
+def require_faiss():
+    """The faiss module, or a RuntimeError that says how to install it."""
     try:
         import faiss
     except ImportError:
         raise RuntimeError(
-            "the approximate index needs faiss: pip install 'tfml[faiss]' (or pip install faiss-cpu)"
+            "the approximate indexes need faiss: pip install 'tfml[faiss]' (or pip install faiss-cpu)"
         ) from None
     return faiss
