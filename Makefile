@@ -1,4 +1,4 @@
-# Two entry points that work in a fresh clone: `make quick` and `make test`.
+# Two entry points that work in a fresh clone: `make quick` and `make test` (also `make docs`, `make wheel`).
 # Each creates .venv (once) and installs tfml into it in editable mode.
 PYTHON ?= python3
 VENV := .venv
@@ -8,10 +8,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --upgrade pip
-	$(VENV)/bin/pip install -e '.[test,tfds,faiss,beam,text,plot]'
+	$(VENV)/bin/pip install -e '.[test,docs,tfds,faiss,beam,text,plot]'
 	touch $(STAMP)
 
-.PHONY: install quick test lint bench
+.PHONY: install quick test lint bench docs wheel
 install: $(STAMP)
 
 quick: $(STAMP)
@@ -26,3 +26,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/knn.py
+
+# The site (build/site): the examples executed into docs/examples/, then MkDocs, any warning an error.
+docs: $(STAMP)
+	$(VENV)/bin/python examples/execute.py docs/examples
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The wheel and sdist (dist/), checked by twine, then the wheel alone in a fresh venv (.ci/wheel-smoke).
+wheel: $(STAMP)
+	rm -rf dist
+	$(VENV)/bin/python -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+	.ci/wheel-smoke dist/tfml-*.whl

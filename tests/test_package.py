@@ -1,5 +1,5 @@
 """`import tfml` registers every custom object (every zoo model loads with plain Keras), the layers
-import only downwards, and every dotted tfml name in the README exists."""
+import only downwards, and every dotted tfml name in the README and the documentation exists."""
 
 import importlib
 import re
@@ -12,7 +12,8 @@ from absl.testing import parameterized
 from tests.helpers import PROJECT_ROOT, TestCase
 from tfml import zoo
 
-README_NAMES = sorted(set(re.findall(r"`(tfml(?:\.\w+)+)", (PROJECT_ROOT / "README.md").read_text())))
+DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").rglob("*.md"))]
+README_NAMES = sorted({name for path in DOCUMENTS for name in re.findall(r"`(tfml(?:\.\w+)+)", path.read_text())})
 
 
 class PackageTest(parameterized.TestCase, TestCase):
@@ -28,7 +29,7 @@ class PackageTest(parameterized.TestCase, TestCase):
         self.assertEqual(loaded, files, result.stderr[-3000:])
 
     @parameterized.named_parameters(*[(name, name) for name in README_NAMES])
-    def test_every_tfml_name_in_the_readme_exists(self, name):
+    def test_every_tfml_name_in_the_documents_exists(self, name):
         parts = name.split(".")
         for split in range(len(parts), 0, -1):
             try:
@@ -51,27 +52,3 @@ class PackageTest(parameterized.TestCase, TestCase):
         self.assertNotIn("tfml.cli", loaded)
         self.assertFalse([m for m in loaded if m.startswith(("tfml.workflows", "tfml.commands", "tfml.zoo"))], loaded)
         self.assertIn("tfml.models.aligner", loaded)  # every custom object is registered by the import
-
-    def test_the_readme_fit_example_for_newcomers_runs_and_learns(self):
-        section = (PROJECT_ROOT / "README.md").read_text().split("## Coming from elsewhere", 1)[1]
-        code = section.split("```python\n", 1)[1].split("```", 1)[0]
-        self.assertLessEqual(len(code.strip().splitlines()), 16)
-        script = "import keras\nkeras.utils.disable_interactive_logging()\n" + code  # no progress bars
-        result = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT
-        )
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        figures = eval(result.stdout.strip().splitlines()[-1])
-        self.assertGreater(figures["precision_at_1"], 0.2)  # chance: 0.1 on ten classes
-        self.assertEqual(
-            set(figures),
-            {
-                "precision_at_1",
-                "r_precision",
-                "mean_average_precision_at_r",
-                "mean_average_precision",
-                "mean_reciprocal_rank",
-                "NMI",
-                "AMI",
-            },
-        )

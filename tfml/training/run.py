@@ -525,6 +525,18 @@ class Run:
         data = f" on {self._facts['data_source']}" if "data_source" in self._facts else ""
         return f"**Run**: {what}{data}, seed {config.seed}: `{command}`."
 
+    def figures(self) -> dict[str, Path]:
+        """The report's figures so far: caption -> file."""
+        return {caption: self.dir / relative for caption, relative in self._figures.items()}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The report's tables so far: caption -> table."""
+        return dict(self._tables)
+
+    def summary(self) -> str:
+        """The report's opening as Markdown: what was run, then the steps' summaries and findings."""
+        return "\n\n".join([self.opening(), *self._summary])
+
     def close(self, failed: bool = False) -> None:
         """Lets the run directory go; a run that ``failed`` before any training, in a directory it
         made, removes the directory (a corrected command then starts afresh)."""
