@@ -28,15 +28,23 @@ class TestCase(tf.test.TestCase):
         self.tmp_path, self.monkeypatch, self.capsys, self.caplog = tmp_path, monkeypatch, capsys, caplog
 
 
+def extract_classes(archive_path: Path, root: Path, classes: tuple[str, ...] | None, per_split: int) -> Path:
+    """The first ``per_split`` images of each class (``None``: every class) from train/ and test/ of
+    a class-folder archive, extracted into ``root``."""
+    taken: dict = {}
+    with tarfile.open(archive_path) as archive:
+        for member in archive:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and (classes is None or parts[1] in classes):
+                if taken.get((parts[0], parts[1]), 0) < per_split:
+                    taken[parts[0], parts[1]] = taken.get((parts[0], parts[1]), 0) + 1
+                    archive.extract(member, root, filter="data")
+    short = {key: count for key, count in taken.items() if count < per_split}
+    assert not short and (classes is None or len(taken) == 2 * len(classes)), f"too few images: {taken}"
+    return root
+
+
 def extract_crops(root: Path, codes: tuple[str, ...], per_split: int) -> Path:
     """``per_split`` crops of each class ``codes`` from train/ and test/ of the real TT100K crops,
     extracted into ``root`` (skips when the archive is absent)."""
-    wanted = {(split, code): per_split for split in ("train", "test") for code in codes}
-    with tarfile.open(shared_file("tt100k-crops.tar.gz")) as archive:
-        for member in archive:
-            parts = member.name.split("/")
-            if member.isfile() and len(parts) == 3 and wanted.get((parts[0], parts[1]), 0) > 0:
-                wanted[parts[0], parts[1]] -= 1
-                archive.extract(member, root, filter="data")
-    assert not any(wanted.values()), f"too few crops in the archive: {wanted}"
-    return root
+    return extract_classes(shared_file("tt100k-crops.tar.gz"), root, codes, per_split)
