@@ -96,6 +96,26 @@ def swept(name, knob, values, set_knob, search, queries, exact, threads, built, 
     return rows
 
 
+def tuned(name, tune, search, queries, exact, thread_counts, built, per_vector):
+    """Rows of a tfml index asked for each target: ``tune(target)`` sets it (and describes the
+    setting), then it is timed on the test queries; a target it cannot reach is a row saying why."""
+    import faiss
+
+    rows = []
+    for threads in thread_counts:
+        faiss.omp_set_num_threads(threads)
+        for target in TARGETS:
+            try:
+                setting = tune(target)
+            except ValueError as error:
+                rows.append((name, target, str(error)[:40], float("nan"), float("nan"), threads, built, per_vector))
+                continue
+            qps, found = timed(search, queries)
+            rows.append((name, target, setting, recall(found, exact), qps, threads, built, per_vector))
+    faiss.omp_set_num_threads(max(thread_counts))
+    return rows
+
+
 def measure(set_name: str, base, tuning, test, distance: str, thread_counts) -> list[tuple]:
     import faiss
     import hnswlib
@@ -112,24 +132,16 @@ def measure(set_name: str, base, tuning, test, distance: str, thread_counts) -> 
     start = time.perf_counter()
     ours = HNSWIndex(base, distance=distance, links=LINKS, ef_construction=EF_CONSTRUCTION)
     built = time.perf_counter() - start
-    for threads in thread_counts:
-        faiss.omp_set_num_threads(threads)
-        for target in TARGETS:
-            setting = ours.tune(tuning, target, k=K)
-            qps, found = timed(lambda q: ours.search(q, K)[1], test)
-            rows.append(
-                (
-                    "tfml HNSWIndex",
-                    target,
-                    f"ef_search {setting['ef_search']} (tuned)",
-                    recall(found, exact),
-                    qps,
-                    threads,
-                    built,
-                    ours.resident_bytes_per_vector(),
-                )
-            )
-    faiss.omp_set_num_threads(max(thread_counts))
+    rows += tuned(
+        "tfml HNSWIndex",
+        lambda target: "ef_search {ef_search} (tuned)".format(**ours.tune(tuning, target, k=K)),
+        lambda q: ours.search(q, K)[1],
+        test,
+        exact,
+        thread_counts,
+        built,
+        ours.resident_bytes_per_vector(),
+    )
 
     start = time.perf_counter()
     metric = faiss.METRIC_INNER_PRODUCT if distance == "cosine" else faiss.METRIC_L2
@@ -184,39 +196,18 @@ def measure(set_name: str, base, tuning, test, distance: str, thread_counts) -> 
         write_shards(f"{folder}/shards", searched, 8)
         index = IVFPQIndex.build(EmbeddingShards(f"{folder}/shards"), f"{folder}/ivfpq", lists, subquantizers)
         built = time.perf_counter() - start
-        for threads in thread_counts:
-            faiss.omp_set_num_threads(threads)
-            for target in TARGETS:
-                try:
-                    setting = index.tune(metric_space(tuning), target, k=K)
-                except ValueError as error:
-                    rows.append(
-                        (
-                            "tfml IVFPQIndex",
-                            target,
-                            str(error)[:40],
-                            float("nan"),
-                            float("nan"),
-                            threads,
-                            built,
-                            index.resident_bytes_per_vector(),
-                        )
-                    )
-                    continue
-                qps, found = timed(lambda q: index.search(metric_space(q), K)[1], test)
-                rows.append(
-                    (
-                        "tfml IVFPQIndex",
-                        target,
-                        f"probes {setting['probes']}, re-rank {setting['candidates']} (tuned)",
-                        recall(found, exact),
-                        qps,
-                        threads,
-                        built,
-                        index.resident_bytes_per_vector(),
-                    )
-                )
-    faiss.omp_set_num_threads(max(thread_counts))
+        rows += tuned(
+            "tfml IVFPQIndex",
+            lambda target: "probes {probes}, re-rank {candidates} (tuned)".format(
+                **index.tune(metric_space(tuning), target, k=K)
+            ),
+            lambda q: index.search(metric_space(q), K)[1],
+            test,
+            exact,
+            thread_counts,
+            built,
+            index.resident_bytes_per_vector(),
+        )
     start = time.perf_counter()
     quantizer = faiss.IndexFlatL2(dim)
     ivfpq = faiss.IndexIVFPQ(quantizer, dim, lists, subquantizers, 8)

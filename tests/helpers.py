@@ -35,10 +35,10 @@ def extract_classes(archive_path: Path, root: Path, classes: tuple[str, ...] | N
     with tarfile.open(archive_path) as archive:
         for member in archive:
             parts = member.name.split("/")
-            if member.isfile() and len(parts) == 3 and (classes is None or parts[1] in classes):
-                if taken.get((parts[0], parts[1]), 0) < per_split:
-                    taken[parts[0], parts[1]] = taken.get((parts[0], parts[1]), 0) + 1
-                    archive.extract(member, root, filter="data")
+            key = (parts[0], parts[1]) if len(parts) == 3 else None
+            if member.isfile() and key and (classes is None or key[1] in classes) and taken.get(key, 0) < per_split:
+                taken[key] = taken.get(key, 0) + 1
+                archive.extract(member, root, filter="data")
     short = {key: count for key, count in taken.items() if count < per_split}
     assert not short and (classes is None or len(taken) == 2 * len(classes)), f"too few images: {taken}"
     return root

@@ -593,8 +593,8 @@ def zoo_list(config: ZooListConfig) -> None:
     from tfml import zoo
 
     items = zoo.entries()
-    if not (zoo.folder() / "zoo.json").exists():
-        print(zoo.NO_ZOO.format(folder=zoo.folder()))
+    if zoo.missing():
+        print(zoo.missing())
     elif not items:
         print(f"the zoo ({zoo.folder()}) is empty")
     for item in items:

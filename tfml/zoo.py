@@ -46,12 +46,17 @@ NO_ZOO = (
 )
 
 
+def missing(zoo_dir: str | os.PathLike | None = None) -> str | None:
+    """Why there is no zoo at the folder (no zoo.json: where the models are), or None."""
+    return None if (folder(zoo_dir) / "zoo.json").exists() else NO_ZOO.format(folder=folder(zoo_dir))
+
+
 def entry(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
     for item in entries(zoo_dir):
         if item["name"] == name:
             return item
-    if not (folder(zoo_dir) / "zoo.json").exists():
-        raise KeyError(f"no model named {name!r}: " + NO_ZOO.format(folder=folder(zoo_dir)))
+    if missing(zoo_dir):
+        raise KeyError(f"no model named {name!r}: {missing(zoo_dir)}")
     names = ", ".join(item["name"] for item in entries(zoo_dir)) or "none"
     raise KeyError(f"no model named {name!r} in the zoo ({folder(zoo_dir) / 'zoo.json'}); available: {names}")
 

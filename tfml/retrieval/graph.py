@@ -26,11 +26,12 @@ from __future__ import annotations
 import numpy as np
 
 from tfml.losses.distances import canonical_distance
-from tfml.retrieval.index import ExactIndex, check_embeddings
+from tfml.retrieval.index import ExactIndex, _normalise, check_embeddings
 from tfml.retrieval.metrics import neighbour_recall
 from tfml.retrieval.shards import require_faiss
 
 DISTANCES = ("euclidean", "cosine")
+TUNING_K = 10  # recall@k that target_recall is about
 
 
 class HNSWIndex:
@@ -69,7 +70,7 @@ class HNSWIndex:
         self.index.add(self._prepared(self.base[graph_rows]))
         if target_recall is not None:
             exact = graph_rows[
-                ExactIndex(self.base[graph_rows], distance=self.distance).search(self.base[held_out], 10)[1]
+                ExactIndex(self.base[graph_rows], distance=self.distance).search(self.base[held_out], TUNING_K)[1]
             ]
             self._tune(self.base[held_out], exact, target_recall)
             self.index.add(self._prepared(self.base[held_out]))
@@ -78,10 +79,8 @@ class HNSWIndex:
         return self.size
 
     def _prepared(self, vectors: np.ndarray) -> np.ndarray:
-        vectors = np.ascontiguousarray(vectors, np.float32)
-        if self.distance == "cosine":
-            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        vectors = _normalise(vectors) if self.distance == "cosine" else vectors
+        return np.ascontiguousarray(vectors, np.float32)
 
     def resident_bytes_per_vector(self) -> float:
         """RAM per vector: the vector and its bottom-layer links (upper layers add about 1 / links)."""
@@ -103,7 +102,7 @@ class HNSWIndex:
         distances = 1 - scores if self.distance == "cosine" else np.sqrt(np.maximum(scores, 0))
         return distances.astype(np.float32), rows.astype(np.int64)
 
-    def tune(self, queries, target_recall: float, k: int = 10, exclude=None) -> dict:
+    def tune(self, queries, target_recall: float, k: int = TUNING_K, exclude=None) -> dict:
         """Sets ``ef_search`` to the smallest power of 2 from k whose recall@k on ``queries`` (held out
         from any later measurement) reaches ``target_recall``; returns {"ef_search", "recall"}. A
         ValueError names the best recall reachable when even ef_search = base size falls short."""
