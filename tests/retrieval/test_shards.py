@@ -57,6 +57,27 @@ class ShardsTest(TestCase):
         loaded = IVFPQIndex.load(tmp_path / "saved")
         np.testing.assert_array_equal(loaded.search(queries, 10)[1], found)
 
+    def test_ivfpq_rerank_at_full_breadth_equals_the_exact_index_and_pads_short_lists(self):
+        pytest.importorskip("faiss", reason="the faiss extra is not installed")
+        from tfml.retrieval import ExactIndex
+        from tfml.retrieval.shards import EmbeddingShards, IVFPQIndex, write_shards
+
+        vectors = clustered(600)
+        write_shards(self.tmp_path / "shards", vectors, 2)
+        shards = EmbeddingShards(self.tmp_path / "shards")
+        index = IVFPQIndex.build(shards, self.tmp_path / "saved", lists=60, subquantizers=4, probes=60, candidates=600)
+        queries, exclude = vectors[:40], np.arange(40)
+        expected = ExactIndex(vectors).search(queries, 10, exclude=exclude)
+        distances, found = index.search(queries, 10, exclude=exclude)
+        np.testing.assert_array_equal(found, expected[1])
+        np.testing.assert_allclose(distances, expected[0], rtol=1e-5)
+        index.probes, index.candidates = 1, 600
+        distances, found = index.search(queries, 100, exclude=exclude)  # one list of about 10 vectors per query
+        short = found == -1
+        self.assertTrue(short.any(axis=1).all())
+        self.assertTrue(np.isinf(distances[short]).all() and np.isfinite(distances[~short]).all())
+        self.assertFalse((found == exclude[:, None]).any())
+
     def test_a_recall_target_picks_probes_and_candidates_that_reach_it_on_other_queries(self):
         pytest.importorskip("faiss", reason="the faiss extra is not installed")
         from tfml.retrieval import ExactIndex

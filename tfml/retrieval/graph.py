@@ -4,8 +4,9 @@
 hierarchy of proximity graphs (built with a candidate list of ``ef_construction``); a search walks
 the graph greedily from the top layer, keeping the ``ef_search`` best candidates on the bottom one.
 Larger ``ef_search``: slower and closer to exact. Ask for a recall, not for the knob:
-``target_recall`` picks the smallest ``ef_search`` (powers of 2 from k) whose recall@k against the
-exact neighbours (``ExactIndex``) of held-out queries reaches it: at construction,
+``target_recall`` picks the smallest ``ef_search`` (k x 2^(i/4), i = 0, 1, ...) whose recall@k against
+the exact neighbours (``ExactIndex``) of held-out queries clears it by two standard errors of that
+mean (so that other queries from the same distribution reach it too): at construction,
 ``tuning_queries`` base vectors drawn at random are added to the graph only after it is tuned on
 them (a vector already in the graph finds its neighbours through its own links, far more easily
 than a new query would); ``tune(queries, target_recall)`` takes queries of the user's.
@@ -32,6 +33,8 @@ from tfml.retrieval.shards import require_faiss
 
 DISTANCES = ("euclidean", "cosine")
 TUNING_K = 10  # recall@k that target_recall is about
+TUNING_LADDER = 2**0.25  # ef_search tried: k, k x 2^(1/4), k x 2^(2/4), ...
+TUNING_MARGIN = 2.0  # standard errors of the tuning recall by which it must clear the target
 
 
 class HNSWIndex:
@@ -103,9 +106,9 @@ class HNSWIndex:
         return distances.astype(np.float32), rows.astype(np.int64)
 
     def tune(self, queries, target_recall: float, k: int = TUNING_K, exclude=None) -> dict:
-        """Sets ``ef_search`` to the smallest power of 2 from k whose recall@k on ``queries`` (held out
-        from any later measurement) reaches ``target_recall``; returns {"ef_search", "recall"}. A
-        ValueError names the best recall reachable when even ef_search = base size falls short."""
+        """Sets ``ef_search`` to the smallest of the ladder whose recall@k on ``queries`` (held out from
+        any later measurement) clears ``target_recall`` (see the module docstring); returns {"ef_search",
+        "recall"}. A ValueError names the best recall reachable when even ef_search = base size falls short."""
         queries = check_embeddings(queries, "queries", self.dim)
         exact = ExactIndex(self.base, distance=self.distance).search(queries, k, exclude=exclude)[1]
         return self._tune(queries, exact, target_recall, exclude)
@@ -114,15 +117,16 @@ class HNSWIndex:
         if not 0 < target_recall <= 1:
             raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
         k = exact.shape[1]
-        ef = k
-        while True:
-            self.ef_search = min(ef, self.size)
-            reached = neighbour_recall(self.search(queries, k, exclude=exclude)[1], exact)
-            if reached >= target_recall:
+        ladder = sorted({min(round(k * TUNING_LADDER**step), self.size) for step in range(int(4 * np.log2(self.size)) + 5)})
+        for ef in ladder:
+            self.ef_search = ef
+            per_query = neighbour_recall(self.search(queries, k, exclude=exclude)[1], exact, per_query=True)
+            reached = float(per_query.mean())
+            margin = TUNING_MARGIN * per_query.std(ddof=1) / np.sqrt(len(per_query)) if len(per_query) > 1 else 0.0
+            if reached - margin >= target_recall or (self.ef_search == self.size and reached >= target_recall):
                 return {"ef_search": self.ef_search, "recall": reached}
             if self.ef_search == self.size:
                 raise ValueError(
                     f"recall@{k} {reached:.3f} with ef_search = {self.size} is below the target {target_recall}: "
                     "build with more links or a larger ef_construction"
                 )
-            ef *= 2

@@ -71,12 +71,12 @@ def recall_at_k(relevance, k: int, n_relevant, per_query: bool = False):
     return _mean(values, per_query, "recall (no query has a relevant item in the base)")
 
 
-def neighbour_recall(found, exact) -> float:
+def neighbour_recall(found, exact, per_query: bool = False):
     """Recall@k of an approximate search (ann-benchmarks'): mean over queries of
     |found_q & exact_q| / k, with exact (Q, k) the true k nearest and found (Q, k) the returned rows."""
     found, exact = np.asarray(found), np.asarray(exact)
     relevance = (found[:, :, None] == exact[:, None, :]).any(axis=2) & (found >= 0)
-    return float(recall_at_k(relevance, exact.shape[1], np.full(len(exact), exact.shape[1])))
+    return recall_at_k(relevance, exact.shape[1], np.full(len(exact), exact.shape[1]), per_query=per_query)
 
 
 def hit_rate_at_k(relevance, k: int, per_query: bool = False):

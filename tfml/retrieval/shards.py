@@ -28,6 +28,7 @@ from tfml.retrieval.index import ExactIndex, check_embeddings
 from tfml.retrieval.metrics import neighbour_recall
 
 FORMAT = "tfml-shards-1"
+RERANK_BYTES = 64 << 20  # the candidates' vectors read at once to re-rank a chunk of queries
 
 
 def write_shards(
@@ -197,7 +198,9 @@ class IVFPQIndex:
     centroids); subquantizers: bytes of PQ code per vector; probes: lists searched per query;
     candidates: PQ neighbours re-ranked exactly from the shard files. Euclidean distance.
     ``target_recall``: tune probes and candidates at build time (``tune``) on ``tuning_queries`` base
-    vectors drawn at random (each left out of its own results).
+    vectors drawn at random, left out of the quantizers' training sample and of their own results. (Unlike
+    a graph's, an inverted file's search does not pass through the query's own entry: with itself
+    excluded, an indexed vector is searched as a new query would be, once the quantizers never saw it.)
     """
 
     def __init__(self, shards: EmbeddingShards, index, probes: int, candidates: int):
@@ -226,8 +229,12 @@ class IVFPQIndex:
         if dim % subquantizers:
             raise ValueError(f"subquantizers ({subquantizers}) must divide the dimension ({dim})")
         rng = np.random.default_rng(seed)
+        tuning = np.zeros(0, np.int64)
+        if target_recall is not None:
+            tuning = np.sort(rng.choice(len(shards), min(tuning_queries, len(shards) // 2), replace=False))
+        trainable = np.setdiff1d(np.arange(len(shards)), tuning)
         sample = np.ascontiguousarray(
-            shards.vectors(np.sort(rng.choice(len(shards), min(train_size, len(shards)), replace=False)))
+            shards.vectors(np.sort(rng.choice(trainable, min(train_size, len(trainable)), replace=False)))
         )
         lists = min(lists or max(1, int(4 * math.sqrt(len(shards)))), len(sample))
         trained = faiss.IndexIVFPQ(faiss.IndexFlatL2(dim), dim, lists, subquantizers, 8)
@@ -248,8 +255,7 @@ class IVFPQIndex:
         cls(shards, index, probes, candidates).save(directory)
         built = cls.load(directory)  # searched as saved: the lists memory-mapped read-only
         if target_recall is not None:
-            rows = np.sort(rng.choice(len(shards), min(tuning_queries, len(shards)), replace=False))
-            built.tune(shards.vectors(rows), target_recall, exclude=rows)
+            built.tune(shards.vectors(tuning), target_recall, exclude=tuning)
             built.save(directory)
         return built
 
@@ -269,16 +275,22 @@ class IVFPQIndex:
             raise ValueError(f"k={k} is larger than the {len(self.shards)} base items")
         self.index.nprobe = self.probes
         _, candidates = self.index.search(np.ascontiguousarray(queries), max(self.candidates, k + 1))
-        distances = np.full((len(queries), k), np.inf, np.float32)
-        indices = np.full((len(queries), k), -1, np.int64)
-        for q in range(len(queries)):
-            rows = candidates[q][candidates[q] >= 0]
+        distances, indices = [], []
+        chunk = max(1, RERANK_BYTES // (candidates.shape[1] * self.shards.dim * 4))
+        for start in range(0, len(queries), chunk):
+            part = slice(start, start + chunk)
+            rows = candidates[part]
+            drop = rows < 0
             if exclude is not None:
-                rows = rows[rows != exclude[q]]
-            exact = np.sqrt(((self.shards.vectors(rows) - queries[q]) ** 2).sum(axis=1))
-            order = np.lexsort((rows, exact))[:k]
-            distances[q, : len(order)], indices[q, : len(order)] = exact[order], rows[order]
-        return distances, indices
+                drop |= rows == np.asarray(exclude)[part, None]
+            vectors = self.shards.vectors(np.where(drop, 0, rows))
+            exact = np.sqrt(((vectors - queries[part, None, :]) ** 2).sum(axis=2))
+            exact[drop] = np.inf
+            order = np.lexsort((rows, exact), axis=1)[:, :k]
+            found = np.take_along_axis(exact, order, 1)
+            distances.append(found)
+            indices.append(np.where(np.isinf(found), -1, np.take_along_axis(rows, order, 1)))
+        return np.concatenate(distances).astype(np.float32), np.concatenate(indices).astype(np.int64)
 
     def tune(self, queries, target_recall: float, k: int = 10, exclude=None) -> dict:
         """Sets ``probes`` (the fewest lists, in powers of 2) and then ``candidates`` (the fewest
