@@ -117,8 +117,8 @@ class HNSWIndex:
         if not 0 < target_recall <= 1:
             raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
         k = exact.shape[1]
-        ladder = sorted({min(round(k * TUNING_LADDER**step), self.size) for step in range(int(4 * np.log2(self.size)) + 5)})
-        for ef in ladder:
+        steps = range(int(4 * np.log2(self.size)) + 5)  # enough to pass the base size
+        for ef in sorted({min(round(k * TUNING_LADDER**step), self.size) for step in steps}):
             self.ef_search = ef
             per_query = neighbour_recall(self.search(queries, k, exclude=exclude)[1], exact, per_query=True)
             reached = float(per_query.mean())
