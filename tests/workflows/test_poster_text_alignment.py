@@ -68,3 +68,22 @@ class PairStreamTest(TestCase):
         np.testing.assert_array_equal(augmented[0]["poster"].numpy(), augmented[1]["poster"].numpy())  # resumable
         self.assertFalse(np.array_equal(augmented[0]["poster"].numpy(), posters[order]))
         np.testing.assert_array_equal(augmented[0]["text"].numpy(), plain["text"].numpy())  # pairs stay matched
+
+
+class PosterTowerTest(TestCase):
+    def test_an_embedding_net_warm_starts_the_poster_tower_with_its_features(self):
+        from tfml.models import build_embedding_net
+        from tfml.workflows.poster_text_alignment import Config, poster_tower
+
+        net = build_embedding_net((24, 16, 3), 8, network="small", name="poster_net")
+        net.save(self.tmp_path / "poster_net.h5")
+        config = Config(image_size=(24, 16), dim=6)
+        tower = poster_tower(str(self.tmp_path / "poster_net.h5"), config, None)
+        images = np.random.default_rng(0).integers(0, 256, (3, 24, 16, 3)).astype(np.uint8)
+        self.assertEqual(tower.output_shape, (None, 6))
+        features = keras.Model(net.inputs, net.get_layer("embedding").input)
+        np.testing.assert_allclose(
+            tower.get_layer("warm_start").predict(images, verbose=0), features.predict(images, verbose=0), rtol=1e-5
+        )  # the saved weights, not a fresh network
+        with self.assertRaisesRegex(ValueError, r"reads images of shape \(24, 16, 3\), the posters are \(32, 16, 3\)"):
+            poster_tower(str(self.tmp_path / "poster_net.h5"), Config(image_size=(32, 16), dim=6), None)

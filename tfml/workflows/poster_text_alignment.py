@@ -62,7 +62,8 @@ class Config(StudyConfig):
     )
     poster_towers: tuple[str, ...] = option(
         ("scratch", "resnet18-tt100k-backbone"),
-        "poster towers of the ablation: scratch, or a ResNet-18 backbone (zoo name or .h5)",
+        "poster towers of the ablation: scratch; an embedding net to start from (zoo name or .h5, e.g. "
+        "ml100k-poster-embedding); a ResNet-18 backbone (zoo name or .h5)",
         metavar="TOWER",
     )
     objectives: tuple[str, ...] = option(
@@ -412,13 +413,31 @@ def text_tower(kind: str, texts: list[str], config: Config) -> keras.Model:
 
 
 def poster_tower(kind: str, config: Config, standardize) -> keras.Model:
+    """"scratch": tfml's reference CNN; an embedding net (``build_embedding_net``'s, e.g. the poster
+    study's ``ml100k-poster-embedding``): its pooled features, a warm start; otherwise a ResNet-18
+    backbone. Each but "scratch" gets a new projection to the shared space."""
     shape = (*config.image_size, 3)
     if kind == "scratch":
         return build_embedding_net(shape, config.dim, network="reference", standardize=standardize, name="poster_tower")
-    features = load_backbone(str(zoo.resolve(kind)), shape)
+    features = warm_start_features(kind, shape) or load_backbone(str(zoo.resolve(kind)), shape)
     inputs = keras.Input(shape, dtype="uint8", name="image")
     x = keras.layers.Dense(config.dim, name="poster_projection")(features(inputs))
     return keras.Model(inputs, keras.layers.UnitNormalization(name="poster_l2_normalize")(x), name="poster_tower")
+
+
+def warm_start_features(kind: str, shape: tuple[int, ...]) -> keras.Model | None:
+    """The layers of a saved embedding net (zoo name or file) up to its ``embedding`` projection, or
+    None for a model without one (a backbone); a ValueError when it reads images of another shape."""
+    if kind.endswith(".weights.h5"):
+        return None
+    model = zoo.load_model(kind)[0]
+    if "embedding" not in {layer.name for layer in model.layers}:
+        return None
+    if tuple(model.input_shape[1:]) != shape:
+        raise ValueError(
+            f"{kind} reads images of shape {model.input_shape[1:]}, the posters are {shape}: set --image-size"
+        )
+    return keras.Model(model.inputs, model.get_layer("embedding").input, name="warm_start")
 
 
 STEPS = (prepare, train, report)
