@@ -5,7 +5,8 @@ and reports build time, search time, queries per second and peak resident memory
 prints the ratios and checks that the neighbours agree: for every query, the float64 distances of
 each contender's k neighbours, sorted, must match the reference's within a relative 1e-5 (so ties
 may be broken differently). ``matmul-floor`` is the matrix product alone in ExactIndex's query chunks
-and base tiles, no selection.
+and base tiles, no selection, through TensorFlow; ``numpy-floor`` the same products through numpy's
+BLAS; the floor is the faster of the two.
 
     python benchmarks/knn.py                          # 1,000,000 x 64, 10,000 queries, k = 10
     python benchmarks/knn.py --n 100000 --queries 1000
@@ -27,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-CONTENDERS = ("tfml", "faiss", "sklearn", "matmul-floor")
+CONTENDERS = ("tfml", "faiss", "sklearn", "matmul-floor", "numpy-floor")
+FLOORS = ("matmul-floor", "numpy-floor")
 
 
 def run_contender(name: str, folder: Path, k: int) -> dict:
@@ -80,6 +82,24 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
         built_and_warm = time.perf_counter()
         for s in range(0, len(queries), MAX_QUERY_CHUNK):
             product(tf.constant(augmented[s : s + MAX_QUERY_CHUNK])).numpy()
+        distances = indices = None
+    elif name == "numpy-floor":
+        from tfml.retrieval.index import MAX_QUERY_CHUNK, TILE_ROWS
+
+        # the same products through numpy's BLAS, written into one reused output tile
+        n_tiles = -(-len(base) // TILE_ROWS)
+        padded = np.zeros((n_tiles * TILE_ROWS, base.shape[1] + 1), np.float32)
+        padded[: len(base), :-1] = base
+        tiles = [np.ascontiguousarray(padded[t * TILE_ROWS : (t + 1) * TILE_ROWS].T) for t in range(n_tiles)]
+        augmented = np.concatenate([2 * queries, -np.ones((len(queries), 1), np.float32)], axis=1)
+        out = np.empty((MAX_QUERY_CHUNK, TILE_ROWS), np.float32)
+        built = time.perf_counter()
+        np.matmul(augmented[:MAX_QUERY_CHUNK], tiles[0], out=out)
+        built_and_warm = time.perf_counter()
+        for s in range(0, len(queries), MAX_QUERY_CHUNK):
+            chunk = augmented[s : s + MAX_QUERY_CHUNK]
+            for tile in tiles:
+                np.matmul(chunk, tile, out=out[: len(chunk)])
         distances = indices = None
     else:
         raise ValueError(name)
@@ -146,7 +166,11 @@ def main() -> None:
             )
         print(f"base size: {base.nbytes / 2**30:.2f} GB")
         if "tfml" in results:
-            for peer in ("faiss", "sklearn", "matmul-floor"):
+            floors = [results[f]["queries_per_s"] for f in FLOORS if f in results]
+            if floors:
+                ratio = results["tfml"]["queries_per_s"] / max(floors)
+                print(f"tfml / the faster matrix product (the floor): {ratio:.2f}x")
+            for peer in ("faiss", "sklearn", *FLOORS):
                 if peer in results:
                     print(
                         f"tfml / {peer} throughput: "
