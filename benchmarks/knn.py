@@ -10,6 +10,7 @@ BLAS; the floor is the faster of the two.
 
     python benchmarks/knn.py                          # 1,000,000 x 64, 10,000 queries, k = 10
     python benchmarks/knn.py --n 100000 --queries 1000
+    taskset -c 0 python benchmarks/knn.py --stages    # ExactIndex's steps on one chunk, one core
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +117,55 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
     }
 
 
+def stages(base, queries, k: int) -> None:
+    """Seconds of ExactIndex's steps on one query chunk (best of 3): what the selection costs beyond the product."""
+    import tensorflow as tf
+
+    from tfml.retrieval import ExactIndex
+    from tfml.retrieval.index import MAX_QUERY_CHUNK, _matmul_topk
+
+    index = ExactIndex(base)
+    chunk = queries[:MAX_QUERY_CHUNK]
+    augmented = tf.constant(index._augment_queries(chunk))
+    tiles = tf.reshape(index._padded, [-1, index.tile, index._padded.shape[1]])
+    c, block = len(chunk), index.block
+
+    def over_tiles(reduce):
+        return tf.function(
+            lambda q: tf.map_fn(
+                lambda rows: reduce(tf.matmul(q, rows, transpose_b=True)),
+                tiles,
+                parallel_iterations=2,
+                fn_output_signature=tf.float32,
+            )
+        )
+
+    product = over_tiles(lambda scores: scores[:, 0])
+    maxima = over_tiles(lambda scores: tf.reduce_max(tf.reshape(scores, [c, -1, block]), axis=2))
+    block_maxima = tf.reshape(tf.transpose(maxima(augmented), [1, 0, 2]), [c, -1])
+    best = tf.sort(tf.math.top_k(block_maxima, k + 1)[1], axis=1)
+    blocks = tf.reshape(index._padded, [-1, block, index._padded.shape[1]])
+    rescore = tf.function(lambda q, b: tf.einsum("qd,qkbd->qkb", q, tf.gather(blocks, b)))
+    exclude = tf.constant(np.full(c, -1, np.int64))
+    whole = partial(_matmul_topk, augmented, index._padded, k + 1, block, index.tile, exclude)
+    steps = {
+        "product alone (the floor)": lambda: product(augmented).numpy(),
+        "product and block maxima": lambda: maxima(augmented).numpy(),
+        "top-k of the block maxima": lambda: tf.math.top_k(block_maxima, k + 1)[0].numpy(),
+        "gather the best blocks and score them": lambda: rescore(augmented, best).numpy(),
+        "the whole selection": lambda: whole()[0].numpy(),
+        "ExactIndex.search": lambda: index.search(chunk, k),
+    }
+    for name, step in steps.items():
+        step()
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        print(f"{name:>40}: {min(times):.3f} s for {c:,} queries")
+
+
 def agreement(base, queries, indices, reference, k) -> float:
     """Share of queries whose neighbours' sorted float64 distances match the reference's (rel 1e-5)."""
 
@@ -134,6 +185,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stages", action="store_true", help="time ExactIndex's steps on one query chunk instead")
     parser.add_argument("--run-one", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -142,6 +194,10 @@ def main() -> None:
         return
 
     rng = np.random.default_rng(args.seed)
+    if args.stages:
+        base = rng.standard_normal((args.n, args.dim), dtype=np.float32)
+        stages(base, rng.standard_normal((args.queries, args.dim), dtype=np.float32), args.k)
+        return
     print(f"exact k-NN, euclidean: base {args.n:,} x {args.dim} float32, {args.queries:,} queries, k = {args.k}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
