@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from functools import partial
 from pathlib import Path
 
@@ -66,10 +67,8 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
         from tfml.retrieval.index import MAX_QUERY_CHUNK, TILE_ROWS
 
         # ExactIndex's query chunks and base tiles, the product only (one column kept per tile)
-        n_tiles = -(-len(base) // TILE_ROWS)
-        padded = np.zeros((n_tiles * TILE_ROWS, base.shape[1] + 1), np.float32)
-        padded[: len(base), :-1] = base
-        tiles = tf.constant(padded.reshape(n_tiles, TILE_ROWS, -1))
+        tiles, augmented = product_operands(base, queries, TILE_ROWS)
+        tiles = tf.constant(tiles)
         product = tf.function(
             lambda q: tf.map_fn(
                 lambda rows: tf.matmul(q, rows, transpose_b=True)[:, 0],
@@ -78,7 +77,6 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
                 fn_output_signature=tf.float32,
             )
         )
-        augmented = np.concatenate([2 * queries, -np.ones((len(queries), 1), np.float32)], axis=1)
         built = time.perf_counter()
         product(tf.constant(augmented[:MAX_QUERY_CHUNK]))
         built_and_warm = time.perf_counter()
@@ -89,11 +87,8 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
         from tfml.retrieval.index import MAX_QUERY_CHUNK, TILE_ROWS
 
         # the same products through numpy's BLAS, written into one reused output tile
-        n_tiles = -(-len(base) // TILE_ROWS)
-        padded = np.zeros((n_tiles * TILE_ROWS, base.shape[1] + 1), np.float32)
-        padded[: len(base), :-1] = base
-        tiles = [np.ascontiguousarray(padded[t * TILE_ROWS : (t + 1) * TILE_ROWS].T) for t in range(n_tiles)]
-        augmented = np.concatenate([2 * queries, -np.ones((len(queries), 1), np.float32)], axis=1)
+        tiles, augmented = product_operands(base, queries, TILE_ROWS)
+        tiles = [np.ascontiguousarray(tile.T) for tile in tiles]
         out = np.empty((MAX_QUERY_CHUNK, TILE_ROWS), np.float32)
         built = time.perf_counter()
         np.matmul(augmented[:MAX_QUERY_CHUNK], tiles[0], out=out)
@@ -115,6 +110,15 @@ def run_contender(name: str, folder: Path, k: int) -> dict:
         "queries_per_s": len(queries) / (searched - built_and_warm),
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
+
+
+def product_operands(base, queries, tile_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(base tiles (n_tiles, tile_rows, dim + 1), zero-padded; augmented queries [2q, -1]): the floors' operands."""
+    n_tiles = -(-len(base) // tile_rows)
+    padded = np.zeros((n_tiles * tile_rows, base.shape[1] + 1), np.float32)
+    padded[: len(base), :-1] = base
+    augmented = np.concatenate([2 * queries, -np.ones((len(queries), 1), np.float32)], axis=1)
+    return padded.reshape(n_tiles, tile_rows, -1), augmented
 
 
 def stages(base, queries, k: int) -> None:
@@ -158,12 +162,7 @@ def stages(base, queries, k: int) -> None:
     }
     for name, step in steps.items():
         step()
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        print(f"{name:>40}: {min(times):.3f} s for {c:,} queries")
+        print(f"{name:>40}: {min(timeit.repeat(step, number=1, repeat=3)):.3f} s for {c:,} queries")
 
 
 def agreement(base, queries, indices, reference, k) -> float:

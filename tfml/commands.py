@@ -593,8 +593,8 @@ def zoo_list(config: ZooListConfig) -> None:
     from tfml import zoo
 
     items = zoo.entries()
-    if zoo.missing():
-        print(zoo.missing())
+    if why := zoo.missing():
+        print(why)
     elif not items:
         print(f"the zoo ({zoo.folder()}) is empty")
     for item in items:

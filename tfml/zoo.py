@@ -55,8 +55,8 @@ def entry(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
     for item in entries(zoo_dir):
         if item["name"] == name:
             return item
-    if missing(zoo_dir):
-        raise KeyError(f"no model named {name!r}: {missing(zoo_dir)}")
+    if why := missing(zoo_dir):
+        raise KeyError(f"no model named {name!r}: {why}")
     names = ", ".join(item["name"] for item in entries(zoo_dir)) or "none"
     raise KeyError(f"no model named {name!r} in the zoo ({folder(zoo_dir) / 'zoo.json'}); available: {names}")
 

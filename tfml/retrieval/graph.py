@@ -123,9 +123,10 @@ class HNSWIndex:
             per_query = neighbour_recall(self.search(queries, k, exclude=exclude)[1], exact, per_query=True)
             reached = float(per_query.mean())
             margin = TUNING_MARGIN * per_query.std(ddof=1) / np.sqrt(len(per_query)) if len(per_query) > 1 else 0.0
-            if reached - margin >= target_recall or (self.ef_search == self.size and reached >= target_recall):
-                return {"ef_search": self.ef_search, "recall": reached}
-            if self.ef_search == self.size:
+            widest = ef == self.size
+            if reached - margin >= target_recall or (widest and reached >= target_recall):
+                return {"ef_search": ef, "recall": reached}
+            if widest:
                 raise ValueError(
                     f"recall@{k} {reached:.3f} with ef_search = {self.size} is below the target {target_recall}: "
                     "build with more links or a larger ef_construction"

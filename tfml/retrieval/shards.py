@@ -275,6 +275,7 @@ class IVFPQIndex:
             raise ValueError(f"k={k} is larger than the {len(self.shards)} base items")
         self.index.nprobe = self.probes
         _, candidates = self.index.search(np.ascontiguousarray(queries), max(self.candidates, k + 1))
+        exclude = None if exclude is None else np.asarray(exclude)
         distances, indices = [], []
         chunk = max(1, RERANK_BYTES // (candidates.shape[1] * self.shards.dim * 4))
         for start in range(0, len(queries), chunk):
@@ -282,7 +283,7 @@ class IVFPQIndex:
             rows = candidates[part]
             drop = rows < 0
             if exclude is not None:
-                drop |= rows == np.asarray(exclude)[part, None]
+                drop |= rows == exclude[part, None]
             vectors = self.shards.vectors(np.where(drop, 0, rows))
             exact = np.sqrt(((vectors - queries[part, None, :]) ** 2).sum(axis=2))
             exact[drop] = np.inf
