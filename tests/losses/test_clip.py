@@ -1,11 +1,13 @@
-"""Symmetric InfoNCE and the SigLIP sigmoid loss against numpy, values and gradients."""
+"""Symmetric InfoNCE, the SigLIP sigmoid loss and SymmetricLoss (multi-label SupCon both ways) against
+numpy, values and gradients."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
 from tests.helpers import TestCase
-from tfml.losses import ClipLoss, LpDistance, SigLipLoss
+from tfml.losses import ClipLoss, JaccardLabels, LpDistance, SigLipLoss, SupConLoss, SymmetricLoss
 
 
 def ref_clip(scaled_queries, keys):
@@ -84,3 +86,99 @@ class SigLipLossTest(parameterized.TestCase, TestCase):
         pair = np.stack([30 * eye, eye], axis=1)  # logits 30 on the diagonal, 0 elsewhere
         expected = (np.log1p(np.exp(-30.0)) * 4 + np.log(2) * 12) / 4  # every off-diagonal pair costs log 2
         self.assertAllClose(SigLipLoss(dtype="float64")(np.zeros(4), pair), expected)
+
+
+def ref_jaccard_matrix(labels):
+    a = labels.astype(bool)
+    shared = (a[:, None] & a[None]).sum(-1)
+    union = (a[:, None] | a[None]).sum(-1)
+    return np.where(union > 0, shared / np.maximum(union, 1), 0.0)
+
+
+def ref_symmetric_supcon(queries, keys, labels, positive_at):
+    """1/2 (one way + the other) of multi-label SupCon on matched pairs, one anchor at a time: for
+    anchor i, positives are its own key (weight 1) and keys j with J_ij >= positive_at (weight J_ij),
+    the others negatives; -sum_p w_p log softmax_p / sum_p w_p; mean over the non-zero anchors."""
+    jaccard = ref_jaccard_matrix(labels)
+
+    def one_way(q, k):
+        values = []
+        for i in range(len(q)):
+            logits = k @ q[i]
+            log_softmax = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+            weights = [
+                1.0 if j == i else (jaccard[i, j] if jaccard[i, j] >= positive_at else 0.0) for j in range(len(k))
+            ]
+            values.append(-np.dot(weights, log_softmax) / np.sum(weights))
+        values = np.array(values)
+        return values[values > 0].mean()
+
+    q, k = queries.astype(np.float64), keys.astype(np.float64)
+    return 0.5 * (one_way(q, k) + one_way(k, q))
+
+
+GENRES = np.array(
+    [[1, 0, 0, 1], [1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 0]], np.float32
+)  # rows 3 and 6: no genre, each still its own synopsis' match
+
+
+def genre_supcon(dtype="float32", positive_at=0.5):
+    supcon = SupConLoss(1.0, distance="dot", label_comparison=JaccardLabels(positive_at, graded=True), dtype=dtype)
+    return SymmetricLoss(supcon, dtype=dtype)
+
+
+class SymmetricLossTest(parameterized.TestCase, TestCase):
+    @parameterized.product(dtype=[np.float32, np.float64], positive_at=[0.5, 1.0])
+    def test_multi_label_supcon_both_ways_matches_numpy(self, dtype, positive_at):
+        rng = np.random.default_rng(4)
+        u, v = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in rng.normal(size=(2, 7, 3)))
+        pair = np.stack([5.0 * u, v], axis=1).astype(dtype)
+        value = genre_supcon(np.dtype(dtype).name, positive_at)(GENRES, pair)
+        expected = ref_symmetric_supcon(pair[:, 0], pair[:, 1], GENRES, positive_at)
+        self.assertAllClose(value, expected, rtol=1e-5 if dtype == np.float32 else 1e-10)
+
+    def test_gradients_equal_the_numpy_reference_differentiated(self):
+        rng = np.random.default_rng(5)
+        pair = rng.normal(size=(7, 2, 3))
+        with tf.GradientTape() as tape:
+            x = tf.constant(pair)
+            tape.watch(x)
+            value = genre_supcon("float64")(GENRES, x)
+        gradient = tape.gradient(value, x).numpy()
+        step, numerical = 1e-6, np.zeros_like(pair)
+        for index in np.ndindex(pair.shape):
+            up, down = pair.copy(), pair.copy()
+            up[index] += step
+            down[index] -= step
+            numerical[index] = (
+                ref_symmetric_supcon(up[:, 0], up[:, 1], GENRES, 0.5)
+                - ref_symmetric_supcon(down[:, 0], down[:, 1], GENRES, 0.5)
+            ) / (2 * step)
+        self.assertAllClose(gradient, numerical, atol=1e-7)
+
+    def test_one_label_per_pair_gives_clip(self):
+        rng = np.random.default_rng(6)
+        pair = rng.normal(size=(8, 2, 4)).astype(np.float32)
+        symmetric = SymmetricLoss(SupConLoss(1.0, distance="dot"))(np.arange(8), pair)
+        self.assertAllClose(symmetric, ClipLoss()(np.zeros(8), pair), rtol=1e-5)
+
+    def test_similar_genres_pull_together_what_clip_pushes_apart(self):
+        eye = np.eye(4, 3)  # movies 0 and 3 share a poster direction; their genres are the same
+        pair = np.stack([10 * eye, eye], axis=1).astype(np.float32)
+        pair[3] = pair[0]
+        same = np.array([[1, 0], [0, 1], [1, 1], [1, 0]], np.float32)
+        other = np.array([[1, 0], [0, 1], [1, 1], [0, 1]], np.float32)
+        self.assertLess(
+            float(genre_supcon(positive_at=1.0)(same, pair)), float(genre_supcon(positive_at=1.0)(other, pair))
+        )
+
+    def test_reloads_from_its_config_and_rejects_unpaired_embeddings(self):
+        loss = genre_supcon(positive_at=0.4)
+        again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
+        self.assertEqual(again.loss.label_comparison.get_config(), loss.loss.label_comparison.get_config())
+        pair = np.random.default_rng(7).normal(size=(7, 2, 3)).astype(np.float32)
+        self.assertAllClose(again(GENRES, pair), loss(GENRES, pair))
+        with self.assertRaisesRegex(ValueError, "matched pairs"):
+            loss(GENRES, pair[:, 0])
+        with self.assertRaisesRegex(TypeError, "pair or triplet loss"):
+            SymmetricLoss(ClipLoss())

@@ -19,9 +19,10 @@ LOSSES = {
     "ntxent": "NTXentLoss()",
     "infonce": "ClipLoss()",
     "siglip": "SigLipLoss()",
+    "symmetric-supcon": "SymmetricLoss(SupConLoss(1.0, distance='dot'))",
     "cross-batch-memory": "CrossBatchMemory(ContrastiveLoss(margin=1.0, squared=False), 4, memory_size=40)",
 }
-TWO_TOWER = ("infonce", "siglip")  # (B, 2, D) matched pairs; the others take labels
+TWO_TOWER = ("infonce", "siglip", "symmetric-supcon")  # (B, 2, D) matched pairs (with labels); the others (B, D)
 
 STEP = """
     import json, sys
@@ -49,7 +50,7 @@ STEP = """
     results = {}
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     for name, loss in losses.items():
-        x, y = (pairs, np.zeros(16, "float32")) if name in two_tower else (singles, labels)
+        x, y = (pairs if name in two_tower else singles), labels
         results[name] = {
             "one device": one_step(tf.distribute.get_strategy(), loss, x, y),
             "two replicas": one_step(strategy, loss, x, y),

@@ -123,8 +123,9 @@ REPLICA_LOSSES = """
     singles = tf.constant(rng.normal(size=(64, 6)).astype("float32"))
     pairs = tf.constant(rng.normal(size=(64, 2, 6)).astype("float32"))
     results = {}
+    two_tower = set(json.loads(sys.argv[3]))
     for name, loss in json.loads(sys.argv[2]).items():
-        x, y = (pairs, tf.zeros(64)) if name in ("infonce", "siglip") else (singles, labels)
+        x, y = (pairs if name in two_tower else singles), labels
         set_seed(0)
         with strategy.scope():
             model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Dense(4)])
@@ -156,12 +157,12 @@ class MultiWorkerTest(TestCase):
 
     @pytest.mark.slow
     def test_replica_batch_losses_of_two_workers_match_one_process(self):
-        from tests.losses.test_replicas import LOSSES
+        from tests.losses.test_replicas import LOSSES, TWO_TOWER
 
-        losses = json.dumps(LOSSES)
-        single = result_of(run_python(REPLICA_LOSSES, self.tmp_path / "single", losses), timeout=400)
+        losses, two_tower = json.dumps(LOSSES), json.dumps(TWO_TOWER)
+        single = result_of(run_python(REPLICA_LOSSES, self.tmp_path / "single", losses, two_tower), timeout=400)
         workers = [
-            run_python(REPLICA_LOSSES, self.tmp_path / f"worker{i}", losses, env={"TF_CONFIG": config})
+            run_python(REPLICA_LOSSES, self.tmp_path / f"worker{i}", losses, two_tower, env={"TF_CONFIG": config})
             for i, config in enumerate(loopback_tf_configs(2))
         ]
         for result in [result_of(w, timeout=400) for w in workers]:

@@ -22,7 +22,7 @@ class AlignStudyTest(TestCase):
             run_dir=str(tmp_path / "run"),
             epochs=2,
             text_towers=("tfidf",),
-            objectives=("clip", "siglip"),
+            objectives=("clip", "siglip", "supcon"),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -37,7 +37,8 @@ class AlignStudyTest(TestCase):
                 "R@1/poster->synopsis",
                 "median_rank/synopsis->poster",
             ):
-                assert f"tfidf-scratch/{subset}/{key}" in metrics and f"tfidf-scratch-siglip/{subset}/{key}" in metrics
+                for name in ("tfidf-scratch", "tfidf-scratch-siglip", "tfidf-scratch-supcon"):
+                    assert f"{name}/{subset}/{key}" in metrics
         assert metrics["tfidf-scratch/all/acc0.5/dim0"] > 0.5  # better than random after two epochs
         for name in ("poster_to_synopses", "synopsis_to_posters", "rank_histogram"):
             assert (run_dir / "figures" / f"{name}.png").stat().st_size > 5000
@@ -46,10 +47,12 @@ class AlignStudyTest(TestCase):
         aligner = keras.models.load_model(run_dir / "aligner.h5")
         validation = {
             name: pd.read_csv(run_dir / "runs" / name / "training_log.csv")["val_top5pct"].max()
-            for name in ("tfidf-scratch", "tfidf-scratch-siglip")
+            for name in ("tfidf-scratch", "tfidf-scratch-siglip", "tfidf-scratch-supcon")
         }
         best = max(validation, key=validation.get)  # chosen by validation, never by a test figure
-        assert aligner.output_shape[-1] == (64 if best == "tfidf-scratch" else 65)  # SigLIP's rows carry the bias
+        assert aligner.output_shape[-1] == (
+            65 if best == "tfidf-scratch-siglip" else 64
+        )  # SigLIP's rows carry the bias
         assert aligner.get_layer("text_tower").predict(
             np.array(["a boy and his toys"], dtype=object), verbose=0
         ).shape == (1, 64)
@@ -61,9 +64,13 @@ class PairStreamTest(TestCase):
 
         posters = np.random.default_rng(0).integers(0, 256, (6, 8, 6, 3)).astype(np.uint8)
         texts = ["a b c", "b c d", "c d e", "d e f", "e f a", "f a b"]
-        plain = next(iter(pair_stream(posters, texts, 6, 1, 0)(0, 0)))[0]
-        augmented = [next(iter(pair_stream(posters, texts, 6, 1, 0, padding=2, flip=True)(0, 0)))[0] for _ in range(2)]
+        genres = np.eye(6, 3, dtype=np.uint8)
+        plain, labels = next(iter(pair_stream(posters, texts, genres, 6, 1, 0)(0, 0)))
+        augmented = [
+            next(iter(pair_stream(posters, texts, genres, 6, 1, 0, padding=2, flip=True)(0, 0)))[0] for _ in range(2)
+        ]
         order = [texts.index(t.decode()) for t in plain["text"].numpy()]
+        np.testing.assert_array_equal(labels.numpy(), genres[order])  # each pair's genres, for the supcon objective
         np.testing.assert_array_equal(plain["poster"].numpy(), posters[order])  # no augmentation: the posters
         np.testing.assert_array_equal(augmented[0]["poster"].numpy(), augmented[1]["poster"].numpy())  # resumable
         self.assertFalse(np.array_equal(augmented[0]["poster"].numpy(), posters[order]))
@@ -87,3 +94,20 @@ class PosterTowerTest(TestCase):
         )  # the saved weights, not a fresh network
         with self.assertRaisesRegex(ValueError, r"reads images of shape \(24, 16, 3\), the posters are \(32, 16, 3\)"):
             poster_tower(str(self.tmp_path / "poster_net.h5"), Config(image_size=(32, 16), dim=6), None)
+
+
+class SupconObjectiveTest(TestCase):
+    def test_movies_without_genres_are_refused_before_training(self):
+        from PIL import Image
+
+        from tfml.workflows import poster_text_alignment as study
+
+        folder = self.tmp_path / "movies"
+        (folder / "posters").mkdir(parents=True)
+        (folder / "movies.csv").write_text("id,title,genres,overview\n1,One,,A clown.\n2,Two,,Two sisters.\n")
+        for movie_id in ("1", "2"):
+            Image.new("RGB", (20, 28), (200, 40, 40)).save(folder / "posters" / f"{movie_id}.jpg")
+        (folder / "train.txt").write_text("1\n2\n")
+        config = study.Config.quick_mode(data=str(folder), run_dir=str(self.tmp_path / "run"), objectives=("supcon",))
+        with self.assertRaisesRegex(ValueError, "lists no genres: the supcon objective compares"):
+            run_study(study.STEPS, config)

@@ -4,7 +4,7 @@ reducer=...)``)."""
 
 from tfml.losses.base import REDUCERS, BatchMetricLoss, MetricLoss, masked_logsumexp, reduce_terms
 from tfml.losses.batch import Batch, JaccardLabels, SameLabel, get_label_comparison, label_masks, split_embeddings
-from tfml.losses.clip import ClipLoss, SigLipLoss
+from tfml.losses.clip import ClipLoss, SigLipLoss, SymmetricLoss
 from tfml.losses.contrastive import ContrastiveLoss, ContrastivePairLoss
 from tfml.losses.cooccurrence import CoOccurrenceLoss, cooccurrence_loss
 from tfml.losses.distances import (

@@ -3,7 +3,9 @@ are positives and negatives, and distance matrices computed once per distance.
 
 Embeddings are (B, D), one per row, compared with each other (a row is never its own positive),
 or (B, 2, D): a query and a key per row (a poster and its synopsis; an image under two
-augmentations), each query compared with every key (row i's key is its positive).
+augmentations), each query compared with every key (row i's key is always its positive, of weight
+1, whatever the labels say: a movie without a genre shares no label with its own synopsis, yet
+they are a match).
 
 Which pairs are positives and negatives is a *label comparison*: ``SameLabel`` (the default: one
 label per item, positives share it) or ``JaccardLabels`` (multi-hot labels (B, L): positives have a
@@ -139,6 +141,12 @@ class Batch:
         self.positive, self.negative, self.positive_weight = self.comparison.compare(
             self.labels, None if keys is None else self.key_labels
         )
+        if keys is not None and key_labels is None:  # matched pairs: row i's key is its positive, weight 1
+            own = tf.eye(tf.shape(self.positive)[0], tf.shape(self.positive)[1], dtype=tf.bool)
+            self.positive, self.negative = self.positive | own, self.negative & ~own
+            if self.positive_weight is not None:
+                weight = self.positive_weight
+                self.positive_weight = tf.where(own, tf.ones_like(weight), weight)
         self._matrices: dict[Distance, tf.Tensor] = {}
 
     def matrix(self, distance: Distance) -> tf.Tensor:

@@ -19,6 +19,11 @@ learned, from 10 and -10):
 With ``tfml.models.LogitBias`` the aligner appends b to the scaled query and 1 to the key, so that
 the dot product of the rows in y_pred is already t u . v + b.
 
+``SymmetricLoss(loss)`` takes any batch loss of ``tfml.losses`` both ways on matched pairs (the
+queries as anchors against every key, then the keys against every query) and averages: e.g.
+multi-label SupCon of posters and synopses whose positives are a movie's own synopsis and the
+synopses of movies with similar genres (``JaccardLabels(graded=True)`` on multi-hot y_true).
+
 >>> import numpy as np
 >>> pair = np.array([[[3.0, 0.0], [1.0, 0.0]], [[0.0, 3.0], [0.0, 1.0]]])   # scale 3, each item nearest its match
 >>> round(float(ClipLoss()(np.zeros(2), pair)), 6) == round(float(np.log1p(np.exp(-3.0))), 6)   # log(1 + e^-3)
@@ -30,7 +35,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfml.losses.base import MetricLoss
+from tfml.losses.base import BatchMetricLoss, MetricLoss
 from tfml.losses.distances import DotProductSimilarity
 from tfml.losses.reducers import Terms
 
@@ -92,3 +97,44 @@ class SigLipLoss(MatchedPairsLoss):
         signs = 2.0 * tf.eye(tf.shape(logits)[0], dtype=logits.dtype) - 1.0
         rows = tf.reduce_sum(tf.math.softplus(-signs * logits), axis=1, keepdims=True)
         return {"pairs": Terms(rows, tf.ones_like(rows, tf.bool))}
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+class SymmetricLoss(MetricLoss):
+    """``loss`` (a batch loss of ``tfml.losses``) both ways on matched pairs y_pred (B, 2, D):
+    1/2 [loss(y, (queries, keys)) + loss(y, (keys, queries))], each direction reduced as ``loss``
+    reduces it. Row i's key is always row i's positive (``tfml.losses.batch``), so with one label
+    per pair and ``SupConLoss(temperature=1, distance="dot")`` this is CLIP's symmetric InfoNCE.
+
+    >>> import numpy as np
+    >>> from tfml.losses import SupConLoss
+    >>> pairs = np.array([[[3.0, 0.0], [1.0, 0.0]], [[0.0, 3.0], [0.0, 1.0]]])
+    >>> both = SymmetricLoss(SupConLoss(temperature=1.0, distance="dot"))(np.arange(2), pairs)
+    >>> round(float(both), 4) == round(float(ClipLoss()(np.zeros(2), pairs)), 4)
+    True
+    """
+
+    def __init__(self, loss: BatchMetricLoss | dict, name=None, dtype=None, **kwargs):
+        self.loss = keras.saving.deserialize_keras_object(loss) if isinstance(loss, dict) else loss
+        if not isinstance(self.loss, BatchMetricLoss):
+            raise TypeError(f"SymmetricLoss takes a pair or triplet loss of tfml.losses, not {self.loss!r}")
+        super().__init__(name or f"symmetric_{self.loss.name}", dtype=dtype, **kwargs)
+
+    def anchor_values(self, y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        if y_pred.shape.rank != 3 or y_pred.shape[1] != 2:
+            raise ValueError(f"SymmetricLoss needs matched pairs (batch, 2, dim), got shape {y_pred.shape}")
+        total, valid = None, None
+        for pairs in (y_pred, tf.reverse(y_pred, axis=[1])):
+            values, anchors = self.loss.anchor_values(y_true, pairs)
+            share = tf.where(anchors, values, tf.zeros_like(values)) / (
+                2.0 * tf.maximum(tf.reduce_sum(tf.cast(anchors, values.dtype)), 1.0)
+            )
+            total = share if total is None else total + share
+            valid = anchors if valid is None else valid | anchors
+        return total * tf.reduce_sum(tf.cast(valid, total.dtype)), valid
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("reducer", None)
+        return {**config, "loss": keras.saving.serialize_keras_object(self.loss)}

@@ -74,14 +74,15 @@ class LogitBias(keras.layers.Layer):
         return {**super().get_config(), "initial": self.initial}
 
 
-OBJECTIVES = {"clip": math.log(1 / 0.07), "siglip": math.log(10.0)}  # the logit scale's starting log
+# the logit scale's starting log; "supcon" (a label-comparison loss on the pairs) reads rows as "clip" does
+OBJECTIVES = {"clip": math.log(1 / 0.07), "siglip": math.log(10.0), "supcon": math.log(1 / 0.07)}
 
 
 def build_aligner(
     poster_tower: keras.Model, text_tower: keras.Model, name: str = "aligner", objective: str = "clip"
 ) -> keras.Model:
-    """{"poster", "text"} -> (B, 2, D) = (s u, v) for "clip", (B, 2, D + 1) = ((s u, b), (v, 1)) for
-    "siglip"; see the module docstring."""
+    """{"poster", "text"} -> (B, 2, D) = (s u, v) for "clip" and "supcon", (B, 2, D + 1) =
+    ((s u, b), (v, 1)) for "siglip"; see the module docstring."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
     posters = keras.Input(poster_tower.input_shape[1:], dtype="uint8", name="poster")

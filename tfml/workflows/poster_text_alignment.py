@@ -9,7 +9,9 @@ synopses, and evaluation runs on all N movies and, separately, on those never tr
 top-ratio accuracy both ways at ratio 0.5 (the prescribed score) and 0.05, R@1/5/10, median and mean
 rank of the true match. The ablation crosses text towers (TF-IDF + MLP; token embeddings + mean
 pooling; IDF-weighted GloVe + MLP) with poster towers (from scratch; a zoo backbone) and losses
-(symmetric InfoNCE; SigLIP's sigmoid loss with a learned bias). The report leads with the movies
+(symmetric InfoNCE; SigLIP's sigmoid loss with a learned bias; multi-label SupCon both ways, whose
+positives are a movie's own synopsis (weight 1) and those of movies whose genres overlap its own by a
+Jaccard index J >= ``genre_positive_at`` (weight J): a label comparison on the pairs). The report leads with the movies
 never trained on, the figure that says whether the aligner generalises (on all N, the 893 training
 pairs can be memorised); the best row is chosen by its validation figure, never by a test figure,
 and rows are compared by paired bootstrap intervals over the same never-trained movies.
@@ -29,7 +31,7 @@ from tfml import zoo
 from tfml.config import option
 from tfml.data.posters import Movies, load_movies
 from tfml.data.word_vectors import glove_vectors
-from tfml.losses import ClipLoss, SigLipLoss
+from tfml.losses import ClipLoss, JaccardLabels, SigLipLoss, SupConLoss, SymmetricLoss
 from tfml.models import build_embedding_net, channel_statistics, load_backbone
 from tfml.models.aligner import OBJECTIVES, build_aligner
 from tfml.models.text import build_text_tower, build_vocabulary
@@ -68,8 +70,15 @@ class Config(StudyConfig):
     )
     objectives: tuple[str, ...] = option(
         tuple(OBJECTIVES),
-        "losses of the ablation: clip (symmetric InfoNCE), siglip (sigmoid loss)",
+        "losses of the ablation: clip (symmetric InfoNCE), siglip (sigmoid loss), supcon (multi-label SupCon "
+        "both ways: a movie's own synopsis and those of movies with similar genres are positives)",
         choices=tuple(OBJECTIVES),
+    )
+    genre_positive_at: float = option(
+        0.5,
+        "supcon: synopses of movies whose genres overlap by a Jaccard index of at least this are positives",
+        above=0,
+        high=1,
     )
     epochs: int = option(40, "epochs over the training movies", low=1)
     text_dropout: float = option(0.0, "dropout of the text tower's MLP while training", low=0, high=0.9)
@@ -121,6 +130,8 @@ def prepare(run: Run) -> Prepared:
     movies = load_movies(config.data, tuple(config.image_size), need_overview=True, need_genres=False)
     if movies.train_ids is None:
         raise ValueError(f"{config.data} has no train.txt: the protocol trains on the movies it lists")
+    if "supcon" in config.objectives and not movies.genres.any():
+        raise ValueError(f"{config.data} lists no genres: the supcon objective compares the movies' genres")
     train_set = set(movies.train_ids)
     trained = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id in train_set])
     never = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id not in train_set])
@@ -182,9 +193,7 @@ def train_aligner(
             text_tower(text_kind, fit_texts, config),
             objective=objective,
         )
-        model.compile(
-            keras.optimizers.Adam(config.learning_rate), SigLipLoss() if objective == "siglip" else ClipLoss()
-        )
+        model.compile(keras.optimizers.Adam(config.learning_rate), alignment_loss(objective, config))
     val_posters, val_texts = movies.posters[prepared.validation], [movies.overviews[i] for i in prepared.validation]
 
     def measure(aligner):
@@ -197,6 +206,7 @@ def train_aligner(
     stream = pair_stream(
         movies.posters[prepared.fit],
         fit_texts,
+        movies.genres[prepared.fit],
         min(config.batch_size, len(prepared.fit)),
         config.epochs,
         config.seed,
@@ -355,18 +365,35 @@ def row_comparisons(trained: Trained, movies: int, seed: int) -> list[str]:
     return [f"Rows compared on the same {movies} never-trained movies: " + "; ".join(sentences) + "."]
 
 
+def alignment_loss(objective: str, config: Config) -> keras.losses.Loss:
+    """The loss of ``objective`` (see the module docstring) on the aligner's (B, 2, D) rows."""
+    if objective == "siglip":
+        return SigLipLoss()
+    if objective == "supcon":  # the aligner's learned logit scale is the temperature
+        genres = JaccardLabels(config.genre_positive_at, graded=True)
+        return SymmetricLoss(SupConLoss(temperature=1.0, distance="dot", label_comparison=genres))
+    return ClipLoss()
+
+
 def pair_stream(
-    posters: np.ndarray, texts: list[str], batch_size: int, epochs: int, seed: int, padding: int = 0, flip: bool = False
+    posters: np.ndarray,
+    texts: list[str],
+    genres: np.ndarray,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    padding: int = 0,
+    flip: bool = False,
 ) -> BatchStream:
-    """({"poster", "text"}, 0) batches of matched pairs, a seeded permutation each epoch; with
-    ``padding`` or ``flip`` each poster is augmented with a key from (seed, epoch, movie)."""
-    images, strings = tf.constant(posters), tf.constant(texts)
+    """({"poster", "text"}, multi-hot genres) batches of matched pairs, a seeded permutation each
+    epoch; with ``padding`` or ``flip`` each poster is augmented with a key from (seed, epoch, movie)."""
+    images, strings, labels = tf.constant(posters), tf.constant(texts), tf.constant(genres, tf.float32)
 
     def example(index, epoch):
         poster = tf.gather(images, index)
         if padding or flip:
             poster = augment(poster, distortion_key(seed, epoch, index), padding, flip)
-        return {"poster": poster, "text": tf.gather(strings, index)}, tf.zeros([], tf.float32)
+        return {"poster": poster, "text": tf.gather(strings, index)}, tf.gather(labels, index)
 
     return BatchStream(seeded_permutation(len(texts), seed), example, batch_size, epochs)
 
@@ -413,7 +440,7 @@ def text_tower(kind: str, texts: list[str], config: Config) -> keras.Model:
 
 
 def poster_tower(kind: str, config: Config, standardize) -> keras.Model:
-    """"scratch": tfml's reference CNN; an embedding net (``build_embedding_net``'s, e.g. the poster
+    """ "scratch": tfml's reference CNN; an embedding net (``build_embedding_net``'s, e.g. the poster
     study's ``ml100k-poster-embedding``): its pooled features, a warm start; otherwise a ResNet-18
     backbone. Each but "scratch" gets a new projection to the shared space."""
     shape = (*config.image_size, 3)
