@@ -30,10 +30,10 @@ class TextTest(TestCase):
     def test_every_tower_gives_a_defined_embedding_for_stop_words_unknown_words_and_non_ascii(self):
         vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
         texts = np.array(["the and of it", "xylophone quasar", "Été à Paris", TRAIN[0]], dtype=object)
-        for kind in ("tfidf", "mean", "bilstm", "glove"):
+        for kind in ("tfidf", "mean", "bilstm", "glove", "tfidf-glove"):
             vectors = (
                 np.random.default_rng(0).normal(size=(len(vocabulary), 50)).astype(np.float32)
-                if kind == "glove"
+                if "glove" in kind
                 else None
             )
             tower = build_text_tower(kind, vocabulary, idf, 8, length=16, word_vectors=vectors)
@@ -53,3 +53,20 @@ class TextTowerDropoutTest(TestCase):
         for rate in (-0.1, 1.0):
             with self.assertRaisesRegex(ValueError, "dropout must be in"):
                 build_text_tower("tfidf", vocabulary, idf, 4, dropout=rate)
+
+
+class TfidfGloveTowerTest(TestCase):
+    def test_features_are_tf_idf_beside_the_idf_weighted_mean_of_the_known_word_vectors(self):
+        import keras
+
+        vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
+        vectors = np.random.default_rng(0).normal(size=(len(vocabulary), 5)).astype(np.float32)
+        vectors[vocabulary.index("boy")] = 0  # a word the pretrained set lacks
+        tower = build_text_tower("tfidf-glove", vocabulary, idf, 4, word_vectors=vectors)
+        features = keras.Model(tower.input, tower.get_layer("tfidf_and_word_vectors").output)
+        text = np.array(["a boy and his toys"], dtype=object)
+        tf_idf = TextVocabulary(vocabulary, idf, output="tf_idf")(text).numpy()[0]
+        toys = vocabulary.index("toys")
+        self.assertAllClose(features.predict(text, verbose=0)[0], np.r_[tf_idf, vectors[toys]], rtol=1e-5)
+        with self.assertRaisesRegex(ValueError, "tfidf-glove tower needs one word vector per vocabulary word"):
+            build_text_tower("tfidf-glove", vocabulary, idf, 4)

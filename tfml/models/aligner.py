@@ -10,6 +10,15 @@ CLIP. For retrieval, use the towers (``get_layer("poster_tower")``, ``get_layer(
 ``objective="siglip"`` builds the input of ``tfml.losses.SigLipLoss`` instead: t starts at log 10 and
 a ``LogitBias`` layer adds the learned bias b (from -10) as one more coordinate, (B, 2, D + 1) rows
 (s u, b) and (v, 1) whose dot product is s u . v + b, as in SigLIP (Zhai et al. 2023).
+
+A *label-profile* aligner meets in the space of labels the pairs share (a movie's genres) instead:
+``build_label_predictor(poster_logits, text_logits)`` trains both towers' label logits (B, 2, L)
+with ``paired_label_crossentropy`` (binary cross-entropy of each tower against the pair's
+multi-hot labels), and ``label_profile_aligner(predictor, base_rates)`` gives the aligner for
+retrieval, whose towers embed ``LabelProfile``: the unit vector of sigmoid(logits) minus the
+labels' base rates, so that the cosine of a poster and a synopsis compares their predicted label
+profiles, each relative to what is common. Every item's labels teach both towers, not only the
+pair's match, which generalises where 1,000 pairs are too few to learn a joint space.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 MAX_LOG_SCALE = math.log(100.0)
@@ -98,3 +108,121 @@ def build_aligner(
     ]
     pair = keras.layers.Concatenate(axis=1, name="pair")(rows)
     return keras.Model({"poster": posters, "text": texts}, pair, name=name)
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+class LabelProfile(keras.layers.Layer):
+    """Multi-label logits (B, L) -> unit(sigmoid(logits) - base_rates): the predicted label profile
+    relative to the labels' base rates (e.g. their frequencies in the training set), L2-normalised.
+
+    >>> import numpy as np
+    >>> LabelProfile([0.5, 0.5])(np.array([[3.0, 0.0]], np.float32)).numpy().round(3).tolist()
+    [[1.0, 0.0]]
+    """
+
+    def __init__(self, base_rates, **kwargs):
+        super().__init__(**kwargs)
+        self.base_rates = [float(rate) for rate in base_rates]
+
+    def call(self, logits):
+        profile = tf.sigmoid(logits) - tf.constant(self.base_rates, logits.dtype)
+        return tf.math.l2_normalize(profile, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "base_rates": self.base_rates}
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+def paired_label_crossentropy(y_true, y_pred):
+    """y_true multi-hot labels (B, L) of each pair, y_pred (B, 2, L) the logits of both towers:
+    (B, 2) binary cross-entropies, each the mean over the L labels."""
+    y_pred = tf.convert_to_tensor(y_pred)
+    labels = tf.cast(tf.convert_to_tensor(y_true), y_pred.dtype)
+    if labels.shape.rank != 2 or y_pred.shape.rank != 3 or y_pred.shape[1] != 2:
+        raise ValueError(
+            f"paired_label_crossentropy takes labels (batch, labels) and logits (batch, 2, labels), "
+            f"got {labels.shape} and {y_pred.shape}"
+        )
+    return keras.losses.binary_crossentropy(tf.stack([labels, labels], axis=1), y_pred, from_logits=True)
+
+
+def before_normalization(tower: keras.Model, name: str) -> keras.Model:
+    """The part of a tower that ends in a UnitNormalization layer: its input, the raw projection."""
+    if not isinstance(tower.layers[-1], keras.layers.UnitNormalization):
+        raise ValueError(f"{tower.name} does not end in a UnitNormalization layer")
+    return keras.Model(tower.inputs, tower.layers[-1].input, name=name)
+
+
+def build_label_predictor(
+    poster_tower: keras.Model, text_tower: keras.Model, base_rates=None, name="label_predictor"
+) -> keras.Model:
+    """{"poster", "text"} -> (B, 2, L): the label logits of both towers (each tower's output before
+    its L2 normalisation, L units), trained with ``paired_label_crossentropy``. With ``base_rates``
+    each tower's last Dense layer starts at kernel 0 and bias log(r / (1 - r)): both towers first
+    predict the base rates, and training moves them from there."""
+    if base_rates is not None:
+        rates = np.clip(np.asarray(base_rates, np.float64), 1e-4, 1 - 1e-4)
+        for tower in (poster_tower, text_tower):
+            head = tower.layers[-2]
+            if not isinstance(head, keras.layers.Dense) or head.units != len(rates):
+                raise ValueError(f"{tower.name} must end in a Dense layer of {len(rates)} units and its normalisation")
+            head.kernel.assign(np.zeros(head.kernel.shape))
+            head.bias.assign(np.log(rates / (1 - rates)))
+    posters = keras.Input(poster_tower.input_shape[1:], dtype="uint8", name="poster")
+    texts = keras.Input((), dtype="string", name="text")
+    logits = [
+        keras.layers.Reshape((1, -1), name=f"{part}_row")(before_normalization(tower, f"{part}_label_logits")(x))
+        for part, tower, x in (("poster", poster_tower, posters), ("text", text_tower, texts))
+    ]
+    return keras.Model({"poster": posters, "text": texts}, keras.layers.Concatenate(axis=1)(logits), name=name)
+
+
+def label_profile_aligner(predictor: keras.Model, base_rates, name="aligner") -> keras.Model:
+    """The aligner of a trained ``build_label_predictor``: {"poster", "text"} -> (B, 2, L) rows of the
+    towers "poster_tower" and "text_tower", each ``LabelProfile(base_rates)`` of its label logits."""
+    inputs = {
+        part: keras.Input(predictor.input[part].shape[1:], dtype=predictor.input[part].dtype, name=part)
+        for part in ("poster", "text")
+    }
+    rows = []
+    for part in ("poster", "text"):
+        logits = predictor.get_layer(f"{part}_label_logits")
+        x = keras.Input(logits.input_shape[1:], dtype=inputs[part].dtype, name=part)
+        tower = keras.Model(x, LabelProfile(base_rates, name=f"{part}_profile")(logits(x)), name=f"{part}_tower")
+        rows.append(keras.layers.Reshape((1, -1), name=f"{part}_row")(tower(inputs[part])))
+    return keras.Model(inputs, keras.layers.Concatenate(axis=1, name="pair")(rows), name=name)
+
+
+def ensemble_aligner(aligners: list[keras.Model], name="aligner") -> keras.Model:
+    """The towers of several aligners side by side: each ensemble tower's output is its members'
+    outputs (unit vectors) concatenated and divided by sqrt(k), so that the cosine of a poster and a
+    synopsis is the mean of the k members' cosines. {"poster", "text"} -> (B, 2, k D) rows. The
+    members are copies whose layers are renamed "member<i>_<name>": an .h5 file needs one name per
+    weight."""
+    first = aligners[0]
+    inputs = {
+        part: keras.Input(first.input[part].shape[1:], dtype=first.input[part].dtype, name=part)
+        for part in ("poster", "text")
+    }
+    rows = []
+    for part in ("poster", "text"):
+        x = keras.Input(first.input[part].shape[1:], dtype=first.input[part].dtype, name=part)
+        members = [
+            renamed_copy(aligner.get_layer(f"{part}_tower"), f"member{i}_", f"{part}_member_{i}")(x)
+            for i, aligner in enumerate(aligners)
+        ]
+        joined = keras.layers.Concatenate(name=f"{part}_members")(members)
+        tower = keras.Model(x, keras.layers.Rescaling(1 / math.sqrt(len(aligners)))(joined), name=f"{part}_tower")
+        rows.append(keras.layers.Reshape((1, -1), name=f"{part}_row")(tower(inputs[part])))
+    return keras.Model(inputs, keras.layers.Concatenate(axis=1, name="pair")(rows), name=name)
+
+
+def renamed_copy(model: keras.Model, prefix: str, name: str) -> keras.Model:
+    """A copy of a functional ``model`` (its weights' values) whose layers are named prefix + name."""
+
+    def renamed(layer):
+        return layer.__class__.from_config({**layer.get_config(), "name": prefix + layer.name})
+
+    copy = keras.models.clone_model(model, clone_function=renamed)
+    copy.set_weights(model.get_weights())
+    return keras.Model(copy.input, copy.output, name=name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from tfml.models.batch_norm import FusedBatchNormalization
@@ -72,3 +73,54 @@ def build_siamese(embedding_net: keras.Model, arity: int) -> keras.Model:
     inputs = keras.Input((arity, *embedding_net.input_shape[1:]), dtype=embedding_net.inputs[0].dtype, name="members")
     outputs = layers.TimeDistributed(embedding_net, name="shared")(inputs)
     return keras.Model(inputs, outputs, name=f"siamese_{arity}")
+
+
+@keras.saving.register_keras_serializable(package="tfml")
+class ColourHistogram(layers.Layer):
+    """Images in [0, 1] (B, H, W, 3) -> joint RGB histograms (B, bins^3), each summing to 1: the
+    pixel value p = round(255 x) of each channel falls in cell floor(p bins / 256); with
+    ``square_root`` each share is square-rooted (then Euclidean distance is Hellinger's).
+
+    >>> import numpy as np
+    >>> ColourHistogram(2)(np.array([[[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]]], np.float32)).numpy().tolist()
+    [[0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5]]
+    """
+
+    def __init__(self, bins: int = 4, square_root: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if not 1 <= int(bins) <= 256:
+            raise ValueError(f"bins must be in 1 .. 256, got {bins}")
+        self.bins, self.square_root = int(bins), bool(square_root)
+
+    def call(self, images):
+        images = tf.convert_to_tensor(images)
+        cells = tf.cast(tf.round(images * 255.0), tf.int32) * self.bins // 256
+        codes = (cells[..., 0] * self.bins + cells[..., 1]) * self.bins + cells[..., 2]
+        codes = tf.reshape(codes, [tf.shape(codes)[0], -1])
+        cells_total = self.bins**3
+        counts = tf.cast(tf.math.bincount(codes, minlength=cells_total, maxlength=cells_total, axis=-1), images.dtype)
+        shares = counts / tf.reduce_sum(counts, axis=1, keepdims=True)
+        return tf.sqrt(shares) if self.square_root else shares
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.bins**3)
+
+    def get_config(self):
+        return {**super().get_config(), "bins": self.bins, "square_root": self.square_root}
+
+
+def build_histogram_net(
+    input_shape: tuple[int, int, int], dim: int, training_images: np.ndarray, bins: int = 4, name: str = "embedding_net"
+) -> keras.Model:
+    """uint8 image -> L2-normalised embedding (dim,) of its square-rooted joint RGB histogram
+    (``ColourHistogram``, bins^3 cells), standardised with the statistics of ``training_images``'
+    histograms (saved in the model), then a linear Dense ("embedding"): a network that cannot
+    learn more than colour, for few training images."""
+    inputs, x = image_input(input_shape)
+    histogram = ColourHistogram(bins, square_root=True, name="colour_histogram")
+    features = histogram(unit_float_array(training_images)).numpy()
+    standardize = layers.Normalization(
+        mean=features.mean(axis=0), variance=features.var(axis=0) + 1e-6, name="standardize_histogram"
+    )
+    x = layers.Dense(dim, name="embedding")(standardize(histogram(x)))
+    return keras.Model(inputs, layers.UnitNormalization(name="l2_normalize")(x), name=name)

@@ -24,7 +24,7 @@ def image_input(shape, name: str = "image") -> tuple[keras.KerasTensor, keras.Ke
 def describe_input(model: keras.Model) -> dict:
     """{"input_shape", "input_dtype", "preprocessing"} of a model, for zoo entries and codes files; a
     model with several named inputs (the aligner's "poster" and "text") gives a dict per field."""
-    layers = list(_all_layers(model))
+    layers = list(all_layers(model))
     if len(model.inputs) > 1:
         described = {tensor.name: _describe_tensor(layers, tensor) for tensor in model.inputs}
         return {
@@ -42,11 +42,12 @@ def describe_input(model: keras.Model) -> dict:
     )
 
 
-def _all_layers(model: keras.Model):
+def all_layers(model: keras.Model):
+    """Every layer of ``model``, those of nested models included (depth first)."""
     for layer in model.layers:
         yield layer
         if isinstance(layer, keras.Model):  # a nested model (an autoencoder's encoder, an aligner's towers)
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def _describe_tensor(layers: list, tensor) -> dict:

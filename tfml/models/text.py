@@ -25,6 +25,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from tfml.models.inputs import all_layers
+
 STOP_WORDS = sorted(ENGLISH_STOP_WORDS)
 
 
@@ -146,10 +148,11 @@ def _projection(x, dim: int, hidden: int, name: str, dropout: float = 0.0) -> ke
 
 
 def known_words(tower: keras.Model, text: str) -> tuple[list[str], list[str]]:
-    """(the words of ``text`` after cleaning, those of them in the vocabulary of ``tower``'s TextVocabulary)."""
+    """(the words of ``text`` after cleaning, those of them in the vocabulary of a TextVocabulary of
+    ``tower``, nested ones included: an ensemble's members each have one)."""
     words = [w.decode() for w in clean_tokens([text]).to_list()[0]]
-    layers = [layer for layer in tower.layers if isinstance(layer, TextVocabulary)]
-    vocabulary = set(layers[0].vocabulary) if layers else set(words)
+    layers = [layer for layer in all_layers(tower) if isinstance(layer, TextVocabulary)]
+    vocabulary = set().union(*(layer.vocabulary for layer in layers)) if layers else set(words)
     return words, [w for w in words if w in vocabulary]
 
 
@@ -171,7 +174,10 @@ def build_text_tower(
     - "mean": training-vocabulary token ids + a learned Embedding + mean pooling + an MLP;
     - "bilstm": the same tokens + Embedding + a bidirectional LSTM (final states) + an MLP;
     - "glove": pretrained word vectors (``word_vectors``, one row per vocabulary word, frozen),
-      IDF-weighted average + an MLP.
+      IDF-weighted average + an MLP; a word whose row is all zeros (not in the pretrained set)
+      does not count;
+    - "tfidf-glove": the TF-IDF vector and the IDF-weighted average of word vectors side by side
+      + an MLP: which words, and what they mean.
 
     ``dropout``: the MLP's input and hidden units are dropped at this rate while training.
     """
@@ -180,11 +186,11 @@ def build_text_tower(
     texts = keras.Input((), dtype="string", name="text")
     if kind == "tfidf":
         x = TextVocabulary(vocabulary, idf, output="tf_idf", name="tfidf")(texts)
-    elif kind in ("mean", "bilstm", "glove"):
+    elif kind in ("mean", "bilstm", "glove", "tfidf-glove"):
         ids = TextVocabulary(vocabulary, output="ids", length=length, name="tokens")(texts)
-        if kind == "glove":
+        if kind in ("glove", "tfidf-glove"):
             if word_vectors is None or len(word_vectors) != len(vocabulary):
-                raise ValueError("the glove tower needs one word vector per vocabulary word")
+                raise ValueError(f"the {kind} tower needs one word vector per vocabulary word")
             table = np.vstack([np.zeros((1, word_vectors.shape[1])), word_vectors]).astype(np.float32)
             vectors = keras.layers.Embedding(
                 len(table),
@@ -193,14 +199,18 @@ def build_text_tower(
                 trainable=False,
                 name="word_vectors",
             )(ids)
+            counted = np.r_[0.0, idf] * table.any(axis=1)
             weights = keras.layers.Embedding(
                 len(table),
                 1,
-                embeddings_initializer=keras.initializers.Constant(np.r_[0.0, idf][:, None]),
+                embeddings_initializer=keras.initializers.Constant(counted[:, None]),
                 trainable=False,
                 name="idf",
             )(ids)
             x = WeightedTokenMean(name="idf_weighted_mean")([vectors, ids, weights])
+            if kind == "tfidf-glove":
+                tf_idf = TextVocabulary(vocabulary, idf, output="tf_idf", name="tfidf")(texts)
+                x = keras.layers.Concatenate(name="tfidf_and_word_vectors")([tf_idf, x])
         else:
             vectors = keras.layers.Embedding(len(vocabulary) + 1, token_dim, name="word_embedding")(ids)
             if kind == "mean":
@@ -209,5 +219,5 @@ def build_text_tower(
                 mask = TokenMask(name="token_mask")(ids)
                 x = keras.layers.Bidirectional(keras.layers.LSTM(token_dim), name="bilstm")(vectors, mask=mask)
     else:
-        raise ValueError(f"text tower must be tfidf, mean, bilstm or glove, got {kind!r}")
+        raise ValueError(f"text tower must be tfidf, mean, bilstm, glove or tfidf-glove, got {kind!r}")
     return keras.Model(texts, _projection(x, dim, hidden, "text", dropout), name=name)

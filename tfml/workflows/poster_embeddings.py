@@ -35,9 +35,10 @@ from tfml.losses import (
     SupConLoss,
     TripletMarginLoss,
 )
-from tfml.models import build_embedding_net, build_siamese, channel_statistics, load_backbone
+from tfml.models import ColourHistogram, build_embedding_net, build_siamese, channel_statistics, load_backbone
 from tfml.pipelines import labelled_batches
 from tfml.pipelines.jaccard import jaccard, jaccard_triplets
+from tfml.pipelines.pixels import unit_float_array
 from tfml.retrieval import (
     ExactIndex,
     GradedRelevance,
@@ -519,11 +520,8 @@ def ndcg_metrics(images: np.ndarray, genres: np.ndarray, k: int = TOP_K):
 
 
 def colour_histograms(images: np.ndarray, bins: int = 4) -> np.ndarray:
-    """Joint RGB histograms (bins^3 cells), each summing to 1: a baseline embedding."""
-    cells = (np.asarray(images) // (256 // bins)).astype(np.int64)
-    codes = (cells[..., 0] * bins + cells[..., 1]) * bins + cells[..., 2]
-    counts = np.stack([np.bincount(row.ravel(), minlength=bins**3) for row in codes]).astype(np.float32)
-    return counts / counts.sum(axis=1, keepdims=True)
+    """Joint RGB histograms (bins^3 cells, ``ColourHistogram``), each summing to 1: a baseline embedding."""
+    return ColourHistogram(bins)(unit_float_array(images)).numpy()
 
 
 def retrieval_rows(embeddings: dict[str, np.ndarray], genres: np.ndarray, config: Config):
