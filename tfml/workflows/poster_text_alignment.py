@@ -8,10 +8,14 @@ held out to pick the checkpoint), every text statistic (vocabulary, IDF) comes f
 synopses, and evaluation runs on all N movies and, separately, on those never trained on. Scores:
 top-ratio accuracy both ways at ratio 0.5 (the prescribed score) and 0.05, R@1/5/10, median and mean
 rank of the true match. The ablation crosses text towers (TF-IDF + MLP; token embeddings + mean
-pooling; IDF-weighted GloVe + MLP) with poster towers (from scratch; a zoo backbone) and losses
-(symmetric InfoNCE; SigLIP's sigmoid loss with a learned bias; multi-label SupCon both ways, whose
-positives are a movie's own synopsis (weight 1) and those of movies whose genres overlap its own by a
-Jaccard index J >= ``genre_positive_at`` (weight J): a label comparison on the pairs). The report leads with the movies
+pooling; IDF-weighted GloVe + MLP; TF-IDF and GloVe side by side) with poster towers (from scratch;
+colour histograms + a linear layer; a zoo backbone or embedding net) and losses (symmetric InfoNCE;
+SigLIP's sigmoid loss with a learned bias; multi-label SupCon both ways, whose positives are a
+movie's own synopsis (weight 1) and those of movies whose genres overlap its own by a Jaccard index
+J >= ``genre_positive_at`` (weight J): a label comparison on the pairs; "genres": each tower learns
+to predict the genres, every training movie teaching both, and the towers meet in the space of
+predicted genre profiles, ``tfml.models.aligner``'s label-profile aligner). With a "genres" row and
+another, the ensemble of the best of each by validation is one more row: the mean of their cosines. The report leads with the movies
 never trained on, the figure that says whether the aligner generalises (on all N, the 893 training
 pairs can be memorised); the best row is chosen by its validation figure, never by a test figure,
 and rows are compared by paired bootstrap intervals over the same never-trained movies.
