@@ -87,15 +87,23 @@ class PosterTowerTest(TestCase):
         net = build_embedding_net((24, 16, 3), 8, network="small", name="poster_net")
         net.save(self.tmp_path / "poster_net.h5")
         config = Config(image_size=(24, 16), dim=6)
-        tower = poster_tower(str(self.tmp_path / "poster_net.h5"), config, None)
         images = np.random.default_rng(0).integers(0, 256, (3, 24, 16, 3)).astype(np.uint8)
+        tower = poster_tower(str(self.tmp_path / "poster_net.h5"), config, images, 6)
         self.assertEqual(tower.output_shape, (None, 6))
         features = keras.Model(net.inputs, net.get_layer("embedding").input)
         np.testing.assert_allclose(
             tower.get_layer("warm_start").predict(images, verbose=0), features.predict(images, verbose=0), rtol=1e-5
         )  # the saved weights, not a fresh network
         with self.assertRaisesRegex(ValueError, r"reads images of shape \(24, 16, 3\), the posters are \(32, 16, 3\)"):
-            poster_tower(str(self.tmp_path / "poster_net.h5"), Config(image_size=(32, 16), dim=6), None)
+            poster_tower(str(self.tmp_path / "poster_net.h5"), Config(image_size=(32, 16), dim=6), images, 6)
+
+    def test_a_histogram_tower_reads_colour_only(self):
+        from tfml.workflows.poster_text_alignment import Config, poster_tower
+
+        images = np.random.default_rng(1).integers(0, 256, (5, 24, 16, 3)).astype(np.uint8)
+        tower = poster_tower("histogram", Config(image_size=(24, 16)), images, 4)
+        shuffled = images.reshape(5, -1, 3)[:, np.random.default_rng(2).permutation(24 * 16)].reshape(images.shape)
+        np.testing.assert_allclose(tower.predict(shuffled, verbose=0), tower.predict(images, verbose=0), atol=1e-6)
 
 
 class SupconObjectiveTest(TestCase):
