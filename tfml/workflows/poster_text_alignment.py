@@ -15,10 +15,11 @@ movie's own synopsis (weight 1) and those of movies whose genres overlap its own
 J >= ``genre_positive_at`` (weight J): a label comparison on the pairs; "genres": each tower learns
 to predict the genres, every training movie teaching both, and the towers meet in the space of
 predicted genre profiles, ``tfml.models.aligner``'s label-profile aligner). With a "genres" row and
-another, the ensemble of the best of each by validation is one more row: the mean of their cosines. The report leads with the movies
-never trained on, the figure that says whether the aligner generalises (on all N, the 893 training
-pairs can be memorised); the best row is chosen by its validation figure, never by a test figure,
-and rows are compared by paired bootstrap intervals over the same never-trained movies.
+another, the ensemble of the best of each by validation is one more row: the mean of their cosines.
+The report leads with the movies never trained on, the figure that says whether the aligner
+generalises (on all N, the 893 training pairs can be memorised); the best row is chosen by its
+validation figure, never by a test figure, and rows are compared by paired bootstrap intervals over
+the same never-trained movies.
 """
 
 from __future__ import annotations
@@ -399,7 +400,10 @@ def report(run: Run, prepared: Prepared, trained: Trained) -> None:
         "posters; a tie with the true match counts against it. Text cleaning: lower case, letters only (punctuation "
         "and numbers dropped), scikit-learn's English stop words dropped; vocabulary and IDF from the training "
         "synopses only, saved inside the text tower. The logit scale s = exp(t) starts at 1/0.07 (InfoNCE) or 10 "
-        "(SigLIP, whose learned bias starts at -10) and is clamped at 100 (logged per epoch)."
+        "(SigLIP, whose learned bias starts at -10) and is clamped at 100 (logged per epoch). A genres row's towers "
+        "predict the genres (trained on the training movies' genres, checkpoint at the lowest validation genre loss) "
+        "and embed the predicted probabilities minus the base rates, unit-normalised; an ensemble row's cosine is the "
+        "mean of its two members' cosines."
     )
 
 
