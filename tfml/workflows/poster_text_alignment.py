@@ -206,6 +206,7 @@ def train(run: Run, prepared: Prepared) -> Trained:
     table = pd.DataFrame(rows).set_index(["loss", "text tower", "poster tower", "movies"])
     best = max(models, key=validation.get)
     run.save_model(models[best], "aligner.h5")
+    run.record(aligner=best, validation_top5pct={name: round(value, 4) for name, value in validation.items()})
     return Trained(models, results, table, best, validation)
 
 
