@@ -16,7 +16,7 @@ from tfml.workflows import autoencoder_retrieval as study
 @pytest.fixture(scope="class")
 def quick_run(request, tmp_path_factory):
     path = tmp_path_factory.mktemp("study") / "run"
-    config = study.Config.quick_mode(epochs=4, run_dir=str(path), projection="pca")
+    config = study.Config.quick_mode(epochs=2, run_dir=str(path), projection="pca")
     assert run_study(study.STEPS, config) == path
     request.cls.run_dir = path
 
@@ -51,7 +51,7 @@ class AutoencoderStudyTest(TestCase):
         assert list((run_dir / "tensorboard").glob("validation/events.out.tfevents*"))
         assert list((run_dir / "tensorboard").glob("images/events.out.tfevents*"))
         config = json.loads((run_dir / "config.json").read_text())
-        assert config["data_source"].endswith("cifar10-sample.tar.gz") and config["args"]["epochs"] == 4
+        assert config["data_source"].endswith("cifar10-sample.tar.gz") and config["args"]["epochs"] == 2
 
     def test_training_reduced_the_loss_and_models_reload(self):
         run_dir = self.run_dir
@@ -80,7 +80,7 @@ class AutoencoderStudyTest(TestCase):
         assert html.count("data:image/png;base64,") >= 9 and "pca10" in html
 
     def test_resuming_a_finished_run_trains_no_more_and_other_settings_are_refused(self):
-        with pytest.raises(ValueError, match="other settings \\(epochs: 4 -> 6\\)"):
+        with pytest.raises(ValueError, match="other settings \\(epochs: 2 -> 6\\)"):
             run_study(study.STEPS, study.Config.quick_mode(epochs=6, run_dir=str(self.run_dir)))
 
     def test_the_report_says_what_was_run_and_what_the_numbers_say(self):
