@@ -11,6 +11,13 @@ DTYPES = (np.float32, np.float64)
 DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 
 
+def ref_jaccard(a, b):
+    """|a & b| / |a | b| of two multi-hot rows; 0 for two empty sets."""
+    a, b = a.astype(bool), b.astype(bool)
+    union = (a | b).sum()
+    return (a & b).sum() / union if union else 0.0
+
+
 def ref_distance(a, b, distance):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if distance == "cosine":

@@ -7,6 +7,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tests.helpers import TestCase
+from tests.losses.references import ref_jaccard
 from tfml.losses import ClipLoss, JaccardLabels, LpDistance, SigLipLoss, SupConLoss, SymmetricLoss
 
 
@@ -88,18 +89,11 @@ class SigLipLossTest(parameterized.TestCase, TestCase):
         self.assertAllClose(SigLipLoss(dtype="float64")(np.zeros(4), pair), expected)
 
 
-def ref_jaccard_matrix(labels):
-    a = labels.astype(bool)
-    shared = (a[:, None] & a[None]).sum(-1)
-    union = (a[:, None] | a[None]).sum(-1)
-    return np.where(union > 0, shared / np.maximum(union, 1), 0.0)
-
-
 def ref_symmetric_supcon(queries, keys, labels, positive_at):
     """1/2 (one way + the other) of multi-label SupCon on matched pairs, one anchor at a time: for
     anchor i, positives are its own key (weight 1) and keys j with J_ij >= positive_at (weight J_ij),
     the others negatives; -sum_p w_p log softmax_p / sum_p w_p; mean over the non-zero anchors."""
-    jaccard = ref_jaccard_matrix(labels)
+    jaccard = np.array([[ref_jaccard(a, b) for b in labels] for a in labels])
 
     def one_way(q, k):
         values = []

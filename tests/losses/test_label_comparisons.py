@@ -10,7 +10,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tests.helpers import TestCase
-from tests.losses.references import DTYPES, ref_distance
+from tests.losses.references import DTYPES, ref_distance, ref_jaccard
 from tfml.losses import (
     BatchHardMiner,
     ContrastiveLoss,
@@ -28,12 +28,6 @@ RNG = np.random.default_rng(0)
 LABELS = (RNG.random((12, 5)) < 0.35).astype(np.float32)
 LABELS[LABELS.sum(axis=1) == 0, 0] = 1  # every item has a label
 X = RNG.normal(size=(12, 4))
-
-
-def ref_jaccard(a, b):
-    a, b = a.astype(bool), b.astype(bool)
-    union = (a | b).sum()
-    return (a & b).sum() / union if union else 0.0
 
 
 def ref_masks(labels, positive_at, negative_at=None):

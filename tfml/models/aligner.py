@@ -168,29 +168,21 @@ def build_label_predictor(
                 raise ValueError(f"{tower.name} must end in a Dense layer of {len(rates)} units and its normalisation")
             head.kernel.assign(np.zeros(head.kernel.shape))
             head.bias.assign(np.log(rates / (1 - rates)))
-    posters = keras.Input(poster_tower.input_shape[1:], dtype="uint8", name="poster")
-    texts = keras.Input((), dtype="string", name="text")
-    logits = [
-        keras.layers.Reshape((1, -1), name=f"{part}_row")(before_normalization(tower, f"{part}_label_logits")(x))
-        for part, tower, x in (("poster", poster_tower, posters), ("text", text_tower, texts))
-    ]
-    return keras.Model({"poster": posters, "text": texts}, keras.layers.Concatenate(axis=1)(logits), name=name)
+    towers = {"poster": poster_tower, "text": text_tower}
+    return pair_of_towers(
+        {part: before_normalization(tower, f"{part}_label_logits") for part, tower in towers.items()}, name
+    )
 
 
 def label_profile_aligner(predictor: keras.Model, base_rates, name="aligner") -> keras.Model:
     """The aligner of a trained ``build_label_predictor``: {"poster", "text"} -> (B, 2, L) rows of the
     towers "poster_tower" and "text_tower", each ``LabelProfile(base_rates)`` of its label logits."""
-    inputs = {
-        part: keras.Input(predictor.input[part].shape[1:], dtype=predictor.input[part].dtype, name=part)
-        for part in ("poster", "text")
-    }
-    rows = []
+    towers = {}
     for part in ("poster", "text"):
         logits = predictor.get_layer(f"{part}_label_logits")
-        x = keras.Input(logits.input_shape[1:], dtype=inputs[part].dtype, name=part)
-        tower = keras.Model(x, LabelProfile(base_rates, name=f"{part}_profile")(logits(x)), name=f"{part}_tower")
-        rows.append(keras.layers.Reshape((1, -1), name=f"{part}_row")(tower(inputs[part])))
-    return keras.Model(inputs, keras.layers.Concatenate(axis=1, name="pair")(rows), name=name)
+        x = keras.Input(logits.input_shape[1:], dtype=logits.inputs[0].dtype, name=part)
+        towers[part] = keras.Model(x, LabelProfile(base_rates, name=f"{part}_profile")(logits(x)), name=f"{part}_tower")
+    return pair_of_towers(towers, name)
 
 
 def ensemble_aligner(aligners: list[keras.Model], name="aligner") -> keras.Model:
@@ -199,22 +191,19 @@ def ensemble_aligner(aligners: list[keras.Model], name="aligner") -> keras.Model
     synopsis is the mean of the k members' cosines. {"poster", "text"} -> (B, 2, k D) rows. The
     members are copies whose layers are renamed "member<i>_<name>": an .h5 file needs one name per
     weight."""
-    first = aligners[0]
-    inputs = {
-        part: keras.Input(first.input[part].shape[1:], dtype=first.input[part].dtype, name=part)
-        for part in ("poster", "text")
-    }
-    rows = []
+    towers = {}
     for part in ("poster", "text"):
-        x = keras.Input(first.input[part].shape[1:], dtype=first.input[part].dtype, name=part)
+        first = aligners[0].get_layer(f"{part}_tower")
+        x = keras.Input(first.input_shape[1:], dtype=first.inputs[0].dtype, name=part)
         members = [
             renamed_copy(aligner.get_layer(f"{part}_tower"), f"member{i}_", f"{part}_member_{i}")(x)
             for i, aligner in enumerate(aligners)
         ]
         joined = keras.layers.Concatenate(name=f"{part}_members")(members)
-        tower = keras.Model(x, keras.layers.Rescaling(1 / math.sqrt(len(aligners)))(joined), name=f"{part}_tower")
-        rows.append(keras.layers.Reshape((1, -1), name=f"{part}_row")(tower(inputs[part])))
-    return keras.Model(inputs, keras.layers.Concatenate(axis=1, name="pair")(rows), name=name)
+        towers[part] = keras.Model(
+            x, keras.layers.Rescaling(1 / math.sqrt(len(aligners)))(joined), name=f"{part}_tower"
+        )
+    return pair_of_towers(towers, name)
 
 
 def renamed_copy(model: keras.Model, prefix: str, name: str) -> keras.Model:
@@ -226,3 +215,14 @@ def renamed_copy(model: keras.Model, prefix: str, name: str) -> keras.Model:
     copy = keras.models.clone_model(model, clone_function=renamed)
     copy.set_weights(model.get_weights())
     return keras.Model(copy.input, copy.output, name=name)
+
+
+def pair_of_towers(towers: dict[str, keras.Model], name: str) -> keras.Model:
+    """{"poster", "text"} -> (B, 2, D): each tower's output (B, D) on its input, as the rows "poster_row"
+    and "text_row" of one tensor."""
+    inputs = {
+        part: keras.Input(tower.input_shape[1:], dtype=tower.inputs[0].dtype, name=part)
+        for part, tower in towers.items()
+    }
+    rows = [keras.layers.Reshape((1, -1), name=f"{part}_row")(tower(inputs[part])) for part, tower in towers.items()]
+    return keras.Model(inputs, keras.layers.Concatenate(axis=1, name="pair")(rows), name=name)

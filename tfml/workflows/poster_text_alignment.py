@@ -144,9 +144,9 @@ def prepare(run: Run) -> Prepared:
     movies = load_movies(config.data, tuple(config.image_size), need_overview=True, need_genres=False)
     if movies.train_ids is None:
         raise ValueError(f"{config.data} has no train.txt: the protocol trains on the movies it lists")
-    for objective in {"supcon", "genres"} & set(config.objectives):
-        if not movies.genres.any():
-            raise ValueError(f"{config.data} lists no genres: the {objective} objective compares the movies' genres")
+    by_genres = [objective for objective in config.objectives if objective in ("supcon", "genres")]
+    if by_genres and not movies.genres.any():
+        raise ValueError(f"{config.data} lists no genres: the {by_genres[0]} objective compares the movies' genres")
     train_set = set(movies.train_ids)
     trained = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id in train_set])
     never = np.array([i for i, movie_id in enumerate(movies.ids) if movie_id not in train_set])
@@ -202,7 +202,7 @@ def train(run: Run, prepared: Prepared) -> Trained:
         name = " + ".join(members)
         models[name] = ensemble_aligner([models[member] for member in members])
         validation[name] = validation_top5pct(models[name], prepared)
-        score(name, "ensemble", " + ".join(members), "")
+        score(name, "ensemble", name, "")
     table = pd.DataFrame(rows).set_index(["loss", "text tower", "poster tower", "movies"])
     best = max(models, key=validation.get)
     run.save_model(models[best], "aligner.h5")
@@ -490,10 +490,9 @@ def alignment_metrics(d: np.ndarray) -> dict[str, float]:
 def text_tower(kind: str, texts: list[str], config: Config, dim: int) -> keras.Model:
     vocabulary, idf = build_vocabulary(texts, config.min_count, config.max_vocabulary)
     vectors = None
-    if kind == "tfidf-glove":  # every word counts in the TF-IDF part; words GloVe lacks have zero vectors
-        vectors = glove_vectors(vocabulary)[0]
-    if kind == "glove":
+    if kind in ("glove", "tfidf-glove"):  # in tfidf-glove every word counts; words GloVe lacks have zero vectors
         vectors, found = glove_vectors(vocabulary)
+    if kind == "glove":
         vocabulary, idf, vectors = (
             [w for w, f in zip(vocabulary, found) if f],
             [i for i, f in zip(idf, found) if f],
