@@ -18,6 +18,7 @@ from tfml.models.aligner import (
     label_profile_aligner,
     paired_label_crossentropy,
 )
+from tfml.models.inputs import describe_input
 from tfml.models.text import build_text_tower, build_vocabulary, known_words
 
 TRAIN = [
@@ -170,15 +171,16 @@ class EnsembleAlignerTest(TestCase):
             )
             for kind in ("tfidf", "mean")
         ]
-        members.append(
+        members += [  # two label-profile aligners: their nested models' layers are renamed too
             label_profile_aligner(
                 build_label_predictor(
                     build_embedding_net((24, 16, 3), 3, name="poster_tower"),
-                    build_text_tower("tfidf", vocabulary, idf, 3),
+                    build_text_tower(kind, vocabulary, idf, 3),
                 ),
                 [0.5, 0.2, 0.1],
             )
-        )
+            for kind in ("tfidf", "mean")
+        ]
         ensemble = ensemble_aligner(members)
         x = {
             "poster": np.random.default_rng(0).integers(0, 256, (4, 24, 16, 3)).astype(np.uint8),
@@ -190,10 +192,12 @@ class EnsembleAlignerTest(TestCase):
             v = aligner.get_layer("text_tower").predict(x["text"], verbose=0)
             return u @ v.T
 
-        self.assertEqual(ensemble.output_shape, (None, 2, 19))
+        self.assertEqual(ensemble.output_shape, (None, 2, 22))
         self.assertAllClose(cosines(ensemble), np.mean([cosines(m) for m in members], axis=0), atol=1e-6)
         path = self.get_temp_dir() + "/ensemble.h5"
         ensemble.save(path)
         self.assertAllClose(cosines(keras.models.load_model(path)), cosines(ensemble), atol=1e-6)
+        described = describe_input(ensemble)["preprocessing"]  # found in the members' renamed layers
+        self.assertTrue(described["poster"].startswith("uint8 RGB 0-255; the model divides by 255"))
         words, known = known_words(ensemble.get_layer("text_tower"), "A boy and a spaceship")
         self.assertEqual((words, known), (["boy", "spaceship"], ["boy"]))  # the members' vocabularies

@@ -70,3 +70,22 @@ class TfidfGloveTowerTest(TestCase):
         self.assertAllClose(features.predict(text, verbose=0)[0], np.r_[tf_idf, vectors[toys]], rtol=1e-5)
         with self.assertRaisesRegex(ValueError, "tfidf-glove tower needs one word vector per vocabulary word"):
             build_text_tower("tfidf-glove", vocabulary, idf, 4)
+
+    def test_word_vectors_are_weights_not_config_and_survive_an_h5_round_trip(self):
+        import json
+
+        import keras
+
+        vocabulary, idf = build_vocabulary(TRAIN, min_count=1)
+        configs = {}
+        for width in (5, 300):
+            vectors = np.random.default_rng(width).normal(size=(len(vocabulary), width)).astype(np.float32)
+            tower = build_text_tower("glove", vocabulary, idf, 4, word_vectors=vectors)
+            configs[width] = json.dumps(tower.get_config())
+        # the 300-d table would add ~60 KB of JSON if it were an initialiser's value
+        self.assertLess(abs(len(configs[300]) - len(configs[5])), 100)
+        self.assertAllClose(tower.get_layer("word_vectors").get_weights()[0][1:], vectors)
+        path = self.get_temp_dir() + "/glove_tower.h5"
+        tower.save(path)
+        text = np.array(["a boy and his toys", "toys at war"], dtype=object)
+        self.assertAllClose(keras.models.load_model(path).predict(text, verbose=0), tower.predict(text, verbose=0))

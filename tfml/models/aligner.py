@@ -207,9 +207,12 @@ def ensemble_aligner(aligners: list[keras.Model], name="aligner") -> keras.Model
 
 
 def renamed_copy(model: keras.Model, prefix: str, name: str) -> keras.Model:
-    """A copy of a functional ``model`` (its weights' values) whose layers are named prefix + name."""
+    """A copy of a functional ``model`` (its weights' values) whose layers, and those of the models
+    nested in it, are named prefix + name."""
 
     def renamed(layer):
+        if isinstance(layer, keras.Model):
+            return renamed_copy(layer, prefix, prefix + layer.name)
         return layer.__class__.from_config({**layer.get_config(), "name": prefix + layer.name})
 
     copy = keras.models.clone_model(model, clone_function=renamed)

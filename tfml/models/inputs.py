@@ -52,7 +52,10 @@ def all_layers(model: keras.Model):
 
 def _describe_tensor(layers: list, tensor) -> dict:
     dtype = str(tensor.dtype)
-    if dtype == "uint8" and SCALE_LAYER in {layer.name for layer in layers}:
+    # by what the layer does, not its name: an ensemble's members carry renamed copies of it
+    if dtype == "uint8" and any(
+        isinstance(layer, keras.layers.Rescaling) and layer.scale == UNIT_SCALE and not layer.offset for layer in layers
+    ):
         preprocessing = "uint8 RGB 0-255; the model divides by 255 (Rescaling layer 'to_unit_float')"
         if any(isinstance(layer, keras.layers.Normalization) for layer in layers):
             preprocessing += ", then standardises per channel (Normalization layer, adapted on the training images)"

@@ -192,21 +192,14 @@ def build_text_tower(
             if word_vectors is None or len(word_vectors) != len(vocabulary):
                 raise ValueError(f"the {kind} tower needs one word vector per vocabulary word")
             table = np.vstack([np.zeros((1, word_vectors.shape[1])), word_vectors]).astype(np.float32)
-            vectors = keras.layers.Embedding(
-                len(table),
-                table.shape[1],
-                embeddings_initializer=keras.initializers.Constant(table),
-                trainable=False,
-                name="word_vectors",
-            )(ids)
             counted = np.r_[0.0, idf] * table.any(axis=1)
-            weights = keras.layers.Embedding(
-                len(table),
-                1,
-                embeddings_initializer=keras.initializers.Constant(counted[:, None]),
-                trainable=False,
-                name="idf",
-            )(ids)
+            # the tables are set as weights, not as Constant initialisers: an initialiser's value
+            # would be written into the model's config (megabytes of JSON in an .h5 file)
+            word_table = keras.layers.Embedding(len(table), table.shape[1], trainable=False, name="word_vectors")
+            idf_table = keras.layers.Embedding(len(table), 1, trainable=False, name="idf")
+            vectors, weights = word_table(ids), idf_table(ids)
+            word_table.set_weights([table])
+            idf_table.set_weights([counted[:, None].astype(np.float32)])
             x = WeightedTokenMean(name="idf_weighted_mean")([vectors, ids, weights])
             if kind == "tfidf-glove":
                 tf_idf = TextVocabulary(vocabulary, idf, output="tf_idf", name="tfidf")(texts)
