@@ -17,8 +17,10 @@ install: $(STAMP)
 quick: $(STAMP)
 	$(VENV)/bin/tfml train autoencoder --quick
 
+# two processes (pytest-xdist), each handed the next test when it is free: the suite's long tests are
+# mostly single-threaded Python (notebook kernels, figures, data loading), so two keep both cores busy
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist worksteal
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
