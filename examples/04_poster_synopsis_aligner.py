@@ -41,8 +41,9 @@ pd.Series(
 
 # %% [markdown]
 # ## The ablation
-# `train` trains every text tower with every poster tower and loss, and scores each on the
-# never-trained movies and on all of them.
+# `train` trains every text tower with every poster tower and loss, adds their committee (the
+# mean of their cosines) when there are two rows or more, and scores each on the never-trained
+# movies and on all of them.
 
 # %%
 trained = study.train(run, prepared)
@@ -50,8 +51,9 @@ trained.table.round(3)
 
 # %% [markdown]
 # ## The report
-# The best row is the one with the best validation figure; the others are compared with it by
-# paired intervals over the same never-trained movies.
+# The aligner is chosen on the validation movies by the mean rank of the true match: the
+# committee, unless a row leads it there with a paired interval that excludes 0. The other rows
+# are compared with it by paired intervals over the same never-trained movies.
 
 # %%
 study.report(run, prepared, trained)
