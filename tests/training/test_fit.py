@@ -18,7 +18,14 @@ import tensorflow as tf
 from tests.helpers import TestCase
 from tfml.losses import ContrastiveLoss, CrossBatchMemory
 from tfml.pipelines import BatchStream, fixed_batches, seeded_permutation
-from tfml.training import TrainingInterrupted, check_data_service, fit, read_history, set_seed
+from tfml.training import (
+    LossStateOutOfValidation,
+    TrainingInterrupted,
+    check_data_service,
+    fit,
+    read_history,
+    set_seed,
+)
 from tfml.training.fit import HISTORY_FILE, trim_history
 
 X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
@@ -192,6 +199,41 @@ class FitTest(TestCase):
         for a, b in zip(whole_memory.variables, resumed_memory.variables):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
         self.assertTrue(resumed_memory.filled.numpy().all())  # 40 slots, full after the first three batches
+
+    def test_validation_batches_stay_out_of_a_cross_batch_memory(self):
+        labels = np.arange(len(X)) % 4
+        val_x, val_labels = X[:16] + 10.0, np.full(16, 7)  # label 7: validation only
+        set_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        loss = CrossBatchMemory(ContrastiveLoss(margin=1.0, squared=False), embedding_size=3, memory_size=64)
+        model.compile(keras.optimizers.Adam(0.01), loss)
+        data, targets = tf.constant(X), tf.constant(labels)
+        batches = BatchStream(
+            seeded_permutation(len(X), 0), lambda i, epoch: (tf.gather(data, i), tf.gather(targets, i)), 16, 2
+        )
+        history = fit(
+            model,
+            batches,
+            validation=fixed_batches(val_x, val_labels, 16),
+            log_dir=self.tmp_path / "run",
+            epochs=2,
+            verbose=0,
+        )
+        self.assertTrue(np.isfinite(history["val_loss"]).all())
+        self.assertTrue(loss.filled.numpy().all())
+        self.assertNotIn(7, loss.memory_labels.numpy())  # the 64 training items, nothing of validation
+        for callbacks, written in (([], True), ([LossStateOutOfValidation()], False)):  # Keras alone writes them
+            loss.reset()
+            model.fit(
+                X,
+                labels,
+                validation_data=(val_x, val_labels),
+                batch_size=16,
+                verbose=0,
+                shuffle=False,
+                callbacks=callbacks,
+            )
+            self.assertEqual(7 in loss.memory_labels.numpy(), written)
 
     def test_same_seed_same_result(self):
         weights = []

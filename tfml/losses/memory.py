@@ -8,8 +8,10 @@ positive except a query with its own slot, every pair with another label is nega
 when given, mines those pairs. Gradients reach the batch's embeddings only. As in
 pytorch-metric-learning 2.9, whose values the tests compare with.
 
-The memory is state: variables of the loss object, updated by every call (a validation pass through
-the same loss object would write into it too; the studies evaluate with their own metrics). Big
+The memory is state: variables of the loss object, updated by every call. Keras runs a compiled loss
+on validation batches too: ``tfml.training.fit`` keeps them out of the memory, and with
+``model.fit(validation_data=...)`` or ``model.evaluate`` give ``tfml.training.LossStateOutOfValidation()``
+as a callback. Big
 memories suit pair losses: a triplet loss or miner over B queries and M keys builds B x M x M
 masks.
 

@@ -6,6 +6,7 @@ from tfml.training.callbacks import (
     EpochMetrics,
     EpochTimer,
     ImageSummary,
+    LossStateOutOfValidation,
     Monitor,
     ResumableBackup,
     StopOnDivergence,

@@ -79,6 +79,26 @@ def loss_variables(model: keras.Model) -> list:
     return list(getattr(getattr(model, "loss", None), "variables", None) or [])
 
 
+class LossStateOutOfValidation(keras.callbacks.Callback):
+    """Keeps validation out of a compiled loss's state (``loss.variables``, e.g. CrossBatchMemory's
+    memory): Keras runs the compiled loss object on the validation batches too, which would write
+    them into the state that training reads next. The state is saved when validation (or
+    ``evaluate``) begins and put back when it ends. ``tfml.training.fit`` adds it whenever the loss
+    keeps state; give it to ``model.fit`` or ``model.evaluate`` yourself otherwise."""
+
+    def __init__(self):
+        super().__init__()
+        self._saved: list[np.ndarray] = []
+
+    def on_test_begin(self, logs=None):
+        self._saved = [np.array(variable) for variable in loss_variables(self.model)]
+
+    def on_test_end(self, logs=None):
+        for variable, value in zip(loss_variables(self.model), self._saved):
+            variable.assign(value)
+        self._saved = []
+
+
 class ResumableBackup(keras.callbacks.Callback):
     """A backup that resumes mid-epoch, exactly (keras.callbacks.BackupAndRestore restarts the
     interrupted epoch from its first step, on weights that already saw part of it).

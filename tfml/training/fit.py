@@ -13,7 +13,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tfml.io import read_text, write_text
-from tfml.training.callbacks import AtomicCheckpoint, ResumableBackup
+from tfml.training.callbacks import AtomicCheckpoint, LossStateOutOfValidation, ResumableBackup, loss_variables
 
 HISTORY_FILE = "training_log.csv"
 BACKUP_DIR = "backup"
@@ -123,6 +123,8 @@ def fit(
     standard.append(keras.callbacks.CSVLogger(str(log_dir / HISTORY_FILE), append=True))
     if checkpoint is not None:
         standard.append(AtomicCheckpoint(log_dir / checkpoint, monitor=monitor, mode=mode))
+    if validation is not None and loss_variables(model):
+        standard.append(LossStateOutOfValidation())
     all_callbacks = [*callbacks, *standard, backup]  # callers' first: values they add to the logs reach the others
     verbose = progress_verbosity() if verbose is None else verbose
     if data_service:
