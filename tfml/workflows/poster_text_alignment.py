@@ -38,7 +38,7 @@ import tensorflow as tf
 from tfml import zoo
 from tfml.config import option
 from tfml.data.posters import Movies, load_movies
-from tfml.data.word_vectors import glove_vectors
+from tfml.data.word_vectors import glove_vectors, require_glove
 from tfml.losses import ClipLoss, JaccardLabels, SigLipLoss, SupConLoss, SymmetricLoss
 from tfml.models import build_embedding_net, build_histogram_net, channel_statistics, load_backbone
 from tfml.models.aligner import (
@@ -146,6 +146,8 @@ def prepare(run: Run) -> Prepared:
     """Load the movies with a poster and a synopsis; train.txt trains (a seeded share of it picks
     checkpoints), the others are never trained on."""
     config = run.config
+    if any("glove" in kind for kind in config.text_towers):
+        require_glove()  # before any data is read
     movies = load_movies(config.data, tuple(config.image_size), need_overview=True, need_genres=False)
     if movies.train_ids is None:
         raise ValueError(f"{config.data} has no train.txt: the protocol trains on the movies it lists")
