@@ -176,14 +176,14 @@ def train(run: Run, prepared: Prepared) -> Trained:
     """Every text tower with every poster tower and loss, scored on all movies and on those never
     trained on; with two rows or more, their committee; the aligner by ``choose_aligner``."""
     config, movies = run.config, prepared.movies
-    rows, models, results, validation = [], {}, {}, {}
+    rows, models, results = [], {}, {}
 
     def score(name: str, objective: str, text_kind: str, poster_kind: str) -> None:
         u, v = embed(models[name], movies.posters, movies.overviews)
         for subset, rows_of in (("never trained", prepared.never), ("all", np.arange(len(movies)))):
             d = distance_matrix(u[rows_of], v[rows_of])
             results[(name, subset)] = {"d": d, **alignment_metrics(d)}
-            figures = {k: v for k, v in results[(name, subset)].items() if k != "d"}
+            figures = {key: value for key, value in results[(name, subset)].items() if key != "d"}
             movies_of = f"{subset} ({len(rows_of)})"
             rows.append(
                 {
